@@ -1,0 +1,71 @@
+//! Charges: the record of one payment attempt for one order (DESIGN §5).
+//!
+//! A charge is written by the order's events (`ChargeCreated`, `OrderCompleted`,
+//! `ChargeFailed`) and by `ChargeRefunded`; it has no commands of its own, because every
+//! decision about it is the order's.
+
+use serde::{Deserialize, Serialize};
+
+use super::events::Event;
+use super::ids::{ChargeId, OrderId};
+use super::money::Price;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChargeStatus {
+    Created,
+    Failed,
+    Completed,
+}
+
+impl ChargeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChargeStatus::Created => "created",
+            ChargeStatus::Failed => "failed",
+            ChargeStatus::Completed => "completed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub id: ChargeId,
+    pub order_id: OrderId,
+    pub status: ChargeStatus,
+    pub amount: Price,
+    /// The PaymentIntent id, once the gateway named one.
+    pub stripe_id: Option<String>,
+    /// Set when money taken for an order that could not complete was given back.
+    pub stripe_refund_id: Option<String>,
+}
+
+/// Applies an event to a charge record. Only a `created` charge moves to an outcome, and a
+/// refund is recorded once, so replaying an event twice changes nothing.
+pub fn evolve(state: Option<Charge>, event: &Event) -> Option<Charge> {
+    match (state, event) {
+        (None, Event::ChargeCreated(e)) => Some(Charge {
+            id: e.charge_id,
+            order_id: e.order_id,
+            status: ChargeStatus::Created,
+            amount: e.amount,
+            stripe_id: None,
+            stripe_refund_id: None,
+        }),
+        (Some(c), Event::OrderCompleted(e)) if c.status == ChargeStatus::Created => Some(Charge {
+            status: ChargeStatus::Completed,
+            stripe_id: Some(e.stripe_id.clone()),
+            ..c
+        }),
+        (Some(c), Event::ChargeFailed(e)) if c.status == ChargeStatus::Created => Some(Charge {
+            status: ChargeStatus::Failed,
+            stripe_id: e.stripe_id.clone().or(c.stripe_id.clone()),
+            ..c
+        }),
+        (Some(c), Event::ChargeRefunded(e)) if c.stripe_refund_id.is_none() => Some(Charge {
+            stripe_id: Some(e.stripe_id.clone()),
+            stripe_refund_id: Some(e.refund_id.clone()),
+            ..c
+        }),
+        (state, _) => state,
+    }
+}

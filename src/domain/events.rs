@@ -1,0 +1,219 @@
+//! The event catalogue: every state change the marketplace can make, past tense.
+//!
+//! One event is one commit (DESIGN §3): it is appended to the journal as a single record,
+//! and every snapshot and index is derived from the journal by the `evolve` functions.
+//! Events carry resulting values (prices, deadlines, versions) so that replay is assignment.
+//! `tag` names are persisted: never rename one; add a new variant and upcast in `store`.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{ChargeId, OrderId, TicketId, UserId};
+use super::money::Price;
+use super::ticket::Title;
+use super::time::Timestamp;
+use super::user::Email;
+use super::version::Version;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    UserCreated(UserCreated),
+    TicketCreated(TicketCreated),
+    TicketUpdated(TicketUpdated),
+    OrderCreated(OrderCreated),
+    OrderCancelled(OrderCancelled),
+    OrderExpired(OrderExpired),
+    OrderCompleted(OrderCompleted),
+    ChargeCreated(ChargeCreated),
+    ChargeFailed(ChargeFailed),
+    ChargeRefunded(ChargeRefunded),
+}
+
+/// An account was registered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCreated {
+    pub user_id: UserId,
+    pub email: Email,
+    pub password_hash: String,
+    pub version: Version,
+}
+
+/// A ticket was listed for sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketCreated {
+    pub ticket_id: TicketId,
+    pub owner: UserId,
+    pub title: Title,
+    pub price: Price,
+    pub version: Version,
+}
+
+/// A ticket changed: edited, released by its order, or sold. Carries the whole result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketUpdated {
+    pub ticket_id: TicketId,
+    pub title: Title,
+    pub price: Price,
+    pub order_id: Option<OrderId>,
+    pub sold: bool,
+    pub version: Version,
+}
+
+/// A buyer reserved a ticket: creates the order and puts the hold on the ticket at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCreated {
+    pub order_id: OrderId,
+    pub ticket_id: TicketId,
+    pub buyer: UserId,
+    pub title: Title,
+    pub price: Price,
+    /// The ticket's version after the hold was placed.
+    pub ticket_version: Version,
+    pub expires_at: Timestamp,
+    /// The order's version (always the initial one).
+    pub version: Version,
+}
+
+/// The buyer cancelled an unpaid order. Follow-up: the ticket is released.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    pub order_id: OrderId,
+    pub ticket_id: TicketId,
+    pub version: Version,
+}
+
+/// The hold ran out unpaid. Follow-up: the ticket is released.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderExpired {
+    pub order_id: OrderId,
+    pub ticket_id: TicketId,
+    pub version: Version,
+}
+
+/// The payment succeeded: order complete, charge completed. Follow-up: ticket sold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCompleted {
+    pub order_id: OrderId,
+    pub ticket_id: TicketId,
+    pub charge_id: ChargeId,
+    pub stripe_id: String,
+    pub version: Version,
+}
+
+/// A payment attempt began: the order awaits payment, the charge is recorded as created.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeCreated {
+    pub charge_id: ChargeId,
+    pub order_id: OrderId,
+    pub amount: Price,
+    pub order_version: Version,
+}
+
+/// The payment was declined: charge failed, order cancelled. Follow-up: ticket released.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeFailed {
+    pub charge_id: ChargeId,
+    pub order_id: OrderId,
+    pub ticket_id: TicketId,
+    pub stripe_id: Option<String>,
+    pub version: Version,
+}
+
+/// Money taken for an order that could not be completed was given back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeRefunded {
+    pub charge_id: ChargeId,
+    pub order_id: OrderId,
+    pub stripe_id: String,
+    pub refund_id: String,
+}
+
+/// Work one entity's change causes in another, done right after the commit and re-driven
+/// by the start-up replay; doing it twice changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowUp {
+    Release { ticket_id: TicketId, order_id: OrderId },
+    MarkSold { ticket_id: TicketId, order_id: OrderId },
+}
+
+impl Event {
+    /// The persisted name of the event's kind.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Event::UserCreated(_) => "UserCreated",
+            Event::TicketCreated(_) => "TicketCreated",
+            Event::TicketUpdated(_) => "TicketUpdated",
+            Event::OrderCreated(_) => "OrderCreated",
+            Event::OrderCancelled(_) => "OrderCancelled",
+            Event::OrderExpired(_) => "OrderExpired",
+            Event::OrderCompleted(_) => "OrderCompleted",
+            Event::ChargeCreated(_) => "ChargeCreated",
+            Event::ChargeFailed(_) => "ChargeFailed",
+            Event::ChargeRefunded(_) => "ChargeRefunded",
+        }
+    }
+
+    /// Every tag, for metrics that list each kind.
+    pub const TAGS: [&'static str; 10] = [
+        "UserCreated",
+        "TicketCreated",
+        "TicketUpdated",
+        "OrderCreated",
+        "OrderCancelled",
+        "OrderExpired",
+        "OrderCompleted",
+        "ChargeCreated",
+        "ChargeFailed",
+        "ChargeRefunded",
+    ];
+
+    /// The ticket whose snapshot this event changes, if any.
+    pub fn changes_ticket(&self) -> Option<TicketId> {
+        match self {
+            Event::TicketCreated(e) => Some(e.ticket_id),
+            Event::TicketUpdated(e) => Some(e.ticket_id),
+            Event::OrderCreated(e) => Some(e.ticket_id),
+            _ => None,
+        }
+    }
+
+    /// The order whose snapshot this event changes, if any.
+    pub fn changes_order(&self) -> Option<OrderId> {
+        match self {
+            Event::OrderCreated(e) => Some(e.order_id),
+            Event::OrderCancelled(e) => Some(e.order_id),
+            Event::OrderExpired(e) => Some(e.order_id),
+            Event::OrderCompleted(e) => Some(e.order_id),
+            Event::ChargeCreated(e) => Some(e.order_id),
+            Event::ChargeFailed(e) => Some(e.order_id),
+            _ => None,
+        }
+    }
+
+    /// The charge whose record this event changes, if any.
+    pub fn changes_charge(&self) -> Option<ChargeId> {
+        match self {
+            Event::ChargeCreated(e) => Some(e.charge_id),
+            Event::ChargeFailed(e) => Some(e.charge_id),
+            Event::OrderCompleted(e) => Some(e.charge_id),
+            Event::ChargeRefunded(e) => Some(e.charge_id),
+            _ => None,
+        }
+    }
+
+    /// The work this event implies in another entity.
+    pub fn follow_up(&self) -> Option<FollowUp> {
+        match self {
+            Event::OrderCancelled(OrderCancelled { order_id, ticket_id, .. })
+            | Event::OrderExpired(OrderExpired { order_id, ticket_id, .. })
+            | Event::ChargeFailed(ChargeFailed { order_id, ticket_id, .. }) => Some(FollowUp::Release {
+                ticket_id: *ticket_id,
+                order_id: *order_id,
+            }),
+            Event::OrderCompleted(e) => Some(FollowUp::MarkSold {
+                ticket_id: e.ticket_id,
+                order_id: e.order_id,
+            }),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Orders: a buyer's hold on one ticket, its payment, and how it ends.
+//!
+//! created --pay--> awaiting:payment --succeeded--> complete
+//!    |                    `--declined--> cancelled
+//!    `--cancel / hold runs out--> cancelled
+//!
+//! A hold never runs out under a payment in flight: expiry only ends `created` orders, and
+//! an order awaiting payment is settled by the payment's outcome (DESIGN §5).
+
+use serde::{Deserialize, Serialize};
+
+use super::error::DomainError;
+use super::events::{
+    ChargeCreated, ChargeFailed, Event, OrderCancelled, OrderCompleted, OrderExpired,
+};
+use super::ids::{ChargeId, OrderId, TicketId, UserId};
+use super::money::Price;
+use super::ticket::Title;
+use super::time::Timestamp;
+use super::version::Version;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderStatus {
+    Created,
+    AwaitingPayment,
+    Complete,
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The status as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Created => "created",
+            OrderStatus::AwaitingPayment => "awaiting:payment",
+            OrderStatus::Complete => "complete",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// A live order holds its ticket.
+    pub fn is_live(self) -> bool {
+        !matches!(self, OrderStatus::Cancelled)
+    }
+}
+
+/// The ticket as it was when the order reserved it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketSummary {
+    pub id: TicketId,
+    pub title: Title,
+    pub price: Price,
+    /// The ticket's version right after the reservation.
+    pub version: Version,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub buyer: UserId,
+    pub ticket: TicketSummary,
+    pub status: OrderStatus,
+    /// When the hold runs out unless the order is paid first.
+    pub expires_at: Timestamp,
+    pub version: Version,
+    /// The payment attempt, once one was started.
+    pub charge_id: Option<ChargeId>,
+}
+
+impl Order {
+    /// Whether the hold deadline index should list this order: only `created` orders expire.
+    pub fn awaits_expiry(&self) -> bool {
+        self.status == OrderStatus::Created
+    }
+}
+
+/// How a payment attempt ended, as the gateway reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    Succeeded { stripe_id: String },
+    Declined { stripe_id: Option<String> },
+}
+
+/// What may be asked of an order.
+#[derive(Clone, Debug)]
+pub enum OrderCommand {
+    /// The buyer cancels.
+    Cancel { by: UserId },
+    /// The hold supervisor found the deadline passed.
+    Expire { now: Timestamp },
+    /// The buyer starts paying; the charge is recorded before the gateway is called.
+    BeginPayment {
+        by: UserId,
+        charge_id: ChargeId,
+        now: Timestamp,
+    },
+    /// The gateway answered for the payment in flight.
+    SettlePayment {
+        charge_id: ChargeId,
+        outcome: PaymentOutcome,
+    },
+}
+
+/// The order rules. `Ok(None)`: accepted, nothing changes (cancelling a cancelled order,
+/// expiring one that is paid or not yet due, settling a payment already settled).
+pub fn decide(order: &Order, command: OrderCommand) -> Result<Option<Event>, DomainError> {
+    let next = order.version.next();
+    match command {
+        OrderCommand::Cancel { by } => {
+            if by != order.buyer {
+                return Err(DomainError::NotOwner);
+            }
+            match order.status {
+                OrderStatus::Created => Ok(Some(Event::OrderCancelled(OrderCancelled {
+                    order_id: order.id,
+                    ticket_id: order.ticket.id,
+                    version: next,
+                }))),
+                OrderStatus::Cancelled => Ok(None),
+                OrderStatus::AwaitingPayment => Err(DomainError::PaymentInFlight),
+                OrderStatus::Complete => Err(DomainError::OrderPaid),
+            }
+        }
+        OrderCommand::Expire { now } => {
+            if order.status != OrderStatus::Created || now < order.expires_at {
+                return Ok(None);
+            }
+            Ok(Some(Event::OrderExpired(OrderExpired {
+                order_id: order.id,
+                ticket_id: order.ticket.id,
+                version: next,
+            })))
+        }
+        OrderCommand::BeginPayment { by, charge_id, now } => {
+            if by != order.buyer {
+                return Err(DomainError::NotOwner);
+            }
+            match order.status {
+                OrderStatus::Created if now >= order.expires_at => Err(DomainError::OrderCancelled),
+                OrderStatus::Created => Ok(Some(Event::ChargeCreated(ChargeCreated {
+                    charge_id,
+                    order_id: order.id,
+                    amount: order.ticket.price,
+                    order_version: next,
+                }))),
+                OrderStatus::AwaitingPayment => Err(DomainError::PaymentInFlight),
+                // Paid already: the caller answers with the existing charge, charging nothing.
+                OrderStatus::Complete => Ok(None),
+                OrderStatus::Cancelled => Err(DomainError::OrderCancelled),
+            }
+        }
+        OrderCommand::SettlePayment { charge_id, outcome } => {
+            if order.status != OrderStatus::AwaitingPayment || order.charge_id != Some(charge_id) {
+                return Ok(None);
+            }
+            Ok(Some(match outcome {
+                PaymentOutcome::Succeeded { stripe_id } => Event::OrderCompleted(OrderCompleted {
+                    order_id: order.id,
+                    ticket_id: order.ticket.id,
+                    charge_id,
+                    stripe_id,
+                    version: next,
+                }),
+                PaymentOutcome::Declined { stripe_id } => Event::ChargeFailed(ChargeFailed {
+                    order_id: order.id,
+                    ticket_id: order.ticket.id,
+                    charge_id,
+                    stripe_id,
+                    version: next,
+                }),
+            }))
+        }
+    }
+}
+
+/// A success reported for an order that can no longer be completed: the money must go back.
+pub fn needs_refund(order: &Order, charge_id: ChargeId, outcome: &PaymentOutcome) -> bool {
+    matches!(outcome, PaymentOutcome::Succeeded { .. })
+        && order.status == OrderStatus::Cancelled
+        && order.charge_id == Some(charge_id)
+}
+
+/// Applies an event to an order snapshot (assignment; already-seen versions are skipped).
+pub fn evolve(state: Option<Order>, event: &Event) -> Option<Order> {
+    let status_change = |order: Order, version: Version, status: OrderStatus| {
+        if version > order.version {
+            Order {
+                status,
+                version,
+                ..order
+            }
+        } else {
+            order
+        }
+    };
+    match (state, event) {
+        (None, Event::OrderCreated(e)) => Some(Order {
+            id: e.order_id,
+            buyer: e.buyer,
+            ticket: TicketSummary {
+                id: e.ticket_id,
+                title: e.title.clone(),
+                price: e.price,
+                version: e.ticket_version,
+            },
+            status: OrderStatus::Created,
+            expires_at: e.expires_at,
+            version: e.version,
+            charge_id: None,
+        }),
+        (Some(o), Event::OrderCancelled(e)) => Some(status_change(o, e.version, OrderStatus::Cancelled)),
+        (Some(o), Event::OrderExpired(e)) => Some(status_change(o, e.version, OrderStatus::Cancelled)),
+        (Some(o), Event::ChargeFailed(e)) => Some(status_change(o, e.version, OrderStatus::Cancelled)),
+        (Some(o), Event::OrderCompleted(e)) => Some(status_change(o, e.version, OrderStatus::Complete)),
+        (Some(o), Event::ChargeCreated(e)) if e.order_version > o.version => Some(Order {
+            status: OrderStatus::AwaitingPayment,
+            version: e.order_version,
+            charge_id: Some(e.charge_id),
+            ..o
+        }),
+        (state, _) => state,
+    }
+}

@@ -1,0 +1,206 @@
+//! Tickets: listing, editing, and the hold an order places on one.
+//!
+//! A ticket is for sale while no order holds it. Reserving puts an order's id on it (one
+//! `OrderCreated` event, which also creates the order); releasing takes the id off again,
+//! but only for the order that holds it (DESIGN §7.4); a paid order marks it sold for good.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::DomainError;
+use super::events::{Event, OrderCreated, TicketCreated, TicketUpdated};
+use super::ids::{OrderId, TicketId, UserId};
+use super::money::Price;
+use super::time::Timestamp;
+use super::version::Version;
+
+/// A ticket's title: 1 to 200 Unicode characters after trimming, stored trimmed.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Title(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Title must be between 1 and 200 characters")]
+pub struct InvalidTitle;
+
+impl Title {
+    pub fn parse(text: &str) -> Result<Title, InvalidTitle> {
+        let trimmed = text.trim();
+        let length = trimmed.chars().count();
+        if (1..=200).contains(&length) {
+            Ok(Title(trimmed.to_owned()))
+        } else {
+            Err(InvalidTitle)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Title {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A listed ticket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub owner: UserId,
+    pub title: Title,
+    pub price: Price,
+    pub version: Version,
+    /// The order holding the ticket, while held and after it is sold.
+    pub order_id: Option<OrderId>,
+    /// Set when the holding order is paid; a sold ticket is never released.
+    pub sold: bool,
+}
+
+impl Ticket {
+    /// For sale: shown in the listing and open to orders.
+    pub fn is_for_sale(&self) -> bool {
+        self.order_id.is_none() && !self.sold
+    }
+}
+
+/// Listing a ticket. A fresh id has no prior state to contend with, so creation always
+/// succeeds once its inputs are parsed.
+pub fn create(id: TicketId, owner: UserId, title: Title, price: Price) -> Event {
+    Event::TicketCreated(TicketCreated {
+        ticket_id: id,
+        owner,
+        title,
+        price,
+        version: Version::INITIAL,
+    })
+}
+
+/// What may be asked of an existing ticket.
+#[derive(Clone, Debug)]
+pub enum TicketCommand {
+    Update {
+        by: UserId,
+        title: Title,
+        price: Price,
+        /// The version the client last saw (If-Match), if it named one.
+        expected: Option<Version>,
+    },
+    Reserve {
+        order_id: OrderId,
+        buyer: UserId,
+        expires_at: Timestamp,
+    },
+    Release {
+        order_id: OrderId,
+    },
+    MarkSold {
+        order_id: OrderId,
+    },
+}
+
+/// The ticket rules. `Ok(None)` means the command is accepted and changes nothing (a
+/// release by an order that no longer holds the ticket, a repeated mark-sold).
+pub fn decide(ticket: &Ticket, command: TicketCommand) -> Result<Option<Event>, DomainError> {
+    match command {
+        TicketCommand::Update {
+            by,
+            title,
+            price,
+            expected,
+        } => {
+            if by != ticket.owner {
+                return Err(DomainError::NotOwner);
+            }
+            if expected.is_some_and(|v| v != ticket.version) {
+                return Err(DomainError::VersionMismatch);
+            }
+            if !ticket.is_for_sale() {
+                return Err(DomainError::TicketReserved);
+            }
+            Ok(Some(updated(ticket, title, price, None, false)))
+        }
+        TicketCommand::Reserve {
+            order_id,
+            buyer,
+            expires_at,
+        } => {
+            if buyer == ticket.owner {
+                return Err(DomainError::OwnTicket);
+            }
+            if !ticket.is_for_sale() {
+                return Err(DomainError::AlreadyReserved);
+            }
+            Ok(Some(Event::OrderCreated(OrderCreated {
+                order_id,
+                ticket_id: ticket.id,
+                buyer,
+                title: ticket.title.clone(),
+                price: ticket.price,
+                ticket_version: ticket.version.next(),
+                expires_at,
+                version: Version::INITIAL,
+            })))
+        }
+        TicketCommand::Release { order_id } => {
+            if ticket.order_id != Some(order_id) || ticket.sold {
+                return Ok(None);
+            }
+            let (title, price) = (ticket.title.clone(), ticket.price);
+            Ok(Some(updated(ticket, title, price, None, false)))
+        }
+        TicketCommand::MarkSold { order_id } => {
+            if ticket.order_id != Some(order_id) {
+                return Err(DomainError::NotHeldByOrder);
+            }
+            if ticket.sold {
+                return Ok(None);
+            }
+            let (title, price) = (ticket.title.clone(), ticket.price);
+            Ok(Some(updated(ticket, title, price, Some(order_id), true)))
+        }
+    }
+}
+
+fn updated(ticket: &Ticket, title: Title, price: Price, order_id: Option<OrderId>, sold: bool) -> Event {
+    Event::TicketUpdated(TicketUpdated {
+        ticket_id: ticket.id,
+        title,
+        price,
+        order_id,
+        sold,
+        version: ticket.version.next(),
+    })
+}
+
+/// Applies an event to a ticket snapshot. Events carry resulting values, so this is
+/// assignment; an event at or below the snapshot's version is one it has already seen.
+pub fn evolve(state: Option<Ticket>, event: &Event) -> Option<Ticket> {
+    match (state, event) {
+        (None, Event::TicketCreated(e)) => Some(Ticket {
+            id: e.ticket_id,
+            owner: e.owner,
+            title: e.title.clone(),
+            price: e.price,
+            version: e.version,
+            order_id: None,
+            sold: false,
+        }),
+        (Some(t), Event::TicketUpdated(e)) if e.version > t.version => Some(Ticket {
+            title: e.title.clone(),
+            price: e.price,
+            order_id: e.order_id,
+            sold: e.sold,
+            version: e.version,
+            ..t
+        }),
+        (Some(t), Event::OrderCreated(e)) if e.ticket_version > t.version => Some(Ticket {
+            order_id: Some(e.order_id),
+            version: e.ticket_version,
+            ..t
+        }),
+        (state, _) => state,
+    }
+}

@@ -1,0 +1,2 @@
+//! ticketing: a ticket marketplace in one process.
+pub mod domain;
