@@ -1,0 +1,119 @@
+//! The journal: the append-only log of events that is the truth of the system.
+//!
+//! Appending is one sled `insert` under a fresh sequence number; made durable, that insert
+//! is the commit. The journal also tracks which committed events still have work pending
+//! (projections not yet written, or a follow-up in another entity not yet done), so the
+//! checkpoint it records before each flush never passes an event whose effects could be
+//! missing after a crash. Replay starts at that checkpoint.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use super::codec::{decode_event, encode_event};
+use super::group_commit::lock;
+use super::StoreError;
+use crate::domain::events::Event;
+
+const CHECKPOINT_KEY: &[u8] = b"checkpoint";
+
+/// Sequence numbers handed out and not yet finished.
+#[derive(Default)]
+struct InFlight {
+    pending: BTreeSet<u64>,
+    /// One past the highest sequence handed out.
+    next: u64,
+}
+
+#[derive(Clone)]
+pub(crate) struct Journal {
+    db: sled::Db,
+    events: sled::Tree,
+    meta: sled::Tree,
+    in_flight: Arc<Mutex<InFlight>>,
+}
+
+impl Journal {
+    pub(crate) fn open(db: &sled::Db) -> Result<Journal, StoreError> {
+        let events = db.open_tree("events")?;
+        let meta = db.open_tree("meta")?;
+        let next = match events.last()? {
+            Some((key, _)) => seq_from_key(&key)? + 1,
+            None => 0,
+        };
+        Ok(Journal {
+            db: db.clone(),
+            events,
+            meta,
+            in_flight: Arc::new(Mutex::new(InFlight {
+                pending: BTreeSet::new(),
+                next,
+            })),
+        })
+    }
+
+    /// Appends one event and returns its sequence number, which stays pending until
+    /// `finish` is called for it.
+    pub(crate) fn append(&self, event: &Event) -> Result<u64, StoreError> {
+        let record = encode_event(event)?;
+        let seq = {
+            let mut in_flight = lock(&self.in_flight);
+            // Allocating under the lock keeps the checkpoint from skipping over a sequence
+            // that is allocated but not yet registered as pending.
+            let seq = self.db.generate_id()?;
+            in_flight.pending.insert(seq);
+            in_flight.next = in_flight.next.max(seq + 1);
+            seq
+        };
+        // On failure the sequence stays pending, holding the checkpoint back: safe.
+        self.events.insert(seq.to_be_bytes(), record)?;
+        Ok(seq)
+    }
+
+    /// Marks every effect of an event as written: the checkpoint may pass it.
+    pub(crate) fn finish(&self, seq: u64) {
+        lock(&self.in_flight).pending.remove(&seq);
+    }
+
+    /// Keeps an event pending again; used by replay for follow-ups it has yet to re-drive.
+    pub(crate) fn hold(&self, seq: u64) {
+        lock(&self.in_flight).pending.insert(seq);
+    }
+
+    /// Records the checkpoint: every event below it has all its effects written. Called by
+    /// the flusher right before each flush, so the checkpoint and those effects reach the
+    /// disk together.
+    pub(crate) fn record_checkpoint(&self) {
+        let checkpoint = {
+            let in_flight = lock(&self.in_flight);
+            in_flight.pending.first().copied().unwrap_or(in_flight.next)
+        };
+        if let Err(error) = self.meta.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes()) {
+            tracing::error!(%error, "Failed to record the journal checkpoint");
+        }
+    }
+
+    pub(crate) fn checkpoint(&self) -> Result<u64, StoreError> {
+        match self.meta.get(CHECKPOINT_KEY)? {
+            Some(bytes) => seq_from_key(&bytes),
+            None => Ok(0),
+        }
+    }
+
+    /// Events from `from` on, in commit order.
+    pub(crate) fn read_from(&self, from: u64) -> impl Iterator<Item = Result<(u64, Event), StoreError>> + '_ {
+        self.events.range(from.to_be_bytes()..).map(|entry| {
+            let (key, value) = entry?;
+            Ok((seq_from_key(&key)?, decode_event(&value)?))
+        })
+    }
+
+    /// Number of events in the journal.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+}
+
+fn seq_from_key(key: &[u8]) -> Result<u64, StoreError> {
+    let bytes: [u8; 8] = key.try_into().map_err(|_| StoreError::Codec("bad journal key".into()))?;
+    Ok(u64::from_be_bytes(bytes))
+}

@@ -1,0 +1,317 @@
+//! Storage: the journal, its projections, and durability, on sled.
+//!
+//! This is the only module that knows sled and bincode; everything above it speaks in
+//! domain types. The unit of commit is one journal record (DESIGN §3 "Storage"): `commit`
+//! appends the event and writes its projections with plain inserts, and `durable` waits for
+//! a group-commit flush that began after those writes. Replacing sled means rewriting this
+//! folder only.
+
+mod codec;
+mod group_commit;
+mod journal;
+mod projections;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::charge::Charge;
+use crate::domain::events::{Event, FollowUp};
+use crate::domain::ids::{ChargeId, OrderId, SessionId, TicketId, UserId};
+use crate::domain::order::Order;
+use crate::domain::ticket::Ticket;
+use crate::domain::time::Timestamp;
+use crate::domain::user::{Email, User};
+use codec::{decode, encode};
+use group_commit::GroupCommit;
+use journal::Journal;
+use projections::{EmailEntry, Projections, get};
+
+/// A storage failure. Every variant is a server fault (HTTP 500); business refusals never
+/// come from here.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage engine error")]
+    Engine(#[from] sled::Error),
+    #[error("stored value could not be decoded: {0}")]
+    Codec(String),
+    #[error("flush failed: {0}")]
+    Flush(String),
+    #[error("the store is shut down")]
+    Closed,
+}
+
+/// A signed-in session, kept until signout or expiry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub user_id: UserId,
+    pub expires_at: Timestamp,
+}
+
+/// The outcome of claiming an email for a signup.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EmailClaim {
+    Claimed,
+    InUse,
+}
+
+/// A committed event whose effects are not all written yet. Until `finish` is called the
+/// journal checkpoint stays below it, so a crash re-drives its follow-up at start-up.
+/// Dropping it without `finish` is safe: the event is simply replayed at the next start.
+#[must_use = "call finish() once the event's follow-up work is done"]
+pub struct Commit {
+    seq: u64,
+    journal: Journal,
+}
+
+impl Commit {
+    pub fn finish(self) {
+        self.journal.finish(self.seq);
+    }
+}
+
+/// What the start-up replay found.
+pub struct Replayed {
+    /// Events re-applied to the projections.
+    pub events: u64,
+    /// Follow-ups implied by replayed events; each must be re-driven (a no-op where it was
+    /// already done) and then finished.
+    pub follow_ups: Vec<(FollowUp, Commit)>,
+}
+
+/// Handle to the store; cheap to clone, shared by every actor and service.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    journal: Journal,
+    projections: Projections,
+    sessions: sled::Tree,
+    /// Incremented at every start; tells a stale email claim from one in progress.
+    boot: u64,
+    committed: [AtomicU64; Event::TAGS.len()],
+    // Declared last so it is dropped last: its thread flushes the store on the way out.
+    flusher: GroupCommit,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. Fails at once, with a clear message, when
+    /// another process has the directory open.
+    pub fn open(dir: &Path, cache_bytes: u64) -> anyhow::Result<Store> {
+        use anyhow::Context;
+        std::fs::create_dir_all(dir).with_context(|| format!("Failed to create the data directory {}", dir.display()))?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(|error| match error {
+                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                    anyhow::anyhow!(
+                        "The data directory {} is in use by another ticketing process; stop it or choose another --data-dir",
+                        dir.display()
+                    )
+                }
+                other => anyhow::Error::new(other).context(format!("Failed to open the store in {}", dir.display())),
+            })?;
+        let journal = Journal::open(&db)?;
+        let projections = Projections::open(&db)?;
+        let sessions = db.open_tree("sessions")?;
+        let meta = db.open_tree("meta")?;
+        let boot = match meta.get(b"boot")? {
+            Some(bytes) => decode::<u64>(&bytes)? + 1,
+            None => 1,
+        };
+        meta.insert(b"boot", encode(&boot)?)?;
+        db.flush()?;
+        let hook_journal = journal.clone();
+        let flusher = GroupCommit::start(db.clone(), move || hook_journal.record_checkpoint())
+            .context("Failed to start the flusher thread")?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                journal,
+                projections,
+                sessions,
+                boot,
+                committed: std::array::from_fn(|_| AtomicU64::new(0)),
+                flusher,
+            }),
+        })
+    }
+
+    /// Forgets every projection and the checkpoint so that the next `replay` rebuilds them
+    /// from the whole journal. Sessions and the journal itself are kept.
+    pub fn drop_projections(&self) -> Result<(), StoreError> {
+        self.inner.projections.clear()?;
+        self.inner.db.open_tree("meta")?.remove(b"checkpoint")?;
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// Re-applies the journal after the checkpoint to the projections. Run at start-up,
+    /// before anything is served.
+    pub fn replay(&self) -> Result<Replayed, StoreError> {
+        let journal = &self.inner.journal;
+        let mut replayed = Replayed {
+            events: 0,
+            follow_ups: Vec::new(),
+        };
+        for entry in journal.read_from(journal.checkpoint()?) {
+            let (seq, event) = entry?;
+            self.inner.projections.apply(&event)?;
+            replayed.events += 1;
+            if let Some(follow_up) = event.follow_up() {
+                journal.hold(seq);
+                replayed.follow_ups.push((
+                    follow_up,
+                    Commit {
+                        seq,
+                        journal: journal.clone(),
+                    },
+                ));
+            }
+        }
+        Ok(replayed)
+    }
+
+    /// Commits one event: appends it to the journal and writes its projections. Not yet
+    /// durable: await `durable` before acknowledging anything.
+    pub fn commit(&self, event: &Event) -> Result<Commit, StoreError> {
+        let seq = self.inner.journal.append(event)?;
+        self.inner.projections.apply(event)?;
+        if let Some(i) = Event::TAGS.iter().position(|tag| *tag == event.tag()) {
+            self.inner.committed[i].fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Commit {
+            seq,
+            journal: self.inner.journal.clone(),
+        })
+    }
+
+    /// Waits until everything written before this call is on disk (group commit).
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        self.inner.flusher.wait().await
+    }
+
+    /// Events committed since this process started, by tag.
+    pub fn committed_counts(&self) -> Vec<(&'static str, u64)> {
+        Event::TAGS
+            .iter()
+            .zip(&self.inner.committed)
+            .map(|(tag, count)| (*tag, count.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    pub fn journal_len(&self) -> usize {
+        self.inner.journal.len()
+    }
+
+    /// Whether the engine answers a read.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.sessions.first().is_ok()
+    }
+
+    // ----- accounts -----
+
+    /// Claims `email` for a signup atomically (compare-and-swap). A claim left by an earlier
+    /// process that never committed its `UserCreated` is stale and is taken over.
+    pub fn claim_email(&self, email: &Email, user_id: UserId) -> Result<EmailClaim, StoreError> {
+        let emails = &self.inner.projections.emails;
+        let mine = encode(&EmailEntry::Claimed {
+            user_id,
+            boot: self.inner.boot,
+        })?;
+        loop {
+            let current = emails.get(email.as_str())?;
+            if let Some(bytes) = &current {
+                match decode::<EmailEntry>(bytes)? {
+                    EmailEntry::Taken { .. } => return Ok(EmailClaim::InUse),
+                    EmailEntry::Claimed { boot, .. } if boot == self.inner.boot => return Ok(EmailClaim::InUse),
+                    EmailEntry::Claimed { .. } => {}
+                }
+            }
+            if emails.compare_and_swap(email.as_str(), current, Some(mine.clone()))?.is_ok() {
+                return Ok(EmailClaim::Claimed);
+            }
+        }
+    }
+
+    /// Gives a claim back after a signup failed before its commit.
+    pub fn release_email_claim(&self, email: &Email, user_id: UserId) -> Result<(), StoreError> {
+        let mine = encode(&EmailEntry::Claimed {
+            user_id,
+            boot: self.inner.boot,
+        })?;
+        // Losing the swap means the claim is no longer ours: nothing to give back.
+        let _ = self.inner.projections.emails.compare_and_swap(email.as_str(), Some(mine), None::<Vec<u8>>)?;
+        Ok(())
+    }
+
+    pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.inner.projections.user(id)
+    }
+
+    pub fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        self.inner.projections.user_by_email(email)
+    }
+
+    pub fn put_session(&self, id: SessionId, session: &SessionRecord) -> Result<(), StoreError> {
+        self.inner.sessions.insert(id.as_bytes(), encode(session)?)?;
+        Ok(())
+    }
+
+    pub fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        get(&self.inner.sessions, id.as_bytes())
+    }
+
+    pub fn delete_session(&self, id: SessionId) -> Result<(), StoreError> {
+        self.inner.sessions.remove(id.as_bytes())?;
+        Ok(())
+    }
+
+    // ----- tickets, orders, charges -----
+
+    pub fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.inner.projections.ticket(id)
+    }
+
+    pub fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        self.inner.projections.order(id)
+    }
+
+    pub fn charge(&self, id: ChargeId) -> Result<Option<Charge>, StoreError> {
+        self.inner.projections.charge(id)
+    }
+
+    pub fn tickets_for_sale(&self, after: Option<TicketId>, limit: usize) -> Result<Vec<Ticket>, StoreError> {
+        self.inner.projections.tickets_for_sale(after, limit)
+    }
+
+    pub fn orders_of(&self, buyer: UserId) -> Result<Vec<Order>, StoreError> {
+        self.inner.projections.orders_of(buyer)
+    }
+
+    pub fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<OrderId>, StoreError> {
+        self.inner.projections.due_holds(now, limit)
+    }
+
+    pub fn earliest_deadline(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.inner.projections.earliest_deadline()
+    }
+
+    pub fn pending_holds(&self) -> usize {
+        self.inner.projections.pending_holds()
+    }
+
+    pub fn awaiting_payment(&self) -> Result<Vec<OrderId>, StoreError> {
+        self.inner.projections.awaiting_payment()
+    }
+}
+
+#[cfg(test)]
+mod tests;

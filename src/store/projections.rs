@@ -1,0 +1,247 @@
+//! Projections: entity snapshots and indexes derived from the journal.
+//!
+//! `apply` is the only writer. It loads the affected snapshots, runs the domain's `evolve`
+//! (the same function the actors use in memory), and when a snapshot changed writes it and
+//! adjusts the indexes by comparing old and new, so every index is a function of the
+//! snapshots and applying an event twice changes nothing. Plain inserts, no batches: the
+//! journal record is the commit, these can always be rebuilt from it.
+
+use std::ops::Bound;
+
+use super::StoreError;
+use super::codec::{decode, encode};
+use crate::domain::charge::{self, Charge};
+use crate::domain::events::Event;
+use crate::domain::ids::{ChargeId, OrderId, TicketId, UserId};
+use crate::domain::order::{self, Order, OrderStatus};
+use crate::domain::ticket::{self, Ticket};
+use crate::domain::time::Timestamp;
+use crate::domain::user::{self, Email, User};
+
+/// Every projection tree. Names are persisted; `clear` lists them for rebuilds.
+#[derive(Clone)]
+pub(crate) struct Projections {
+    pub(crate) users: sled::Tree,
+    /// Normalised email -> `EmailEntry`.
+    pub(crate) emails: sled::Tree,
+    pub(crate) tickets: sled::Tree,
+    pub(crate) orders: sled::Tree,
+    pub(crate) charges: sled::Tree,
+    /// Ticket id -> (): tickets for sale, oldest first because ids sort by creation time.
+    listing: sled::Tree,
+    /// Buyer id ++ order id -> (): each user's orders, oldest first.
+    user_orders: sled::Tree,
+    /// Deadline millis (big-endian) ++ order id -> (): the hold timers, soonest first.
+    deadlines: sled::Tree,
+    /// Order id -> (): orders whose payment outcome is not yet known.
+    awaiting_payment: sled::Tree,
+}
+
+/// Who an email address belongs to. A claim is taken atomically before `UserCreated` is
+/// committed; the projection of `UserCreated` turns it into `Taken`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) enum EmailEntry {
+    /// A signup in progress, made by the process started as boot number `boot`.
+    Claimed { user_id: UserId, boot: u64 },
+    Taken { user_id: UserId },
+}
+
+const TREE_NAMES: [&str; 9] = [
+    "users",
+    "emails",
+    "tickets",
+    "orders",
+    "charges",
+    "listing",
+    "user_orders",
+    "deadlines",
+    "awaiting_payment",
+];
+
+impl Projections {
+    pub(crate) fn open(db: &sled::Db) -> Result<Projections, StoreError> {
+        Ok(Projections {
+            users: db.open_tree(TREE_NAMES[0])?,
+            emails: db.open_tree(TREE_NAMES[1])?,
+            tickets: db.open_tree(TREE_NAMES[2])?,
+            orders: db.open_tree(TREE_NAMES[3])?,
+            charges: db.open_tree(TREE_NAMES[4])?,
+            listing: db.open_tree(TREE_NAMES[5])?,
+            user_orders: db.open_tree(TREE_NAMES[6])?,
+            deadlines: db.open_tree(TREE_NAMES[7])?,
+            awaiting_payment: db.open_tree(TREE_NAMES[8])?,
+        })
+    }
+
+    /// Empties every projection (the journal stays), for a rebuild by full replay.
+    pub(crate) fn clear(&self) -> Result<(), StoreError> {
+        for tree in [
+            &self.users,
+            &self.emails,
+            &self.tickets,
+            &self.orders,
+            &self.charges,
+            &self.listing,
+            &self.user_orders,
+            &self.deadlines,
+            &self.awaiting_payment,
+        ] {
+            tree.clear()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the effects of one event on every snapshot and index it touches.
+    pub(crate) fn apply(&self, event: &Event) -> Result<(), StoreError> {
+        if let Event::UserCreated(e) = event {
+            let old = self.user(e.user_id)?;
+            let new = user::evolve(old.clone(), event);
+            if let Some(user) = new.filter(|u| old.as_ref() != Some(u)) {
+                self.users.insert(user.id.as_bytes(), encode(&user)?)?;
+                let entry = EmailEntry::Taken { user_id: user.id };
+                self.emails.insert(user.email.as_str(), encode(&entry)?)?;
+            }
+        }
+        if let Some(id) = event.changes_ticket() {
+            let old = self.ticket(id)?;
+            if let Some(new) = ticket::evolve(old.clone(), event).filter(|t| old.as_ref() != Some(t)) {
+                self.tickets.insert(id.as_bytes(), encode(&new)?)?;
+                if new.is_for_sale() {
+                    self.listing.insert(id.as_bytes(), &[])?;
+                } else {
+                    self.listing.remove(id.as_bytes())?;
+                }
+            }
+        }
+        if let Some(id) = event.changes_order() {
+            let old = self.order(id)?;
+            if let Some(new) = order::evolve(old.clone(), event).filter(|o| old.as_ref() != Some(o)) {
+                self.orders.insert(id.as_bytes(), encode(&new)?)?;
+                self.user_orders.insert(user_order_key(new.buyer, id), &[])?;
+                if let Some(old) = old.as_ref().filter(|o| o.awaits_expiry()) {
+                    self.deadlines.remove(deadline_key(old.expires_at, id))?;
+                }
+                if new.awaits_expiry() {
+                    self.deadlines.insert(deadline_key(new.expires_at, id), &[])?;
+                }
+                if new.status == OrderStatus::AwaitingPayment {
+                    self.awaiting_payment.insert(id.as_bytes(), &[])?;
+                } else {
+                    self.awaiting_payment.remove(id.as_bytes())?;
+                }
+            }
+        }
+        if let Some(id) = event.changes_charge() {
+            let old = self.charge(id)?;
+            if let Some(new) = charge::evolve(old.clone(), event).filter(|c| old.as_ref() != Some(c)) {
+                self.charges.insert(id.as_bytes(), encode(&new)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        get(&self.users, id.as_bytes())
+    }
+
+    pub(crate) fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        match get::<EmailEntry>(&self.emails, email.as_str().as_bytes())? {
+            Some(EmailEntry::Taken { user_id }) => self.user(user_id),
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        get(&self.tickets, id.as_bytes())
+    }
+
+    pub(crate) fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        get(&self.orders, id.as_bytes())
+    }
+
+    pub(crate) fn charge(&self, id: ChargeId) -> Result<Option<Charge>, StoreError> {
+        get(&self.charges, id.as_bytes())
+    }
+
+    /// Up to `limit` tickets for sale created after `after`, oldest first.
+    pub(crate) fn tickets_for_sale(&self, after: Option<TicketId>, limit: usize) -> Result<Vec<Ticket>, StoreError> {
+        let start = match after {
+            Some(id) => Bound::Excluded(id.as_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut tickets = Vec::with_capacity(limit.min(1024));
+        for entry in self.listing.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+            if tickets.len() == limit {
+                break;
+            }
+            let (key, _) = entry?;
+            let id = TicketId::from_bytes(&key).map_err(|_| StoreError::Codec("bad listing key".into()))?;
+            if let Some(ticket) = self.ticket(id)?.filter(Ticket::is_for_sale) {
+                tickets.push(ticket);
+            }
+        }
+        Ok(tickets)
+    }
+
+    /// A user's orders, oldest first.
+    pub(crate) fn orders_of(&self, buyer: UserId) -> Result<Vec<Order>, StoreError> {
+        let mut orders = Vec::new();
+        for entry in self.user_orders.scan_prefix(buyer.as_bytes()) {
+            let (key, _) = entry?;
+            let id = OrderId::from_bytes(&key[12..]).map_err(|_| StoreError::Codec("bad user-orders key".into()))?;
+            if let Some(order) = self.order(id)? {
+                orders.push(order);
+            }
+        }
+        Ok(orders)
+    }
+
+    /// Up to `limit` orders whose hold deadline is at or before `now`, soonest first.
+    pub(crate) fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<OrderId>, StoreError> {
+        let end = deadline_key(now, OrderId::from_bytes(&[0xff; 12]).map_err(|_| StoreError::Codec("id".into()))?);
+        let mut due = Vec::new();
+        for entry in self.deadlines.range(..=end).take(limit) {
+            let (key, _) = entry?;
+            due.push(OrderId::from_bytes(&key[8..]).map_err(|_| StoreError::Codec("bad deadline key".into()))?);
+        }
+        Ok(due)
+    }
+
+    /// The soonest hold deadline, if any hold is pending.
+    pub(crate) fn earliest_deadline(&self) -> Result<Option<Timestamp>, StoreError> {
+        match self.deadlines.first()? {
+            Some((key, _)) => {
+                let millis: [u8; 8] = key[..8].try_into().map_err(|_| StoreError::Codec("bad deadline key".into()))?;
+                Ok(Some(Timestamp::from_millis(u64::from_be_bytes(millis))))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Orders whose payment outcome is still unknown.
+    pub(crate) fn awaiting_payment(&self) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
+        for entry in self.awaiting_payment.iter() {
+            let (key, _) = entry?;
+            ids.push(OrderId::from_bytes(&key).map_err(|_| StoreError::Codec("bad awaiting key".into()))?);
+        }
+        Ok(ids)
+    }
+
+    /// How many holds are pending.
+    pub(crate) fn pending_holds(&self) -> usize {
+        self.deadlines.len()
+    }
+}
+
+pub(crate) fn get<T: serde::de::DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+    tree.get(key)?.map(|bytes| decode(&bytes)).transpose()
+}
+
+fn user_order_key(buyer: UserId, order: OrderId) -> Vec<u8> {
+    [buyer.as_bytes().as_slice(), order.as_bytes()].concat()
+}
+
+fn deadline_key(deadline: Timestamp, order: OrderId) -> Vec<u8> {
+    [deadline.millis().to_be_bytes().as_slice(), order.as_bytes()].concat()
+}
