@@ -1,3 +1,5 @@
 //! ticketing: a ticket marketplace in one process.
+pub mod actors;
+pub mod clock;
 pub mod domain;
 pub mod store;

@@ -1,0 +1,148 @@
+//! The hold supervisor: ends unpaid holds at their deadline.
+//!
+//! The deadline index in the store is the timer queue (DESIGN §3 "Timers are data"): the
+//! supervisor sleeps until the earliest deadline in it, sends `ExpireOrder` to each due
+//! order's actor, and plans again. A reservation with an earlier deadline than the one
+//! planned wakes it through `HoldWake`. No timer lives only in memory, so a million pending
+//! holds cost one index entry each, and holds that ran out while the process was down are
+//! found by the first look at start-up.
+//!
+//! Lifecycle: started once by `lib.rs` after replay; runs until its arbiter stops.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::StreamExt;
+use tokio::sync::Notify;
+
+use super::Actors;
+use super::error::EntityError;
+use super::order::ExpireOrder;
+use crate::clock;
+use crate::domain::order::OrderStatus;
+use crate::domain::time::Timestamp;
+
+/// Due holds read from the index per pass.
+const BATCH: usize = 4096;
+/// Expiries in flight at once.
+const CONCURRENCY: usize = 128;
+/// Pause after a pass that could expire nothing (a failing store or actor), so a broken
+/// entry cannot spin the supervisor.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How reservations tell the supervisor about a deadline earlier than the one it sleeps to.
+pub struct HoldWake {
+    /// The deadline the supervisor is sleeping until, in milliseconds (`u64::MAX`: none).
+    next: AtomicU64,
+    notify: Notify,
+}
+
+impl HoldWake {
+    /// Called after a reservation's deadline is in the index.
+    pub fn hold_placed(&self, deadline: Timestamp) {
+        if deadline.millis() < self.next.fetch_min(deadline.millis(), Ordering::AcqRel) {
+            self.notify.notify_one();
+        }
+    }
+}
+
+/// The supervisor actor. Holds a clone of `Actors` for the store and the order registry.
+pub struct HoldSupervisor {
+    actors: Actors,
+}
+
+impl HoldSupervisor {
+    pub fn new(actors: Actors) -> HoldSupervisor {
+        HoldSupervisor { actors }
+    }
+}
+
+impl Actor for HoldSupervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.spawn(watch(self.actors.clone()).into_actor(self));
+    }
+}
+
+/// Runs one "expire what is due" pass now; answers how many holds it ended.
+#[derive(Message)]
+#[rtype(result = "Result<usize, EntityError>")]
+pub struct ExpireDue;
+
+impl Handler<ExpireDue> for HoldSupervisor {
+    type Result = ResponseFuture<Result<usize, EntityError>>;
+
+    fn handle(&mut self, _: ExpireDue, _: &mut Context<Self>) -> Self::Result {
+        let actors = self.actors.clone();
+        Box::pin(async move { expire_due(&actors, clock::now()).await })
+    }
+}
+
+async fn watch(actors: Actors) {
+    let wake = actors.holds.clone();
+    loop {
+        // Reset before reading the index: a reservation placed after this point lowers
+        // `next` and notifies, one placed before it is already in the index.
+        wake.next.store(u64::MAX, Ordering::Release);
+        let earliest = match actors.store.earliest_deadline() {
+            Ok(earliest) => earliest,
+            Err(error) => {
+                tracing::error!(?error, "Failed to read the hold deadlines");
+                tokio::time::sleep(RETRY_AFTER).await;
+                continue;
+            }
+        };
+        let now = clock::now();
+        match earliest {
+            Some(deadline) if deadline <= now => match expire_due(&actors, now).await {
+                Ok(0) | Err(_) => tokio::time::sleep(RETRY_AFTER).await,
+                Ok(_) => {}
+            },
+            Some(deadline) => {
+                wake.next.fetch_min(deadline.millis(), Ordering::AcqRel);
+                let wait = Duration::from_millis(deadline.millis() - now.millis());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = wake.notify.notified() => {}
+                }
+            }
+            None => wake.notify.notified().await,
+        }
+    }
+}
+
+/// Expires every hold due at `now` (up to one batch); answers how many it ended.
+pub async fn expire_due(actors: &Actors, now: Timestamp) -> Result<usize, EntityError> {
+    let due = actors.store.due_holds(now, BATCH)?;
+    let outcomes: Vec<_> = futures::stream::iter(due)
+        .map(|order_id| {
+            let orders = actors.orders.clone();
+            async move { (order_id, orders.ask(order_id, ExpireOrder).await) }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut ended = 0;
+    for (order_id, outcome) in outcomes {
+        match outcome {
+            Ok(order) if order.status == OrderStatus::Cancelled => ended += 1,
+            Ok(_) => {}
+            Err(error) => tracing::error!(%order_id, ?error, "Failed to expire a hold"),
+        }
+    }
+    if ended > 0 {
+        tracing::info!(ended, "Expired holds");
+    }
+    Ok(ended)
+}
+
+/// A shared wake-up for a new supervisor.
+pub fn new_wake() -> Arc<HoldWake> {
+    Arc::new(HoldWake {
+        next: AtomicU64::new(u64::MAX),
+        notify: Notify::new(),
+    })
+}

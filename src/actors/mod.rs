@@ -1,0 +1,91 @@
+//! The actor layer: ticket and order actors behind registries, the hold supervisor, and the
+//! account service.
+//!
+//! It may use `domain` and `store`; it knows nothing of HTTP. A command arrives as one
+//! message to one entity actor, which applies a domain rule, commits the event through the
+//! store, and replies once the commit is durable. Reads that need no serialising (listings,
+//! snapshots) go straight to the store's projections, which are written before every reply.
+
+pub mod accounts;
+pub mod error;
+pub mod holds;
+pub mod order;
+pub mod passwords;
+pub mod registry;
+pub mod ticket;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_rt::ArbiterHandle;
+
+use crate::clock::IdGenerator;
+use crate::domain::events::FollowUp;
+use error::EntityError;
+use holds::HoldWake;
+use order::OrderActor;
+use registry::Registry;
+use ticket::{MarkTicketSold, ReleaseTicket, TicketActor};
+
+/// Settings the actors read.
+pub struct Settings {
+    /// How long a reservation holds a ticket.
+    pub hold_secs: u64,
+    /// How long an idle actor lives before it passivates.
+    pub idle_after: Duration,
+}
+
+/// Everything an actor may reach: the store, the registries, the hold supervisor's wake-up,
+/// the id generator. Cheap to clone; every actor holds one.
+#[derive(Clone)]
+pub struct Actors {
+    pub store: crate::store::Store,
+    pub tickets: Registry<TicketActor>,
+    pub orders: Registry<OrderActor>,
+    pub holds: Arc<HoldWake>,
+    pub ids: Arc<IdGenerator>,
+    pub settings: Arc<Settings>,
+}
+
+impl Actors {
+    /// Builds the registries, spreading actors over `arbiters`.
+    pub fn new(store: crate::store::Store, ids: Arc<IdGenerator>, settings: Settings, arbiters: Vec<ArbiterHandle>) -> Actors {
+        let actors = Actors {
+            tickets: Registry::new(store.clone(), arbiters.clone(), settings.idle_after),
+            orders: Registry::new(store.clone(), arbiters, settings.idle_after),
+            store,
+            holds: holds::new_wake(),
+            ids,
+            settings: Arc::new(settings),
+        };
+        let for_tickets = actors.clone();
+        actors
+            .tickets
+            .set_factory(move |_, ticket, life| TicketActor::new(ticket, for_tickets.clone(), life));
+        let for_orders = actors.clone();
+        actors
+            .orders
+            .set_factory(move |_, order, life| OrderActor::new(order, for_orders.clone(), life));
+        actors
+    }
+
+    /// Does the work an event implies in another entity (idempotent).
+    pub async fn follow_up(&self, follow_up: FollowUp) -> Result<(), EntityError> {
+        match follow_up {
+            FollowUp::Release { ticket_id, order_id } => self.tickets.ask(ticket_id, ReleaseTicket { order_id }).await,
+            FollowUp::MarkSold { ticket_id, order_id } => self.tickets.ask(ticket_id, MarkTicketSold { order_id }).await,
+        }
+    }
+
+    /// Live actors by kind, for the metrics page.
+    pub fn live_actors(&self) -> [(&'static str, usize); 2] {
+        [("ticket", self.tickets.live()), ("order", self.orders.live())]
+    }
+
+    /// Breaks the reference cycles through the registries so the store can close.
+    pub fn shutdown(&self) {
+        self.tickets.shutdown();
+        self.orders.shutdown();
+    }
+}
