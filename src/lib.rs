@@ -1,5 +1,174 @@
 //! ticketing: a ticket marketplace in one process.
+//!
+//! `Application::build` starts everything in order (store, replay, actors, hold supervisor,
+//! HTTP server) and `run_until_stopped` serves until the given shutdown future resolves.
+//! The binary and the tests start the app the same way.
+
 pub mod actors;
 pub mod clock;
+pub mod config;
 pub mod domain;
+pub mod http;
 pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+use actix_web::{App, HttpServer, middleware, web};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+
+use actors::accounts::Accounts;
+use actors::holds::HoldSupervisor;
+use actors::passwords::Passwords;
+use actors::tokens::Tokens;
+use actors::{Actors, Settings};
+use clock::IdGenerator;
+use config::Config;
+use http::AppState;
+use store::Store;
+
+/// A started shop: the store is open, the journal replayed, the actors and the hold
+/// supervisor running, and the listener bound. Serving starts with `run_until_stopped`.
+pub struct Application {
+    server: actix_web::dev::Server,
+    address: SocketAddr,
+    actors: Actors,
+    /// Threads the entity actors and the hold supervisor run on; stopped at shutdown.
+    arbiters: Vec<actix::Arbiter>,
+    /// The hold supervisor's address, kept so it lives as long as the app.
+    _supervisor: Addr<HoldSupervisor>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(config.addr).with_context(|| format!("Failed to listen on {}", config.addr))?;
+        let address = listener.local_addr()?;
+        let store = Store::open(&config.data_dir.join("db"), config.cache_mb * 1024 * 1024)?;
+        if config.rebuild_projections {
+            store.drop_projections().context("Failed to drop the projections")?;
+        }
+        let replayed = store.replay().context("Failed to replay the journal")?;
+
+        let threads = config.threads();
+        let arbiters: Vec<actix::Arbiter> = (0..threads).map(|_| actix::Arbiter::new()).collect();
+        let ids = Arc::new(IdGenerator::new());
+        let settings = Settings {
+            hold_secs: config.hold_secs,
+            idle_after: Duration::from_millis(config.actor_idle_ms.max(1)),
+        };
+        let actors = Actors::new(store.clone(), ids.clone(), settings, arbiters.iter().map(|a| a.handle()).collect());
+
+        let follow_ups = replayed.follow_ups.len();
+        for (follow_up, commit) in replayed.follow_ups {
+            match actors.follow_up(follow_up).await {
+                Ok(()) => commit.finish(),
+                Err(error) => tracing::error!(?follow_up, ?error, "Failed to re-drive a follow-up; it stays pending"),
+            }
+        }
+        let supervisor_actors = actors.clone();
+        let supervisor = HoldSupervisor::start_in_arbiter(&arbiters[0].handle(), move |_| {
+            HoldSupervisor::new(supervisor_actors)
+        });
+
+        let (jwt_secret, jwt_source) = jwt_secret(&config)?;
+        let accounts = Accounts::new(store.clone(), ids, Passwords::new(threads), Tokens::new(&jwt_secret), config.session_secs);
+        let state = web::Data::new(AppState {
+            actors: actors.clone(),
+            accounts,
+            session_secs: config.session_secs,
+            cookie_secure: config.cookie_secure,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(middleware::from_fn(http::request_id::trace_request))
+                .app_data(state.clone())
+                .configure(http::routes)
+        })
+        .listen(listener)?
+        .workers(threads)
+        .disable_signals()
+        .shutdown_timeout(30)
+        .run();
+
+        tracing::info!(%address, "Listening");
+        tracing::info!(data_dir = %config.data_dir.display(), "Data directory");
+        tracing::info!(events = replayed.events, follow_ups, "Replayed the journal after the checkpoint");
+        tracing::info!(hold_secs = config.hold_secs, "Purchase holds");
+        tracing::info!(source = jwt_source, "Session signing secret");
+        tracing::info!(secure = config.cookie_secure, "Session cookie");
+        tracing::info!(threads, "HTTP workers and actor arbiters");
+
+        Ok(Application {
+            server,
+            address,
+            actors,
+            arbiters,
+            _supervisor: supervisor,
+        })
+    }
+
+    /// The address actually bound (the port is chosen by the OS when 0 was asked for).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight
+    /// finish, stops the actors and flushes the store.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        // The server future drives the accept loop and the stop command: keep it polled.
+        let mut server = actix_rt::spawn(self.server);
+        tokio::select! {
+            result = &mut server => result.context("The HTTP server task failed")??,
+            () = shutdown => {
+                tracing::info!("Shutting down: finishing requests in flight");
+                handle.stop(true).await;
+                server.await.context("The HTTP server task failed")??;
+            }
+        }
+        self.actors.store.durable().await?;
+        self.actors.shutdown();
+        for arbiter in self.arbiters {
+            arbiter.stop();
+            // Joining blocks, so wait on the blocking pool; the arbiter thread ends promptly.
+            let _ = tokio::task::spawn_blocking(move || arbiter.join()).await;
+        }
+        tracing::info!("Stopped");
+        Ok(())
+    }
+}
+
+/// The JWT signing secret and where it came from: configuration, or a file in the data
+/// directory created on first start with owner-only permissions.
+fn jwt_secret(config: &Config) -> anyhow::Result<(Vec<u8>, &'static str)> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok((secret.expose_secret().as_bytes().to_vec(), "configured (JWT_KEY)"));
+    }
+    let path = config.data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok((text.trim().as_bytes().to_vec(), "kept in the data directory")),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+            write_private(&path, &secret).with_context(|| format!("Failed to save {}", path.display()))?;
+            Ok((secret.into_bytes(), "generated and kept in the data directory"))
+        }
+        Err(error) => Err(error).with_context(|| format!("Failed to read {}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}

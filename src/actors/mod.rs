@@ -11,6 +11,7 @@ pub mod error;
 pub mod holds;
 pub mod order;
 pub mod passwords;
+pub mod queries;
 pub mod registry;
 pub mod ticket;
 pub mod tokens;

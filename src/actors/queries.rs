@@ -1,0 +1,42 @@
+//! Reads: snapshots and listings straight from the projections.
+//!
+//! Reads need no actor: projections are written before every acknowledged change, so a read
+//! sees every change that was answered. Scans run on the blocking pool so a long listing
+//! never stalls an arbiter.
+
+use super::Actors;
+use super::error::EntityError;
+use crate::domain::ids::{OrderId, TicketId, UserId};
+use crate::domain::order::Order;
+use crate::domain::ticket::Ticket;
+
+impl Actors {
+    pub fn ticket(&self, id: TicketId) -> Result<Ticket, EntityError> {
+        self.store.ticket(id)?.ok_or(EntityError::NotFound)
+    }
+
+    pub fn order(&self, id: OrderId) -> Result<Order, EntityError> {
+        self.store.order(id)?.ok_or(EntityError::NotFound)
+    }
+
+    /// Up to `limit` tickets for sale listed after `after`, oldest first.
+    pub async fn tickets_for_sale(&self, after: Option<TicketId>, limit: usize) -> Result<Vec<Ticket>, EntityError> {
+        let store = self.store.clone();
+        blocking(move || store.tickets_for_sale(after, limit)).await
+    }
+
+    /// A buyer's orders, oldest first.
+    pub async fn orders_of(&self, buyer: UserId) -> Result<Vec<Order>, EntityError> {
+        let store = self.store.clone();
+        blocking(move || store.orders_of(buyer)).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, EntityError> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|_| EntityError::Unavailable)?
+        .map_err(EntityError::from)
+}

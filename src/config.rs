@@ -1,0 +1,99 @@
+//! Configuration: command-line flags, each with an environment variable (DESIGN §6).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+/// A ticket marketplace in one binary. With no arguments it serves a working shop on
+/// 127.0.0.1:3000 with its data in ./ticketing-data and test payments.
+#[derive(Parser)]
+#[command(name = "ticketing", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the shop (the default when no command is given).
+    Serve,
+}
+
+/// Everything the server needs to start.
+#[derive(Args, Clone)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "TICKETING_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Directory for the store and the generated JWT secret. One process per directory.
+    #[arg(long, env = "TICKETING_DATA_DIR", default_value = "./ticketing-data")]
+    pub data_dir: PathBuf,
+
+    /// How long a purchase attempt holds a ticket, in seconds.
+    #[arg(long, env = "TICKETING_HOLD_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub hold_secs: u64,
+
+    /// Secret for signing session tokens. When absent, one is generated on first start and
+    /// kept in the data directory, so sessions survive restarts.
+    #[arg(long, env = "JWT_KEY", hide_env_values = true, value_parser = secret)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// How long a session lasts, in seconds (default 7 days).
+    #[arg(long, env = "TICKETING_SESSION_SECS", default_value_t = 7 * 24 * 3600)]
+    pub session_secs: u64,
+
+    /// Stripe secret key. When absent, an offline test gateway takes payments.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, value_parser = secret)]
+    pub stripe_secret_key: Option<SecretString>,
+
+    /// Stripe API base URL (tests point it at a local fake).
+    #[arg(long, env = "STRIPE_API_BASE")]
+    pub stripe_api_base: Option<String>,
+
+    /// Mark the session cookie Secure (serve over HTTPS when set).
+    #[arg(long, env = "TICKETING_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, env = "TICKETING_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+
+    /// How long an idle ticket or order actor stays in memory, in milliseconds.
+    #[arg(long, env = "TICKETING_ACTOR_IDLE_MS", default_value_t = 60_000)]
+    pub actor_idle_ms: u64,
+
+    /// Store cache size in MiB.
+    #[arg(long, env = "TICKETING_CACHE_MB", default_value_t = 128)]
+    pub cache_mb: u64,
+
+    /// HTTP worker threads and actor arbiters (default: one per core).
+    #[arg(long, env = "TICKETING_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Rebuild every projection from the journal at start-up.
+    #[arg(long, env = "TICKETING_REBUILD_PROJECTIONS", default_value_t = false)]
+    pub rebuild_projections: bool,
+}
+
+fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text.to_owned()))
+}
+
+impl Config {
+    /// The defaults, as if started with no flags and no environment (tests build on this).
+    pub fn defaults() -> Config {
+        Cli::parse_from(["ticketing"]).serve
+    }
+
+    /// Threads for HTTP workers and for actor arbiters.
+    pub fn threads(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+            .max(1)
+    }
+}

@@ -1,0 +1,164 @@
+//! The one mapping from every error to HTTP: DESIGN §4's envelope and statuses.
+//!
+//! Handlers return `ApiError`; actix-web's own failures (bad JSON, wrong content type, body
+//! too large, unknown route, wrong method) are turned into it here too, so every error body
+//! is `{"errors":[{"message": ..., "field"?: ...}]}`. A server fault logs its cause chain
+//! and shows only a generic message (the request-id middleware adds the id).
+
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::actors::accounts::AccountError;
+use crate::actors::error::EntityError;
+use crate::domain::error::DomainError;
+
+/// One entry of the error envelope.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// One entry per bad field.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("Not signed in")]
+    Unauthorized,
+    #[error("Not authorized")]
+    Forbidden,
+    #[error("Not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    PaymentDeclined(String),
+    #[error("Request body is too large")]
+    PayloadTooLarge,
+    #[error("Content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    #[error("Service unavailable")]
+    Unavailable,
+    #[error("Internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
+        ApiError::Internal(error.into())
+    }
+
+    fn entries(&self) -> Vec<FieldError> {
+        match self {
+            ApiError::Validation(fields) => fields.clone(),
+            other => vec![FieldError {
+                message: other.to_string(),
+                field: None,
+            }],
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(error = ?cause, "Request failed with a server fault");
+        }
+        HttpResponse::build(self.status_code()).json(Envelope { errors: self.entries() })
+    }
+}
+
+#[derive(Serialize)]
+pub struct Envelope {
+    pub errors: Vec<FieldError>,
+}
+
+impl From<EntityError> for ApiError {
+    fn from(error: EntityError) -> ApiError {
+        match error {
+            EntityError::Domain(rule) => rule.into(),
+            EntityError::NotFound => ApiError::NotFound,
+            EntityError::Unavailable => ApiError::Unavailable,
+            EntityError::Store(store) => ApiError::internal(anyhow::Error::new(store).context("Failed to use the store")),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(rule: DomainError) -> ApiError {
+        match rule {
+            DomainError::AlreadyReserved
+            | DomainError::TicketReserved
+            | DomainError::OrderPaid
+            | DomainError::PaymentInFlight
+            | DomainError::OrderCancelled => ApiError::Conflict(rule.to_string()),
+            DomainError::OwnTicket => ApiError::BadRequest(rule.to_string()),
+            DomainError::NotOwner => ApiError::Forbidden,
+            DomainError::VersionMismatch => ApiError::PreconditionFailed(rule.to_string()),
+            DomainError::NotHeldByOrder => ApiError::internal(anyhow::Error::new(rule).context("Follow-up for the wrong order")),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> ApiError {
+        match error {
+            AccountError::EmailInUse | AccountError::InvalidCredentials => ApiError::BadRequest(error.to_string()),
+            other => ApiError::internal(anyhow::Error::new(other).context("Failed to handle an account request")),
+        }
+    }
+}
+
+/// actix-web's JSON extractor failures, in the envelope.
+pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let api = match error {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::BadRequest("Request body must be a JSON object".into()),
+        JsonPayloadError::Deserialize(_) => ApiError::BadRequest("Request body is not valid JSON".into()),
+        _ => ApiError::BadRequest("Request body could not be read".into()),
+    };
+    api.into()
+}
+
+/// Query-string failures, in the envelope.
+pub fn query_error(_: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest("Query string is not valid".into()).into()
+}
+
+/// Unknown routes.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// A known path with a method it does not serve.
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}

@@ -1,0 +1,31 @@
+//! GET /healthz and GET /metrics: liveness and a few gauges, no session needed.
+
+use std::fmt::Write;
+
+use actix_web::{HttpResponse, web};
+
+use super::AppState;
+
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    if state.actors.store.is_healthy() {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({"errors": [{"message": "Store unavailable"}]}))
+    }
+}
+
+/// Prometheus text format: live actors by kind, events committed by tag, pending holds.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut text = String::new();
+    let _ = writeln!(text, "# TYPE ticketing_live_actors gauge");
+    for (kind, live) in state.actors.live_actors() {
+        let _ = writeln!(text, "ticketing_live_actors{{kind=\"{kind}\"}} {live}");
+    }
+    let _ = writeln!(text, "# TYPE ticketing_events_committed_total counter");
+    for (tag, count) in state.actors.store.committed_counts() {
+        let _ = writeln!(text, "ticketing_events_committed_total{{event=\"{tag}\"}} {count}");
+    }
+    let _ = writeln!(text, "# TYPE ticketing_pending_holds gauge");
+    let _ = writeln!(text, "ticketing_pending_holds {}", state.actors.store.pending_holds());
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
+}

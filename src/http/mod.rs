@@ -1,0 +1,73 @@
+//! The HTTP layer: routes, extractors, the error envelope, and pages.
+//!
+//! It may use `actors` and `domain`, never `store`. A handler authenticates, parses the
+//! body into domain newtypes, sends one message to one actor (or reads a projection through
+//! `Actors`), and maps the answer to JSON. Every route is registered here, in one table.
+
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod input;
+pub mod orders;
+pub mod request_id;
+pub mod tickets;
+pub mod users;
+
+use actix_web::{Resource, web};
+
+use crate::actors::Actors;
+use crate::actors::accounts::Accounts;
+
+/// Largest accepted JSON body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler can reach. One instance per server, shared by all workers.
+pub struct AppState {
+    pub actors: Actors,
+    pub accounts: Accounts,
+    pub session_secs: u64,
+    pub cookie_secure: bool,
+}
+
+/// The route table.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(BODY_LIMIT)
+            .error_handler(error::json_error),
+    )
+    .app_data(web::PayloadConfig::new(BODY_LIMIT))
+    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .service(resource("/healthz").route(web::get().to(health::healthz)))
+    .service(resource("/metrics").route(web::get().to(health::metrics)))
+    .service(resource("/api/users/signup").route(web::post().to(users::signup)))
+    .service(resource("/api/users/signin").route(web::post().to(users::signin)))
+    .service(resource("/api/users/signout").route(web::post().to(users::signout)))
+    .service(resource("/api/users/currentuser").route(web::get().to(users::current_user)))
+    .service(
+        resource("/api/tickets")
+            .route(web::get().to(tickets::list))
+            .route(web::post().to(tickets::create)),
+    )
+    .service(
+        resource("/api/tickets/{id}")
+            .route(web::get().to(tickets::show))
+            .route(web::put().to(tickets::update)),
+    )
+    .service(
+        resource("/api/orders")
+            .route(web::get().to(orders::list))
+            .route(web::post().to(orders::create)),
+    )
+    .service(
+        resource("/api/orders/{id}")
+            .route(web::get().to(orders::show))
+            .route(web::delete().to(orders::cancel)),
+    )
+    .default_service(web::to(error::not_found));
+}
+
+/// A resource whose unserved methods answer 405 in the envelope.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(error::method_not_allowed))
+}

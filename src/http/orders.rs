@@ -1,0 +1,98 @@
+//! /api/orders: reserve, list, show, cancel (DESIGN §4).
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, SecondsFormat};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::AppState;
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::input::Fields;
+use super::tickets::price_number;
+use crate::actors::order::CancelOrder;
+use crate::actors::ticket::ReserveTicket;
+use crate::domain::ids::{OrderId, TicketId};
+use crate::domain::order::Order;
+use crate::domain::time::Timestamp;
+
+pub async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let mut fields = Fields::default();
+    let ticket_id = fields.text(&body, "ticketId", "ticketId must be a valid ticket id", TicketId::parse);
+    fields.finish()?;
+    let ticket_id = ticket_id.ok_or(ApiError::NotFound)?;
+    let order = state.actors.tickets.ask(ticket_id, ReserveTicket { buyer: user.id }).await?;
+    Ok(HttpResponse::Created().json(OrderBody::from(&order)))
+}
+
+pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    let orders = state.actors.orders_of(user.id).await?;
+    Ok(HttpResponse::Ok().json(orders.iter().map(OrderBody::from).collect::<Vec<_>>()))
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let order = state.actors.order(parse_id(&path)?)?;
+    if order.buyer != user.id {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
+}
+
+pub async fn cancel(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path)?;
+    state.actors.orders.ask(id, CancelOrder { by: user.id }).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn parse_id(text: &str) -> Result<OrderId, ApiError> {
+    OrderId::parse(text).map_err(|_| ApiError::NotFound)
+}
+
+/// An order as the API shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderBody {
+    id: String,
+    status: &'static str,
+    user_id: String,
+    expires_at: String,
+    ticket: OrderTicketBody,
+    version: u64,
+}
+
+#[derive(Serialize)]
+struct OrderTicketBody {
+    id: String,
+    title: String,
+    price: f64,
+    version: u64,
+}
+
+impl From<&Order> for OrderBody {
+    fn from(order: &Order) -> OrderBody {
+        OrderBody {
+            id: order.id.to_string(),
+            status: order.status.as_str(),
+            user_id: order.buyer.to_string(),
+            expires_at: iso8601(order.expires_at),
+            ticket: OrderTicketBody {
+                id: order.ticket.id.to_string(),
+                title: order.ticket.title.as_str().to_owned(),
+                price: price_number(order.ticket.price),
+                version: order.ticket.version.get(),
+            },
+            version: order.version.get(),
+        }
+    }
+}
+
+/// ISO 8601 in UTC with milliseconds, e.g. `2026-11-22T14:00:00.000Z`.
+pub fn iso8601(at: Timestamp) -> String {
+    DateTime::from_timestamp_millis(at.millis() as i64)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}

@@ -1,0 +1,155 @@
+//! /api/tickets: list, show, create, edit (DESIGN §4).
+
+use actix_web::http::header::{self, ETag, EntityTag};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::AppState;
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::input::{Fields, all2};
+use crate::actors::ticket::{UpdateTicket, create_ticket};
+use crate::domain::ids::TicketId;
+use crate::domain::money::Price;
+use crate::domain::ticket::{Ticket, Title};
+use crate::domain::version::Version;
+
+const TITLE_MESSAGE: &str = "Title must be between 1 and 200 characters";
+const PRICE_MESSAGE: &str = "Price must be a number from 0.50 to 999999.99 with at most two decimals";
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let mut fields = Fields::default();
+    let limit = match &query.limit {
+        None => Some(DEFAULT_LIMIT),
+        Some(text) => text.parse::<usize>().ok().filter(|l| (1..=MAX_LIMIT).contains(l)),
+    };
+    if limit.is_none() {
+        fields.fail("limit", "limit must be a whole number from 1 to 1000");
+    }
+    let cursor = match &query.cursor {
+        None => Some(None),
+        Some(text) => TicketId::parse(text).ok().map(Some),
+    };
+    if cursor.is_none() {
+        fields.fail("cursor", "cursor must be a ticket id from a previous page");
+    }
+    let (limit, cursor) = all2(fields, limit, cursor)?;
+    let tickets = state.actors.tickets_for_sale(cursor, limit).await?;
+    let mut response = HttpResponse::Ok();
+    if let Some(last) = tickets.last().filter(|_| tickets.len() == limit) {
+        response.insert_header((
+            header::LINK,
+            format!("</api/tickets?limit={limit}&cursor={}>; rel=\"next\"", last.id),
+        ));
+    }
+    Ok(response.json(tickets.iter().map(TicketBody::from).collect::<Vec<_>>()))
+}
+
+pub async fn show(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = TicketId::parse(&path).map_err(|_| ApiError::NotFound)?;
+    let ticket = state.actors.ticket(id)?;
+    Ok(with_etag(&ticket))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let (title, price) = read_ticket(&body)?;
+    let ticket = create_ticket(&state.actors, user.id, title, price).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(etag(&ticket))
+        .json(TicketBody::from(&ticket)))
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = TicketId::parse(&path).map_err(|_| ApiError::NotFound)?;
+    let expected = if_match(&req)?;
+    let (title, price) = read_ticket(&body)?;
+    let message = UpdateTicket {
+        by: user.id,
+        title,
+        price,
+        expected,
+    };
+    let ticket = state.actors.tickets.ask(id, message).await?;
+    Ok(with_etag(&ticket))
+}
+
+/// A ticket as the API shows it. `price` is a JSON number; `orderId` only while held or sold.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketBody {
+    id: String,
+    title: String,
+    price: f64,
+    user_id: String,
+    version: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_id: Option<String>,
+}
+
+impl From<&Ticket> for TicketBody {
+    fn from(ticket: &Ticket) -> TicketBody {
+        TicketBody {
+            id: ticket.id.to_string(),
+            title: ticket.title.as_str().to_owned(),
+            price: price_number(ticket.price),
+            user_id: ticket.owner.to_string(),
+            version: ticket.version.get(),
+            order_id: ticket.order_id.map(|id| id.to_string()),
+        }
+    }
+}
+
+/// Cents as a JSON number: the nearest double to n/100 prints as exactly two decimals or fewer.
+pub fn price_number(price: Price) -> f64 {
+    price.cents() as f64 / 100.0
+}
+
+fn read_ticket(body: &Map<String, Value>) -> Result<(Title, Price), ApiError> {
+    let mut fields = Fields::default();
+    let title = fields.text(body, "title", TITLE_MESSAGE, Title::parse);
+    let price = fields.decimal(body, "price", PRICE_MESSAGE, Price::parse);
+    all2(fields, title, price)
+}
+
+fn etag(ticket: &Ticket) -> ETag {
+    ETag(EntityTag::new_strong(ticket.version.get().to_string()))
+}
+
+fn with_etag(ticket: &Ticket) -> HttpResponse {
+    HttpResponse::Ok().insert_header(etag(ticket)).json(TicketBody::from(ticket))
+}
+
+/// The version named by If-Match, if any; a malformed one is a 412 like a stale one.
+fn if_match(req: &HttpRequest) -> Result<Option<Version>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<u64>()
+        .map(|v| Some(Version::new(v)))
+        .map_err(|_| ApiError::PreconditionFailed("The ticket has changed since you read it".into()))
+}
