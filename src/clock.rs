@@ -39,7 +39,10 @@ impl IdGenerator {
 
     pub fn next(&self) -> RawId {
         let now = now().millis();
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         // Within one millisecond, or if the clock stepped back, keep the last timestamp
         // and count up, so ids stay strictly increasing.
         let millis = now.max(last.0);

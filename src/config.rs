@@ -93,7 +93,11 @@ impl Config {
     /// Threads for HTTP workers and for actor arbiters.
     pub fn threads(&self) -> usize {
         self.workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            })
             .max(1)
     }
 }

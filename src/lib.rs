@@ -47,11 +47,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(config.addr).with_context(|| format!("Failed to listen on {}", config.addr))?;
+        let listener = TcpListener::bind(config.addr)
+            .with_context(|| format!("Failed to listen on {}", config.addr))?;
         let address = listener.local_addr()?;
         let store = Store::open(&config.data_dir.join("db"), config.cache_mb * 1024 * 1024)?;
         if config.rebuild_projections {
-            store.drop_projections().context("Failed to drop the projections")?;
+            store
+                .drop_projections()
+                .context("Failed to drop the projections")?;
         }
         let replayed = store.replay().context("Failed to replay the journal")?;
 
@@ -62,13 +65,22 @@ impl Application {
             hold_secs: config.hold_secs,
             idle_after: Duration::from_millis(config.actor_idle_ms.max(1)),
         };
-        let actors = Actors::new(store.clone(), ids.clone(), settings, arbiters.iter().map(|a| a.handle()).collect());
+        let actors = Actors::new(
+            store.clone(),
+            ids.clone(),
+            settings,
+            arbiters.iter().map(|a| a.handle()).collect(),
+        );
 
         let follow_ups = replayed.follow_ups.len();
         for (follow_up, commit) in replayed.follow_ups {
             match actors.follow_up(follow_up).await {
                 Ok(()) => commit.finish(),
-                Err(error) => tracing::error!(?follow_up, ?error, "Failed to re-drive a follow-up; it stays pending"),
+                Err(error) => tracing::error!(
+                    ?follow_up,
+                    ?error,
+                    "Failed to re-drive a follow-up; it stays pending"
+                ),
             }
         }
         let supervisor_actors = actors.clone();
@@ -77,7 +89,13 @@ impl Application {
         });
 
         let (jwt_secret, jwt_source) = jwt_secret(&config)?;
-        let accounts = Accounts::new(store.clone(), ids, Passwords::new(threads), Tokens::new(&jwt_secret), config.session_secs);
+        let accounts = Accounts::new(
+            store.clone(),
+            ids,
+            Passwords::new(threads),
+            Tokens::new(&jwt_secret),
+            config.session_secs,
+        );
         let state = web::Data::new(AppState {
             actors: actors.clone(),
             accounts,
@@ -98,7 +116,11 @@ impl Application {
 
         tracing::info!(%address, "Listening");
         tracing::info!(data_dir = %config.data_dir.display(), "Data directory");
-        tracing::info!(events = replayed.events, follow_ups, "Replayed the journal after the checkpoint");
+        tracing::info!(
+            events = replayed.events,
+            follow_ups,
+            "Replayed the journal after the checkpoint"
+        );
         tracing::info!(hold_secs = config.hold_secs, "Purchase holds");
         tracing::info!(source = jwt_source, "Session signing secret");
         tracing::info!(secure = config.cookie_secure, "Session cookie");
@@ -148,15 +170,27 @@ impl Application {
 /// directory created on first start with owner-only permissions.
 fn jwt_secret(config: &Config) -> anyhow::Result<(Vec<u8>, &'static str)> {
     if let Some(secret) = &config.jwt_secret {
-        return Ok((secret.expose_secret().as_bytes().to_vec(), "configured (JWT_KEY)"));
+        return Ok((
+            secret.expose_secret().as_bytes().to_vec(),
+            "configured (JWT_KEY)",
+        ));
     }
     let path = config.data_dir.join("jwt-secret");
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok((text.trim().as_bytes().to_vec(), "kept in the data directory")),
+        Ok(text) => Ok((
+            text.trim().as_bytes().to_vec(),
+            "kept in the data directory",
+        )),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
-            write_private(&path, &secret).with_context(|| format!("Failed to save {}", path.display()))?;
-            Ok((secret.into_bytes(), "generated and kept in the data directory"))
+            let secret: String = (0..32)
+                .map(|_| format!("{:02x}", rand::random::<u8>()))
+                .collect();
+            write_private(&path, &secret)
+                .with_context(|| format!("Failed to save {}", path.display()))?;
+            Ok((
+                secret.into_bytes(),
+                "generated and kept in the data directory",
+            ))
         }
         Err(error) => Err(error).with_context(|| format!("Failed to read {}", path.display())),
     }

@@ -15,7 +15,11 @@ fn main() -> ExitCode {
 
 fn serve(config: Config) -> ExitCode {
     use std::io::IsTerminal;
-    ticketing::telemetry::init(config.log_json, std::io::stdout().is_terminal(), std::io::stdout);
+    ticketing::telemetry::init(
+        config.log_json,
+        std::io::stdout().is_terminal(),
+        std::io::stdout,
+    );
     let result = actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config).await?;
         app.run_until_stopped(shutdown_signal()).await
@@ -35,7 +39,9 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
             Ok(signal) => signal,
             Err(error) => {
                 tracing::error!(%error, "Cannot listen for SIGTERM; only SIGINT stops the server");

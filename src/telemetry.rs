@@ -3,7 +3,11 @@
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber; a second call (tests start many apps) is a no-op.
-pub fn init(json: bool, ansi: bool, writer: impl for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static) {
+pub fn init(
+    json: bool,
+    ansi: bool,
+    writer: impl for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -46,7 +46,13 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(store: Store, ids: Arc<IdGenerator>, passwords: Passwords, tokens: Tokens, session_secs: u64) -> Accounts {
+    pub fn new(
+        store: Store,
+        ids: Arc<IdGenerator>,
+        passwords: Passwords,
+        tokens: Tokens,
+        session_secs: u64,
+    ) -> Accounts {
         Accounts {
             store,
             ids,
@@ -73,9 +79,16 @@ impl Accounts {
         Ok(signed_in)
     }
 
-    async fn commit_user(&self, user_id: UserId, email: Email, password: &Password) -> Result<(), AccountError> {
+    async fn commit_user(
+        &self,
+        user_id: UserId,
+        email: Email,
+        password: &Password,
+    ) -> Result<(), AccountError> {
         let hash = self.passwords.hash(password.expose()).await?;
-        self.store.commit(&user::decide_signup(user_id, email, hash))?.finish();
+        self.store
+            .commit(&user::decide_signup(user_id, email, hash))?
+            .finish();
         Ok(())
     }
 
@@ -96,7 +109,11 @@ impl Accounts {
     /// Revokes the token's session (if the token names one); signing out twice is fine.
     #[tracing::instrument(name = "Signing out", skip_all)]
     pub async fn signout(&self, token: &str) -> Result<(), AccountError> {
-        if let Some(session_id) = self.tokens.read(token).and_then(|c| SessionId::parse(&c.sid).ok()) {
+        if let Some(session_id) = self
+            .tokens
+            .read(token)
+            .and_then(|c| SessionId::parse(&c.sid).ok())
+        {
             self.store.delete_session(session_id)?;
             self.store.durable().await?;
         }
@@ -108,7 +125,9 @@ impl Accounts {
         let Some(claims) = self.tokens.read(token) else {
             return Ok(None);
         };
-        let (Ok(session_id), Ok(user_id)) = (SessionId::parse(&claims.sid), UserId::parse(&claims.sub)) else {
+        let (Ok(session_id), Ok(user_id)) =
+            (SessionId::parse(&claims.sid), UserId::parse(&claims.sub))
+        else {
             return Ok(None);
         };
         let live = self
@@ -122,7 +141,13 @@ impl Accounts {
         let session_id = SessionId::new(self.ids.next());
         let now = clock::now();
         let expires_at = now.plus_secs(self.session_secs);
-        self.store.put_session(session_id, &SessionRecord { user_id, expires_at })?;
+        self.store.put_session(
+            session_id,
+            &SessionRecord {
+                user_id,
+                expires_at,
+            },
+        )?;
         let claims = Claims {
             sub: user_id.to_string(),
             email: email.as_str().to_owned(),

@@ -51,7 +51,12 @@ pub struct Actors {
 
 impl Actors {
     /// Builds the registries, spreading actors over `arbiters`.
-    pub fn new(store: crate::store::Store, ids: Arc<IdGenerator>, settings: Settings, arbiters: Vec<ArbiterHandle>) -> Actors {
+    pub fn new(
+        store: crate::store::Store,
+        ids: Arc<IdGenerator>,
+        settings: Settings,
+        arbiters: Vec<ArbiterHandle>,
+    ) -> Actors {
         let actors = Actors {
             tickets: Registry::new(store.clone(), arbiters.clone(), settings.idle_after),
             orders: Registry::new(store.clone(), arbiters, settings.idle_after),
@@ -61,9 +66,9 @@ impl Actors {
             settings: Arc::new(settings),
         };
         let for_tickets = actors.clone();
-        actors
-            .tickets
-            .set_factory(move |_, ticket, life| TicketActor::new(ticket, for_tickets.clone(), life));
+        actors.tickets.set_factory(move |_, ticket, life| {
+            TicketActor::new(ticket, for_tickets.clone(), life)
+        });
         let for_orders = actors.clone();
         actors
             .orders
@@ -74,14 +79,31 @@ impl Actors {
     /// Does the work an event implies in another entity (idempotent).
     pub async fn follow_up(&self, follow_up: FollowUp) -> Result<(), EntityError> {
         match follow_up {
-            FollowUp::Release { ticket_id, order_id } => self.tickets.ask(ticket_id, ReleaseTicket { order_id }).await,
-            FollowUp::MarkSold { ticket_id, order_id } => self.tickets.ask(ticket_id, MarkTicketSold { order_id }).await,
+            FollowUp::Release {
+                ticket_id,
+                order_id,
+            } => {
+                self.tickets
+                    .ask(ticket_id, ReleaseTicket { order_id })
+                    .await
+            }
+            FollowUp::MarkSold {
+                ticket_id,
+                order_id,
+            } => {
+                self.tickets
+                    .ask(ticket_id, MarkTicketSold { order_id })
+                    .await
+            }
         }
     }
 
     /// Live actors by kind, for the metrics page.
     pub fn live_actors(&self) -> [(&'static str, usize); 2] {
-        [("ticket", self.tickets.live()), ("order", self.orders.live())]
+        [
+            ("ticket", self.tickets.live()),
+            ("order", self.orders.live()),
+        ]
     }
 
     /// Breaks the reference cycles through the registries so the store can close.

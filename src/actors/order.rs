@@ -27,7 +27,11 @@ pub struct OrderActor {
 
 impl OrderActor {
     pub fn new(order: Order, actors: Actors, life: Life<OrderActor>) -> OrderActor {
-        OrderActor { order, actors, life }
+        OrderActor {
+            order,
+            actors,
+            life,
+        }
     }
 
     /// Decides, commits and applies one command synchronously. `Ok(None)`: nothing changed.
@@ -75,7 +79,10 @@ impl OrderActor {
         ))
     }
 
-    pub(super) fn answer(&self, result: Result<Order, EntityError>) -> AtomicResponse<Self, Result<Order, EntityError>> {
+    pub(super) fn answer(
+        &self,
+        result: Result<Order, EntityError>,
+    ) -> AtomicResponse<Self, Result<Order, EntityError>> {
         AtomicResponse::new(Box::pin(actix::fut::ready(result)))
     }
 }

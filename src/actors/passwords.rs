@@ -46,7 +46,11 @@ impl Passwords {
 
     /// Checks a password against a PHC string; `None` verifies against a dummy hash and
     /// answers false, taking the same time.
-    pub async fn verify(&self, password: &str, hash: Option<String>) -> Result<bool, PasswordError> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        hash: Option<String>,
+    ) -> Result<bool, PasswordError> {
         let known = hash.is_some();
         let hash = match hash {
             Some(hash) => hash,
@@ -54,7 +58,11 @@ impl Passwords {
         };
         let password = password.to_owned();
         let matches = self
-            .blocking(move || Ok(Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok()))
+            .blocking(move || {
+                Ok(Argon2::default()
+                    .verify_password(password.as_bytes(), hash.as_str())
+                    .is_ok())
+            })
             .await?;
         Ok(known && matches)
     }
@@ -70,7 +78,13 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Interrupted)?;
-        tokio::task::spawn_blocking(work).await.map_err(|_| PasswordError::Interrupted)?
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Interrupted)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| PasswordError::Interrupted)?
     }
 }

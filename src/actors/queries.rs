@@ -20,7 +20,11 @@ impl Actors {
     }
 
     /// Up to `limit` tickets for sale listed after `after`, oldest first.
-    pub async fn tickets_for_sale(&self, after: Option<TicketId>, limit: usize) -> Result<Vec<Ticket>, EntityError> {
+    pub async fn tickets_for_sale(
+        &self,
+        after: Option<TicketId>,
+        limit: usize,
+    ) -> Result<Vec<Ticket>, EntityError> {
         let store = self.store.clone();
         blocking(move || store.tickets_for_sale(after, limit)).await
     }

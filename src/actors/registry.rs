@@ -86,7 +86,10 @@ impl<A: Entity> Registry<A> {
     }
 
     /// Sets how an activation builds its actor. Called once, right after construction.
-    pub fn set_factory(&self, factory: impl Fn(A::Id, A::State, Life<A>) -> A + Send + Sync + 'static) {
+    pub fn set_factory(
+        &self,
+        factory: impl Fn(A::Id, A::State, Life<A>) -> A + Send + Sync + 'static,
+    ) {
         *lock(&self.inner.factory) = Some(Arc::new(factory));
     }
 
@@ -142,7 +145,9 @@ impl<A: Entity> Registry<A> {
         if let Some(live) = shard.get(&id).filter(|live| live.addr.connected()) {
             return Ok(live.addr.clone());
         }
-        let factory = lock(&self.inner.factory).clone().ok_or(EntityError::Unavailable)?;
+        let factory = lock(&self.inner.factory)
+            .clone()
+            .ok_or(EntityError::Unavailable)?;
         let state = A::load(&self.inner.store, id)?.ok_or(EntityError::NotFound)?;
         let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
         self.inner.live.fetch_add(1, Ordering::Relaxed);
@@ -230,7 +235,10 @@ impl<A: Entity> Life<A> {
     pub fn leave_registry(&self) {
         if let Some(registry) = self.registry.upgrade() {
             let mut shard = lock(&registry.shards[shard_of(&self.id, SHARDS)]);
-            if shard.get(&self.id).is_some_and(|live| live.generation == self.generation) {
+            if shard
+                .get(&self.id)
+                .is_some_and(|live| live.generation == self.generation)
+            {
                 shard.remove(&self.id);
             }
         }
@@ -251,5 +259,7 @@ fn shard_of<T: Hash>(id: &T, count: usize) -> usize {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // No critical section here can leave the map half-updated, so a poisoned lock is usable.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

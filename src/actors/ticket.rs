@@ -31,11 +31,19 @@ pub struct TicketActor {
 
 impl TicketActor {
     pub fn new(ticket: Ticket, actors: Actors, life: Life<TicketActor>) -> TicketActor {
-        TicketActor { ticket, actors, life }
+        TicketActor {
+            ticket,
+            actors,
+            life,
+        }
     }
 
     /// Decides, commits and applies one command synchronously. `Ok(None)`: nothing changed.
-    fn execute(&mut self, command: TicketCommand, ctx: &mut Context<Self>) -> Result<Option<(Event, Commit)>, EntityError> {
+    fn execute(
+        &mut self,
+        command: TicketCommand,
+        ctx: &mut Context<Self>,
+    ) -> Result<Option<(Event, Commit)>, EntityError> {
         self.life.touch();
         let Some(event) = ticket::decide(&self.ticket, command)? else {
             return Ok(None);
@@ -53,7 +61,11 @@ impl TicketActor {
     }
 
     /// The reply future for a committed change: finish the commit, await durability, answer.
-    fn reply<T: 'static>(&self, commit: Commit, value: T) -> ResponseFuture<Result<T, EntityError>> {
+    fn reply<T: 'static>(
+        &self,
+        commit: Commit,
+        value: T,
+    ) -> ResponseFuture<Result<T, EntityError>> {
         commit.finish();
         let busy = self.life.busy();
         let store = self.actors.store.clone();
@@ -164,7 +176,12 @@ impl Handler<ReleaseTicket> for TicketActor {
 
     #[tracing::instrument(name = "Releasing a ticket", skip_all, fields(ticket_id = %self.ticket.id, order_id = %msg.order_id))]
     fn handle(&mut self, msg: ReleaseTicket, ctx: &mut Context<Self>) -> Self::Result {
-        match self.execute(TicketCommand::Release { order_id: msg.order_id }, ctx) {
+        match self.execute(
+            TicketCommand::Release {
+                order_id: msg.order_id,
+            },
+            ctx,
+        ) {
             Ok(Some((_, commit))) => self.reply(commit, ()),
             Ok(None) => Box::pin(std::future::ready(Ok(()))),
             Err(error) => Box::pin(std::future::ready(Err(error))),
@@ -184,7 +201,12 @@ impl Handler<MarkTicketSold> for TicketActor {
 
     #[tracing::instrument(name = "Marking a ticket sold", skip_all, fields(ticket_id = %self.ticket.id, order_id = %msg.order_id))]
     fn handle(&mut self, msg: MarkTicketSold, ctx: &mut Context<Self>) -> Self::Result {
-        match self.execute(TicketCommand::MarkSold { order_id: msg.order_id }, ctx) {
+        match self.execute(
+            TicketCommand::MarkSold {
+                order_id: msg.order_id,
+            },
+            ctx,
+        ) {
             Ok(Some((_, commit))) => self.reply(commit, ()),
             Ok(None) => Box::pin(std::future::ready(Ok(()))),
             Err(error) => Box::pin(std::future::ready(Err(error))),
@@ -194,7 +216,12 @@ impl Handler<MarkTicketSold> for TicketActor {
 
 /// Lists a new ticket. A fresh id cannot be contended, so creation needs no actor: it
 /// commits directly, and the ticket's actor is activated by its first later message.
-pub async fn create_ticket(actors: &Actors, owner: UserId, title: Title, price: Price) -> Result<Ticket, EntityError> {
+pub async fn create_ticket(
+    actors: &Actors,
+    owner: UserId,
+    title: Title,
+    price: Price,
+) -> Result<Ticket, EntityError> {
     let event = ticket::create(TicketId::new(actors.ids.next()), owner, title, price);
     actors.store.commit(&event)?.finish();
     actors.store.durable().await?;

@@ -131,8 +131,14 @@ pub struct ChargeRefunded {
 /// by the start-up replay; doing it twice changes nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FollowUp {
-    Release { ticket_id: TicketId, order_id: OrderId },
-    MarkSold { ticket_id: TicketId, order_id: OrderId },
+    Release {
+        ticket_id: TicketId,
+        order_id: OrderId,
+    },
+    MarkSold {
+        ticket_id: TicketId,
+        order_id: OrderId,
+    },
 }
 
 impl Event {
@@ -203,9 +209,21 @@ impl Event {
     /// The work this event implies in another entity.
     pub fn follow_up(&self) -> Option<FollowUp> {
         match self {
-            Event::OrderCancelled(OrderCancelled { order_id, ticket_id, .. })
-            | Event::OrderExpired(OrderExpired { order_id, ticket_id, .. })
-            | Event::ChargeFailed(ChargeFailed { order_id, ticket_id, .. }) => Some(FollowUp::Release {
+            Event::OrderCancelled(OrderCancelled {
+                order_id,
+                ticket_id,
+                ..
+            })
+            | Event::OrderExpired(OrderExpired {
+                order_id,
+                ticket_id,
+                ..
+            })
+            | Event::ChargeFailed(ChargeFailed {
+                order_id,
+                ticket_id,
+                ..
+            }) => Some(FollowUp::Release {
                 ticket_id: *ticket_id,
                 order_id: *order_id,
             }),

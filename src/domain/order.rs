@@ -208,10 +208,18 @@ pub fn evolve(state: Option<Order>, event: &Event) -> Option<Order> {
             version: e.version,
             charge_id: None,
         }),
-        (Some(o), Event::OrderCancelled(e)) => Some(status_change(o, e.version, OrderStatus::Cancelled)),
-        (Some(o), Event::OrderExpired(e)) => Some(status_change(o, e.version, OrderStatus::Cancelled)),
-        (Some(o), Event::ChargeFailed(e)) => Some(status_change(o, e.version, OrderStatus::Cancelled)),
-        (Some(o), Event::OrderCompleted(e)) => Some(status_change(o, e.version, OrderStatus::Complete)),
+        (Some(o), Event::OrderCancelled(e)) => {
+            Some(status_change(o, e.version, OrderStatus::Cancelled))
+        }
+        (Some(o), Event::OrderExpired(e)) => {
+            Some(status_change(o, e.version, OrderStatus::Cancelled))
+        }
+        (Some(o), Event::ChargeFailed(e)) => {
+            Some(status_change(o, e.version, OrderStatus::Cancelled))
+        }
+        (Some(o), Event::OrderCompleted(e)) => {
+            Some(status_change(o, e.version, OrderStatus::Complete))
+        }
         (Some(o), Event::ChargeCreated(e)) if e.order_version > o.version => Some(Order {
             status: OrderStatus::AwaitingPayment,
             version: e.order_version,

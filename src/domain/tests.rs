@@ -48,18 +48,27 @@ fn reserve(n: u64, by: UserId) -> TicketCommand {
 
 /// Folds `given` into a ticket, runs `when`, and returns what `decide` said.
 fn check_ticket(given: &[Event], when: TicketCommand) -> Result<Option<Event>, DomainError> {
-    let state = given.iter().fold(None, ticket::evolve).expect("given events create the ticket");
+    let state = given
+        .iter()
+        .fold(None, ticket::evolve)
+        .expect("given events create the ticket");
     ticket::decide(&state, when)
 }
 
 /// Folds `given` into an order, runs `when`, and returns what `decide` said.
 fn check_order(given: &[Event], when: OrderCommand) -> Result<Option<Event>, DomainError> {
-    let state = given.iter().fold(None, order::evolve).expect("given events create the order");
+    let state = given
+        .iter()
+        .fold(None, order::evolve)
+        .expect("given events create the order");
     order::decide(&state, when)
 }
 
 fn fold_ticket(events: &[Event]) -> Ticket {
-    events.iter().fold(None, ticket::evolve).expect("events create the ticket")
+    events
+        .iter()
+        .fold(None, ticket::evolve)
+        .expect("events create the ticket")
 }
 
 fn reserved(n: u64) -> Event {
@@ -75,7 +84,9 @@ fn prices_are_parsed_to_cents_without_floats() {
     assert_eq!(price("20.5").cents(), 2050);
     assert_eq!(price("0.50").cents(), 50);
     assert_eq!(price("999999.99").cents(), 99_999_999);
-    for bad in ["0.49", "1000000", "19.999", "-5", "", ".5", "5.", "1e3", " 5", "abc", "5.5.5"] {
+    for bad in [
+        "0.49", "1000000", "19.999", "-5", "", ".5", "5.", "1e3", " 5", "abc", "5.5.5",
+    ] {
         assert!(Price::parse(bad).is_err(), "{bad:?} must be refused");
     }
     assert_eq!(price("19.9").to_string(), "19.90");
@@ -85,7 +96,16 @@ fn prices_are_parsed_to_cents_without_floats() {
 fn emails_are_trimmed_and_lower_cased() {
     let email = Email::parse("  Alice@Example.COM ").expect("valid");
     assert_eq!(email.as_str(), "alice@example.com");
-    for bad in ["", "alice", "alice@", "@example.com", "a@b", "a b@example.com", "a@@b.com", "a@b..com"] {
+    for bad in [
+        "",
+        "alice",
+        "alice@",
+        "@example.com",
+        "a@b",
+        "a b@example.com",
+        "a@@b.com",
+        "a@b..com",
+    ] {
         assert!(Email::parse(bad).is_err(), "{bad:?} must be refused");
     }
 }
@@ -94,7 +114,10 @@ fn emails_are_trimmed_and_lower_cased() {
 fn passwords_count_characters_and_never_show_in_debug() {
     assert!(Password::parse("1234567").is_err());
     assert!(Password::parse("12345678").is_ok());
-    assert!(Password::parse(&"é".repeat(128)).is_ok(), "128 characters, 256 bytes");
+    assert!(
+        Password::parse(&"é".repeat(128)).is_ok(),
+        "128 characters, 256 bytes"
+    );
     assert!(Password::parse(&"x".repeat(129)).is_err());
     let debug = format!("{:?}", Password::parse("secret-password").expect("valid"));
     assert!(!debug.contains("secret"), "{debug}");
@@ -115,7 +138,13 @@ fn ids_are_24_lowercase_hex_and_sort_by_time() {
     assert!(early < late);
     assert!(early.to_string() < late.to_string());
     assert_eq!(RawId::parse(&early.to_string()), Ok(early));
-    for bad in ["", "abc", "ABCDEFABCDEFABCDEFABCDEF", "zzzzzzzzzzzzzzzzzzzzzzzz", "0123456789abcdef012345678"] {
+    for bad in [
+        "",
+        "abc",
+        "ABCDEFABCDEFABCDEFABCDEF",
+        "zzzzzzzzzzzzzzzzzzzzzzzz",
+        "0123456789abcdef012345678",
+    ] {
         assert!(RawId::parse(bad).is_err(), "{bad:?} must be refused");
     }
 }
@@ -135,7 +164,10 @@ fn reserving_a_free_ticket_creates_the_order_and_holds_the_ticket() {
 #[test]
 fn a_held_ticket_cannot_be_reserved_edited_or_bought_by_its_seller() {
     let given = [listed(), reserved(1)];
-    assert_eq!(check_ticket(&given, reserve(2, buyer())), Err(DomainError::AlreadyReserved));
+    assert_eq!(
+        check_ticket(&given, reserve(2, buyer())),
+        Err(DomainError::AlreadyReserved)
+    );
     let edit = TicketCommand::Update {
         by: seller(),
         title: title("New"),
@@ -143,7 +175,10 @@ fn a_held_ticket_cannot_be_reserved_edited_or_bought_by_its_seller() {
         expected: None,
     };
     assert_eq!(check_ticket(&given, edit), Err(DomainError::TicketReserved));
-    assert_eq!(check_ticket(&[listed()], reserve(1, seller())), Err(DomainError::OwnTicket));
+    assert_eq!(
+        check_ticket(&[listed()], reserve(1, seller())),
+        Err(DomainError::OwnTicket)
+    );
 }
 
 #[test]
@@ -154,7 +189,10 @@ fn edits_need_the_owner_and_the_current_version() {
         price: price("30"),
         expected,
     };
-    assert_eq!(check_ticket(&[listed()], edit(buyer(), None)), Err(DomainError::NotOwner));
+    assert_eq!(
+        check_ticket(&[listed()], edit(buyer(), None)),
+        Err(DomainError::NotOwner)
+    );
     assert_eq!(
         check_ticket(&[listed()], edit(seller(), Some(Version::new(7)))),
         Err(DomainError::VersionMismatch)
@@ -163,32 +201,76 @@ fn edits_need_the_owner_and_the_current_version() {
         .expect("owner may edit")
         .expect("an edit is an event");
     let ticket = fold_ticket(&[listed(), event]);
-    assert_eq!((ticket.title.as_str(), ticket.price.cents(), ticket.version.get()), ("New", 3000, 1));
+    assert_eq!(
+        (
+            ticket.title.as_str(),
+            ticket.price.cents(),
+            ticket.version.get()
+        ),
+        ("New", 3000, 1)
+    );
 }
 
 #[test]
 fn only_the_holding_order_releases_the_ticket() {
     let first = reserved(1);
-    let release_first = check_ticket(&[listed(), first.clone()], TicketCommand::Release { order_id: order_id(1) })
-        .expect("release is accepted")
-        .expect("the holder's release changes the ticket");
-    let rereserved = check_ticket(&[listed(), first.clone(), release_first.clone()], reserve(2, buyer()))
-        .expect("free again")
-        .expect("event");
+    let release_first = check_ticket(
+        &[listed(), first.clone()],
+        TicketCommand::Release {
+            order_id: order_id(1),
+        },
+    )
+    .expect("release is accepted")
+    .expect("the holder's release changes the ticket");
+    let rereserved = check_ticket(
+        &[listed(), first.clone(), release_first.clone()],
+        reserve(2, buyer()),
+    )
+    .expect("free again")
+    .expect("event");
     let given = [listed(), first, release_first, rereserved];
     // An old cancellation must not free the newer buyer's hold (DESIGN §7.4).
-    assert_eq!(check_ticket(&given, TicketCommand::Release { order_id: order_id(1) }), Ok(None));
+    assert_eq!(
+        check_ticket(
+            &given,
+            TicketCommand::Release {
+                order_id: order_id(1)
+            }
+        ),
+        Ok(None)
+    );
     assert_eq!(fold_ticket(&given).version, Version::new(3));
 }
 
 #[test]
 fn a_sold_ticket_is_never_released() {
-    let sold = check_ticket(&[listed(), reserved(1)], TicketCommand::MarkSold { order_id: order_id(1) })
-        .expect("holder may mark sold")
-        .expect("event");
+    let sold = check_ticket(
+        &[listed(), reserved(1)],
+        TicketCommand::MarkSold {
+            order_id: order_id(1),
+        },
+    )
+    .expect("holder may mark sold")
+    .expect("event");
     let given = [listed(), reserved(1), sold];
-    assert_eq!(check_ticket(&given, TicketCommand::Release { order_id: order_id(1) }), Ok(None));
-    assert_eq!(check_ticket(&given, TicketCommand::MarkSold { order_id: order_id(1) }), Ok(None));
+    assert_eq!(
+        check_ticket(
+            &given,
+            TicketCommand::Release {
+                order_id: order_id(1)
+            }
+        ),
+        Ok(None)
+    );
+    assert_eq!(
+        check_ticket(
+            &given,
+            TicketCommand::MarkSold {
+                order_id: order_id(1)
+            }
+        ),
+        Ok(None)
+    );
     assert!(!fold_ticket(&given).is_for_sale());
 }
 
@@ -196,8 +278,13 @@ fn a_sold_ticket_is_never_released() {
 fn cancelling_is_idempotent_owner_only_and_refused_once_paid() {
     let created = reserved(1);
     let cancel = |by| OrderCommand::Cancel { by };
-    assert_eq!(check_order(&[created.clone()], cancel(seller())), Err(DomainError::NotOwner));
-    let cancelled = check_order(&[created.clone()], cancel(buyer())).expect("ok").expect("event");
+    assert_eq!(
+        check_order(&[created.clone()], cancel(seller())),
+        Err(DomainError::NotOwner)
+    );
+    let cancelled = check_order(&[created.clone()], cancel(buyer()))
+        .expect("ok")
+        .expect("event");
     assert_eq!(
         cancelled.follow_up(),
         Some(FollowUp::Release {
@@ -205,10 +292,19 @@ fn cancelling_is_idempotent_owner_only_and_refused_once_paid() {
             order_id: order_id(1)
         })
     );
-    assert_eq!(check_order(&[created.clone(), cancelled], cancel(buyer())), Ok(None));
+    assert_eq!(
+        check_order(&[created.clone(), cancelled], cancel(buyer())),
+        Ok(None)
+    );
     let paid = paid_events();
-    assert_eq!(check_order(&paid, cancel(buyer())), Err(DomainError::OrderPaid));
-    assert_eq!(check_order(&paid[..2], cancel(buyer())), Err(DomainError::PaymentInFlight));
+    assert_eq!(
+        check_order(&paid, cancel(buyer())),
+        Err(DomainError::OrderPaid)
+    );
+    assert_eq!(
+        check_order(&paid[..2], cancel(buyer())),
+        Err(DomainError::PaymentInFlight)
+    );
 }
 
 #[test]
@@ -217,11 +313,21 @@ fn holds_expire_only_when_due_and_only_while_unpaid() {
         now: Timestamp::from_millis(at),
     };
     assert_eq!(check_order(&[reserved(1)], expire(DEADLINE - 1)), Ok(None));
-    let expired = check_order(&[reserved(1)], expire(DEADLINE)).expect("ok").expect("event");
+    let expired = check_order(&[reserved(1)], expire(DEADLINE))
+        .expect("ok")
+        .expect("event");
     assert_eq!(expired.tag(), "OrderExpired");
-    assert_eq!(check_order(&[reserved(1), expired], expire(DEADLINE)), Ok(None), "no duplicate expiry");
+    assert_eq!(
+        check_order(&[reserved(1), expired], expire(DEADLINE)),
+        Ok(None),
+        "no duplicate expiry"
+    );
     assert_eq!(check_order(&paid_events(), expire(DEADLINE * 2)), Ok(None));
-    assert_eq!(check_order(&paid_events()[..2], expire(DEADLINE * 2)), Ok(None), "payment in flight");
+    assert_eq!(
+        check_order(&paid_events()[..2], expire(DEADLINE * 2)),
+        Ok(None),
+        "payment in flight"
+    );
 }
 
 fn paid_events() -> Vec<Event> {
@@ -254,7 +360,10 @@ fn paid_events() -> Vec<Event> {
 fn paying_moves_the_order_and_the_charge_together() {
     let events = paid_events();
     let order = events.iter().fold(None, order::evolve).expect("order");
-    assert_eq!((order.status, order.version.get()), (OrderStatus::Complete, 2));
+    assert_eq!(
+        (order.status, order.version.get()),
+        (OrderStatus::Complete, 2)
+    );
     let charge = events.iter().fold(None, charge::evolve).expect("charge");
     assert_eq!(charge.status, ChargeStatus::Completed);
     assert_eq!(charge.stripe_id.as_deref(), Some("pi_1"));
@@ -264,7 +373,11 @@ fn paying_moves_the_order_and_the_charge_together() {
         charge_id: ChargeId::new(RawId::from_parts(4, 2)),
         now: Timestamp::from_millis(0),
     };
-    assert_eq!(check_order(&events, again), Ok(None), "a paid order is not charged again");
+    assert_eq!(
+        check_order(&events, again),
+        Ok(None),
+        "a paid order is not charged again"
+    );
 }
 
 #[test]
@@ -274,9 +387,17 @@ fn payment_is_refused_after_the_deadline_and_for_cancelled_orders() {
         charge_id: charge_id(),
         now: Timestamp::from_millis(now),
     };
-    assert_eq!(check_order(&[reserved(1)], begin(DEADLINE)), Err(DomainError::OrderCancelled));
-    let cancelled = check_order(&[reserved(1)], OrderCommand::Cancel { by: buyer() }).expect("ok").expect("event");
-    assert_eq!(check_order(&[reserved(1), cancelled], begin(0)), Err(DomainError::OrderCancelled));
+    assert_eq!(
+        check_order(&[reserved(1)], begin(DEADLINE)),
+        Err(DomainError::OrderCancelled)
+    );
+    let cancelled = check_order(&[reserved(1)], OrderCommand::Cancel { by: buyer() })
+        .expect("ok")
+        .expect("event");
+    assert_eq!(
+        check_order(&[reserved(1), cancelled], begin(0)),
+        Err(DomainError::OrderCancelled)
+    );
 }
 
 #[test]
@@ -291,7 +412,10 @@ fn a_decline_cancels_and_a_late_success_needs_a_refund() {
     )
     .expect("ok")
     .expect("event");
-    assert!(matches!(declined.follow_up(), Some(FollowUp::Release { .. })));
+    assert!(matches!(
+        declined.follow_up(),
+        Some(FollowUp::Release { .. })
+    ));
     let mut given = events[..2].to_vec();
     given.push(declined);
     let order = given.iter().fold(None, order::evolve).expect("order");
@@ -320,9 +444,15 @@ fn applying_an_event_twice_changes_nothing() {
     assert_eq!(once, twice);
     let ticket_events = [listed(), reserved(1)];
     let once = ticket_events.iter().fold(None, ticket::evolve);
-    let twice = ticket_events.iter().chain(ticket_events.iter()).fold(None, ticket::evolve);
+    let twice = ticket_events
+        .iter()
+        .chain(ticket_events.iter())
+        .fold(None, ticket::evolve);
     assert_eq!(once, twice);
     let charges_once = events.iter().fold(None, charge::evolve);
-    let charges_twice = events.iter().chain(events.iter()).fold(None, charge::evolve);
+    let charges_twice = events
+        .iter()
+        .chain(events.iter())
+        .fold(None, charge::evolve);
     assert_eq!(charges_once, charges_twice);
 }

@@ -164,7 +164,13 @@ pub fn decide(ticket: &Ticket, command: TicketCommand) -> Result<Option<Event>, 
     }
 }
 
-fn updated(ticket: &Ticket, title: Title, price: Price, order_id: Option<OrderId>, sold: bool) -> Event {
+fn updated(
+    ticket: &Ticket,
+    title: Title,
+    price: Price,
+    order_id: Option<OrderId>,
+    sold: bool,
+) -> Event {
     Event::TicketUpdated(TicketUpdated {
         ticket_id: ticket.id,
         title,

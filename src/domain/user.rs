@@ -23,16 +23,20 @@ impl Email {
         let Some((local, domain)) = email.split_once('@') else {
             return Err(InvalidEmail);
         };
-        let labels_ok = domain.split('.').all(|label| {
-            !label.is_empty() && !label.starts_with('-') && !label.ends_with('-')
-        });
+        let labels_ok = domain
+            .split('.')
+            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
         let ok = !local.is_empty()
             && email.len() <= 254
             && domain.contains('.')
             && labels_ok
             && !domain.contains('@')
             && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-        if ok { Ok(Email(email)) } else { Err(InvalidEmail) }
+        if ok {
+            Ok(Email(email))
+        } else {
+            Err(InvalidEmail)
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -41,9 +41,9 @@ fn authenticate(req: &HttpRequest) -> Result<Option<CurrentUser>, ApiError> {
     let Some(token) = token_of(req) else {
         return Ok(None);
     };
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state is not registered")))?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("application state is not registered"))
+    })?;
     let Some(claims) = state.accounts.authenticate(&token)? else {
         return Ok(None);
     };
@@ -78,7 +78,9 @@ pub fn session_cookie(token: String, max_age_secs: u64, secure: bool) -> Cookie<
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
-        .max_age(CookieDuration::seconds(max_age_secs.min(i64::MAX as u64) as i64))
+        .max_age(CookieDuration::seconds(
+            max_age_secs.min(i64::MAX as u64) as i64
+        ))
         .finish()
 }
 

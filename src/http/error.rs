@@ -91,7 +91,9 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             tracing::error!(error = ?cause, "Request failed with a server fault");
         }
-        HttpResponse::build(self.status_code()).json(Envelope { errors: self.entries() })
+        HttpResponse::build(self.status_code()).json(Envelope {
+            errors: self.entries(),
+        })
     }
 }
 
@@ -106,7 +108,9 @@ impl From<EntityError> for ApiError {
             EntityError::Domain(rule) => rule.into(),
             EntityError::NotFound => ApiError::NotFound,
             EntityError::Unavailable => ApiError::Unavailable,
-            EntityError::Store(store) => ApiError::internal(anyhow::Error::new(store).context("Failed to use the store")),
+            EntityError::Store(store) => {
+                ApiError::internal(anyhow::Error::new(store).context("Failed to use the store"))
+            }
         }
     }
 }
@@ -122,7 +126,9 @@ impl From<DomainError> for ApiError {
             DomainError::OwnTicket => ApiError::BadRequest(rule.to_string()),
             DomainError::NotOwner => ApiError::Forbidden,
             DomainError::VersionMismatch => ApiError::PreconditionFailed(rule.to_string()),
-            DomainError::NotHeldByOrder => ApiError::internal(anyhow::Error::new(rule).context("Follow-up for the wrong order")),
+            DomainError::NotHeldByOrder => ApiError::internal(
+                anyhow::Error::new(rule).context("Follow-up for the wrong order"),
+            ),
         }
     }
 }
@@ -130,8 +136,12 @@ impl From<DomainError> for ApiError {
 impl From<AccountError> for ApiError {
     fn from(error: AccountError) -> ApiError {
         match error {
-            AccountError::EmailInUse | AccountError::InvalidCredentials => ApiError::BadRequest(error.to_string()),
-            other => ApiError::internal(anyhow::Error::new(other).context("Failed to handle an account request")),
+            AccountError::EmailInUse | AccountError::InvalidCredentials => {
+                ApiError::BadRequest(error.to_string())
+            }
+            other => ApiError::internal(
+                anyhow::Error::new(other).context("Failed to handle an account request"),
+            ),
         }
     }
 }
@@ -139,10 +149,16 @@ impl From<AccountError> for ApiError {
 /// actix-web's JSON extractor failures, in the envelope.
 pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let api = match error {
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge
+        }
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::BadRequest("Request body must be a JSON object".into()),
-        JsonPayloadError::Deserialize(_) => ApiError::BadRequest("Request body is not valid JSON".into()),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::BadRequest("Request body must be a JSON object".into())
+        }
+        JsonPayloadError::Deserialize(_) => {
+            ApiError::BadRequest("Request body is not valid JSON".into())
+        }
         _ => ApiError::BadRequest("Request body could not be read".into()),
     };
     api.into()

@@ -10,7 +10,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     if state.actors.store.is_healthy() {
         HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
     } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"errors": [{"message": "Store unavailable"}]}))
+        HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"errors": [{"message": "Store unavailable"}]}))
     }
 }
 
@@ -23,9 +24,18 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     }
     let _ = writeln!(text, "# TYPE ticketing_events_committed_total counter");
     for (tag, count) in state.actors.store.committed_counts() {
-        let _ = writeln!(text, "ticketing_events_committed_total{{event=\"{tag}\"}} {count}");
+        let _ = writeln!(
+            text,
+            "ticketing_events_committed_total{{event=\"{tag}\"}} {count}"
+        );
     }
     let _ = writeln!(text, "# TYPE ticketing_pending_holds gauge");
-    let _ = writeln!(text, "ticketing_pending_holds {}", state.actors.store.pending_holds());
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
+    let _ = writeln!(
+        text,
+        "ticketing_pending_holds {}",
+        state.actors.store.pending_holds()
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(text)
 }

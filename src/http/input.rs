@@ -22,7 +22,10 @@ impl Fields {
         message: &str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
-        let parsed = body.get(name).and_then(Value::as_str).and_then(|s| parse(s).ok());
+        let parsed = body
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|s| parse(s).ok());
         if parsed.is_none() {
             self.fail(name, message);
         }
@@ -71,6 +74,8 @@ pub fn all2<A, B>(fields: Fields, a: Option<A>, b: Option<B>) -> Result<(A, B), 
     fields.finish()?;
     match (a, b) {
         (Some(a), Some(b)) => Ok((a, b)),
-        _ => Err(ApiError::internal(anyhow::anyhow!("a field failed without an error entry"))),
+        _ => Err(ApiError::internal(anyhow::anyhow!(
+            "a field failed without an error entry"
+        ))),
     }
 }

@@ -22,10 +22,19 @@ pub async fn create(
     body: web::Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let mut fields = Fields::default();
-    let ticket_id = fields.text(&body, "ticketId", "ticketId must be a valid ticket id", TicketId::parse);
+    let ticket_id = fields.text(
+        &body,
+        "ticketId",
+        "ticketId must be a valid ticket id",
+        TicketId::parse,
+    );
     fields.finish()?;
     let ticket_id = ticket_id.ok_or(ApiError::NotFound)?;
-    let order = state.actors.tickets.ask(ticket_id, ReserveTicket { buyer: user.id }).await?;
+    let order = state
+        .actors
+        .tickets
+        .ask(ticket_id, ReserveTicket { buyer: user.id })
+        .await?;
     Ok(HttpResponse::Created().json(OrderBody::from(&order)))
 }
 
@@ -34,7 +43,11 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
     Ok(HttpResponse::Ok().json(orders.iter().map(OrderBody::from).collect::<Vec<_>>()))
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let order = state.actors.order(parse_id(&path)?)?;
     if order.buyer != user.id {
         return Err(ApiError::Forbidden);
@@ -42,9 +55,17 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser, path: web::Path
     Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
 }
 
-pub async fn cancel(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path)?;
-    state.actors.orders.ask(id, CancelOrder { by: user.id }).await?;
+    state
+        .actors
+        .orders
+        .ask(id, CancelOrder { by: user.id })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -16,7 +16,8 @@ use crate::domain::ticket::{Ticket, Title};
 use crate::domain::version::Version;
 
 const TITLE_MESSAGE: &str = "Title must be between 1 and 200 characters";
-const PRICE_MESSAGE: &str = "Price must be a number from 0.50 to 999999.99 with at most two decimals";
+const PRICE_MESSAGE: &str =
+    "Price must be a number from 0.50 to 999999.99 with at most two decimals";
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 
@@ -26,11 +27,17 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
     let mut fields = Fields::default();
     let limit = match &query.limit {
         None => Some(DEFAULT_LIMIT),
-        Some(text) => text.parse::<usize>().ok().filter(|l| (1..=MAX_LIMIT).contains(l)),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l)),
     };
     if limit.is_none() {
         fields.fail("limit", "limit must be a whole number from 1 to 1000");
@@ -48,13 +55,19 @@ pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> R
     if let Some(last) = tickets.last().filter(|_| tickets.len() == limit) {
         response.insert_header((
             header::LINK,
-            format!("</api/tickets?limit={limit}&cursor={}>; rel=\"next\"", last.id),
+            format!(
+                "</api/tickets?limit={limit}&cursor={}>; rel=\"next\"",
+                last.id
+            ),
         ));
     }
     Ok(response.json(tickets.iter().map(TicketBody::from).collect::<Vec<_>>()))
 }
 
-pub async fn show(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = TicketId::parse(&path).map_err(|_| ApiError::NotFound)?;
     let ticket = state.actors.ticket(id)?;
     Ok(with_etag(&ticket))
@@ -135,7 +148,9 @@ fn etag(ticket: &Ticket) -> ETag {
 }
 
 fn with_etag(ticket: &Ticket) -> HttpResponse {
-    HttpResponse::Ok().insert_header(etag(ticket)).json(TicketBody::from(ticket))
+    HttpResponse::Ok()
+        .insert_header(etag(ticket))
+        .json(TicketBody::from(ticket))
 }
 
 /// The version named by If-Match, if any; a malformed one is a 412 like a stale one.
@@ -151,5 +166,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<Version>, ApiError> {
         .trim_matches('"')
         .parse::<u64>()
         .map(|v| Some(Version::new(v)))
-        .map_err(|_| ApiError::PreconditionFailed("The ticket has changed since you read it".into()))
+        .map_err(|_| {
+            ApiError::PreconditionFailed("The ticket has changed since you read it".into())
+        })
 }

@@ -14,29 +14,47 @@ use crate::domain::user::{Email, Password};
 const EMAIL_MESSAGE: &str = "Email must be valid";
 const PASSWORD_MESSAGE: &str = "Password must be between 8 and 128 characters";
 
-pub async fn signup(state: web::Data<AppState>, body: web::Json<Map<String, Value>>) -> Result<HttpResponse, ApiError> {
+pub async fn signup(
+    state: web::Data<AppState>,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
     let mut fields = Fields::default();
     let email = fields.text(&body, "email", EMAIL_MESSAGE, Email::parse);
     let password = fields.text(&body, "password", PASSWORD_MESSAGE, Password::parse);
     let (email, password) = all2(fields, email, password)?;
     let signed_in = state.accounts.signup(email, password).await?;
-    Ok(signed_in_response(&state, signed_in, HttpResponse::Created()))
+    Ok(signed_in_response(
+        &state,
+        signed_in,
+        HttpResponse::Created(),
+    ))
 }
 
-pub async fn signin(state: web::Data<AppState>, body: web::Json<Map<String, Value>>) -> Result<HttpResponse, ApiError> {
+pub async fn signin(
+    state: web::Data<AppState>,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
     let mut fields = Fields::default();
     let email = fields.text(&body, "email", EMAIL_MESSAGE, Email::parse);
     let password = fields.text(&body, "password", "You must supply a password", |p| {
-        if p.is_empty() { Err(()) } else { Ok(p.to_owned()) }
+        if p.is_empty() {
+            Err(())
+        } else {
+            Ok(p.to_owned())
+        }
     });
     let (email, password) = all2(fields, email, password)?;
     // A password no account could have is refused like any wrong password.
-    let password = Password::parse(&password).map_err(|_| ApiError::BadRequest("Invalid credentials".into()))?;
+    let password = Password::parse(&password)
+        .map_err(|_| ApiError::BadRequest("Invalid credentials".into()))?;
     let signed_in = state.accounts.signin(email, password).await?;
     Ok(signed_in_response(&state, signed_in, HttpResponse::Ok()))
 }
 
-pub async fn signout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn signout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     if let Some(token) = token_of(&req) {
         state.accounts.signout(&token).await?;
     }
@@ -52,7 +70,9 @@ pub async fn current_user(user: MaybeUser) -> HttpResponse {
         iat: u.claims.iat,
         exp: u.claims.exp,
     });
-    HttpResponse::Ok().json(CurrentUserResponse { current_user: current })
+    HttpResponse::Ok().json(CurrentUserResponse {
+        current_user: current,
+    })
 }
 
 #[derive(Serialize)]
@@ -75,9 +95,17 @@ struct CurrentUserBody {
     exp: u64,
 }
 
-fn signed_in_response(state: &AppState, signed_in: SignedIn, mut builder: actix_web::HttpResponseBuilder) -> HttpResponse {
+fn signed_in_response(
+    state: &AppState,
+    signed_in: SignedIn,
+    mut builder: actix_web::HttpResponseBuilder,
+) -> HttpResponse {
     builder
-        .cookie(session_cookie(signed_in.token, state.session_secs, state.cookie_secure))
+        .cookie(session_cookie(
+            signed_in.token,
+            state.session_secs,
+            state.cookie_secure,
+        ))
         .json(UserBody {
             id: signed_in.user_id.to_string(),
             email: signed_in.email.as_str().to_owned(),

@@ -20,7 +20,10 @@ fn config() -> bincode::config::Configuration {
 /// Encodes a snapshot or index value.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     let mut bytes = vec![FORMAT];
-    bytes.extend(bincode::serde::encode_to_vec(value, config()).map_err(|e| StoreError::Codec(e.to_string()))?);
+    bytes.extend(
+        bincode::serde::encode_to_vec(value, config())
+            .map_err(|e| StoreError::Codec(e.to_string()))?,
+    );
     Ok(bytes)
 }
 

@@ -35,7 +35,10 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(db: sled::Db, before_flush: impl Fn() + Send + 'static) -> std::io::Result<GroupCommit> {
+    pub(crate) fn start(
+        db: sled::Db,
+        before_flush: impl Fn() + Send + 'static,
+    ) -> std::io::Result<GroupCommit> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
@@ -85,7 +88,10 @@ fn flush_loop(shared: &Shared, db: &sled::Db, before_flush: &dyn Fn()) {
         let batch = {
             let mut queue = lock(&shared.queue);
             while queue.waiters.is_empty() && !queue.stopping {
-                queue = shared.wake.wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
+                queue = shared
+                    .wake
+                    .wait(queue)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
             if queue.waiters.is_empty() && queue.stopping {
                 break;
@@ -111,5 +117,7 @@ fn flush_loop(shared: &Shared, db: &sled::Db, before_flush: &dyn Fn()) {
 /// Locks a mutex, recovering from poisoning: the guarded data stays consistent because no
 /// critical section here can panic halfway through an update.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

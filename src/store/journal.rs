@@ -9,9 +9,9 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use super::StoreError;
 use super::codec::{decode_event, encode_event};
 use super::group_commit::lock;
-use super::StoreError;
 use crate::domain::events::Event;
 
 const CHECKPOINT_KEY: &[u8] = b"checkpoint";
@@ -100,7 +100,10 @@ impl Journal {
     }
 
     /// Events from `from` on, in commit order.
-    pub(crate) fn read_from(&self, from: u64) -> impl Iterator<Item = Result<(u64, Event), StoreError>> + '_ {
+    pub(crate) fn read_from(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Event), StoreError>> + '_ {
         self.events.range(from.to_be_bytes()..).map(|entry| {
             let (key, value) = entry?;
             Ok((seq_from_key(&key)?, decode_event(&value)?))
@@ -114,6 +117,8 @@ impl Journal {
 }
 
 fn seq_from_key(key: &[u8]) -> Result<u64, StoreError> {
-    let bytes: [u8; 8] = key.try_into().map_err(|_| StoreError::Codec("bad journal key".into()))?;
+    let bytes: [u8; 8] = key
+        .try_into()
+        .map_err(|_| StoreError::Codec("bad journal key".into()))?;
     Ok(u64::from_be_bytes(bytes))
 }

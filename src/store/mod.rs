@@ -104,7 +104,8 @@ impl Store {
     /// another process has the directory open.
     pub fn open(dir: &Path, cache_bytes: u64) -> anyhow::Result<Store> {
         use anyhow::Context;
-        std::fs::create_dir_all(dir).with_context(|| format!("Failed to create the data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("Failed to create the data directory {}", dir.display()))?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -231,11 +232,16 @@ impl Store {
             if let Some(bytes) = &current {
                 match decode::<EmailEntry>(bytes)? {
                     EmailEntry::Taken { .. } => return Ok(EmailClaim::InUse),
-                    EmailEntry::Claimed { boot, .. } if boot == self.inner.boot => return Ok(EmailClaim::InUse),
+                    EmailEntry::Claimed { boot, .. } if boot == self.inner.boot => {
+                        return Ok(EmailClaim::InUse);
+                    }
                     EmailEntry::Claimed { .. } => {}
                 }
             }
-            if emails.compare_and_swap(email.as_str(), current, Some(mine.clone()))?.is_ok() {
+            if emails
+                .compare_and_swap(email.as_str(), current, Some(mine.clone()))?
+                .is_ok()
+            {
                 return Ok(EmailClaim::Claimed);
             }
         }
@@ -248,7 +254,11 @@ impl Store {
             boot: self.inner.boot,
         })?;
         // Losing the swap means the claim is no longer ours: nothing to give back.
-        let _ = self.inner.projections.emails.compare_and_swap(email.as_str(), Some(mine), None::<Vec<u8>>)?;
+        let _ = self.inner.projections.emails.compare_and_swap(
+            email.as_str(),
+            Some(mine),
+            None::<Vec<u8>>,
+        )?;
         Ok(())
     }
 
@@ -261,7 +271,9 @@ impl Store {
     }
 
     pub fn put_session(&self, id: SessionId, session: &SessionRecord) -> Result<(), StoreError> {
-        self.inner.sessions.insert(id.as_bytes(), encode(session)?)?;
+        self.inner
+            .sessions
+            .insert(id.as_bytes(), encode(session)?)?;
         Ok(())
     }
 
@@ -288,7 +300,11 @@ impl Store {
         self.inner.projections.charge(id)
     }
 
-    pub fn tickets_for_sale(&self, after: Option<TicketId>, limit: usize) -> Result<Vec<Ticket>, StoreError> {
+    pub fn tickets_for_sale(
+        &self,
+        after: Option<TicketId>,
+        limit: usize,
+    ) -> Result<Vec<Ticket>, StoreError> {
         self.inner.projections.tickets_for_sale(after, limit)
     }
 

@@ -42,8 +42,13 @@ pub(crate) struct Projections {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum EmailEntry {
     /// A signup in progress, made by the process started as boot number `boot`.
-    Claimed { user_id: UserId, boot: u64 },
-    Taken { user_id: UserId },
+    Claimed {
+        user_id: UserId,
+        boot: u64,
+    },
+    Taken {
+        user_id: UserId,
+    },
 }
 
 const TREE_NAMES: [&str; 9] = [
@@ -104,7 +109,9 @@ impl Projections {
         }
         if let Some(id) = event.changes_ticket() {
             let old = self.ticket(id)?;
-            if let Some(new) = ticket::evolve(old.clone(), event).filter(|t| old.as_ref() != Some(t)) {
+            if let Some(new) =
+                ticket::evolve(old.clone(), event).filter(|t| old.as_ref() != Some(t))
+            {
                 self.tickets.insert(id.as_bytes(), encode(&new)?)?;
                 if new.is_for_sale() {
                     self.listing.insert(id.as_bytes(), &[])?;
@@ -115,14 +122,17 @@ impl Projections {
         }
         if let Some(id) = event.changes_order() {
             let old = self.order(id)?;
-            if let Some(new) = order::evolve(old.clone(), event).filter(|o| old.as_ref() != Some(o)) {
+            if let Some(new) = order::evolve(old.clone(), event).filter(|o| old.as_ref() != Some(o))
+            {
                 self.orders.insert(id.as_bytes(), encode(&new)?)?;
-                self.user_orders.insert(user_order_key(new.buyer, id), &[])?;
+                self.user_orders
+                    .insert(user_order_key(new.buyer, id), &[])?;
                 if let Some(old) = old.as_ref().filter(|o| o.awaits_expiry()) {
                     self.deadlines.remove(deadline_key(old.expires_at, id))?;
                 }
                 if new.awaits_expiry() {
-                    self.deadlines.insert(deadline_key(new.expires_at, id), &[])?;
+                    self.deadlines
+                        .insert(deadline_key(new.expires_at, id), &[])?;
                 }
                 if new.status == OrderStatus::AwaitingPayment {
                     self.awaiting_payment.insert(id.as_bytes(), &[])?;
@@ -133,7 +143,9 @@ impl Projections {
         }
         if let Some(id) = event.changes_charge() {
             let old = self.charge(id)?;
-            if let Some(new) = charge::evolve(old.clone(), event).filter(|c| old.as_ref() != Some(c)) {
+            if let Some(new) =
+                charge::evolve(old.clone(), event).filter(|c| old.as_ref() != Some(c))
+            {
                 self.charges.insert(id.as_bytes(), encode(&new)?)?;
             }
         }
@@ -164,7 +176,11 @@ impl Projections {
     }
 
     /// Up to `limit` tickets for sale created after `after`, oldest first.
-    pub(crate) fn tickets_for_sale(&self, after: Option<TicketId>, limit: usize) -> Result<Vec<Ticket>, StoreError> {
+    pub(crate) fn tickets_for_sale(
+        &self,
+        after: Option<TicketId>,
+        limit: usize,
+    ) -> Result<Vec<Ticket>, StoreError> {
         let start = match after {
             Some(id) => Bound::Excluded(id.as_bytes().to_vec()),
             None => Bound::Unbounded,
@@ -175,7 +191,8 @@ impl Projections {
                 break;
             }
             let (key, _) = entry?;
-            let id = TicketId::from_bytes(&key).map_err(|_| StoreError::Codec("bad listing key".into()))?;
+            let id = TicketId::from_bytes(&key)
+                .map_err(|_| StoreError::Codec("bad listing key".into()))?;
             if let Some(ticket) = self.ticket(id)?.filter(Ticket::is_for_sale) {
                 tickets.push(ticket);
             }
@@ -188,7 +205,8 @@ impl Projections {
         let mut orders = Vec::new();
         for entry in self.user_orders.scan_prefix(buyer.as_bytes()) {
             let (key, _) = entry?;
-            let id = OrderId::from_bytes(&key[12..]).map_err(|_| StoreError::Codec("bad user-orders key".into()))?;
+            let id = OrderId::from_bytes(&key[12..])
+                .map_err(|_| StoreError::Codec("bad user-orders key".into()))?;
             if let Some(order) = self.order(id)? {
                 orders.push(order);
             }
@@ -197,12 +215,22 @@ impl Projections {
     }
 
     /// Up to `limit` orders whose hold deadline is at or before `now`, soonest first.
-    pub(crate) fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<OrderId>, StoreError> {
-        let end = deadline_key(now, OrderId::from_bytes(&[0xff; 12]).map_err(|_| StoreError::Codec("id".into()))?);
+    pub(crate) fn due_holds(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let end = deadline_key(
+            now,
+            OrderId::from_bytes(&[0xff; 12]).map_err(|_| StoreError::Codec("id".into()))?,
+        );
         let mut due = Vec::new();
         for entry in self.deadlines.range(..=end).take(limit) {
             let (key, _) = entry?;
-            due.push(OrderId::from_bytes(&key[8..]).map_err(|_| StoreError::Codec("bad deadline key".into()))?);
+            due.push(
+                OrderId::from_bytes(&key[8..])
+                    .map_err(|_| StoreError::Codec("bad deadline key".into()))?,
+            );
         }
         Ok(due)
     }
@@ -211,7 +239,9 @@ impl Projections {
     pub(crate) fn earliest_deadline(&self) -> Result<Option<Timestamp>, StoreError> {
         match self.deadlines.first()? {
             Some((key, _)) => {
-                let millis: [u8; 8] = key[..8].try_into().map_err(|_| StoreError::Codec("bad deadline key".into()))?;
+                let millis: [u8; 8] = key[..8]
+                    .try_into()
+                    .map_err(|_| StoreError::Codec("bad deadline key".into()))?;
                 Ok(Some(Timestamp::from_millis(u64::from_be_bytes(millis))))
             }
             None => Ok(None),
@@ -223,7 +253,10 @@ impl Projections {
         let mut ids = Vec::new();
         for entry in self.awaiting_payment.iter() {
             let (key, _) = entry?;
-            ids.push(OrderId::from_bytes(&key).map_err(|_| StoreError::Codec("bad awaiting key".into()))?);
+            ids.push(
+                OrderId::from_bytes(&key)
+                    .map_err(|_| StoreError::Codec("bad awaiting key".into()))?,
+            );
         }
         Ok(ids)
     }
@@ -234,7 +267,10 @@ impl Projections {
     }
 }
 
-pub(crate) fn get<T: serde::de::DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+pub(crate) fn get<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
     tree.get(key)?.map(|bytes| decode(&bytes)).transpose()
 }
 

@@ -29,7 +29,9 @@ async fn two_hundred_fifty_six_concurrent_durable_writers_all_finish() {
         let store = store.clone();
         tokio::spawn(async move {
             for round in 0..4 {
-                let commit = store.commit(&ticket_created(n * 10 + round)).expect("commit");
+                let commit = store
+                    .commit(&ticket_created(n * 10 + round))
+                    .expect("commit");
                 commit.finish();
                 store.durable().await.expect("durable");
             }
@@ -50,7 +52,10 @@ fn events_round_trip_through_the_codec_with_their_tag() {
     let bytes = codec::encode_event(&event).expect("encode");
     assert_eq!(bytes[0], 1, "format byte first");
     assert_eq!(codec::decode_event(&bytes).expect("decode"), event);
-    assert!(codec::decode::<u64>(&[9, 1]).is_err(), "unknown format byte is refused");
+    assert!(
+        codec::decode::<u64>(&[9, 1]).is_err(),
+        "unknown format byte is refused"
+    );
 }
 
 #[test]
@@ -68,17 +73,33 @@ fn replay_from_an_empty_projection_set_rebuilds_identical_snapshots() {
         };
         let event = ticket::decide(&t, reserve).expect("free").expect("event");
         store.commit(&event).expect("commit").finish();
-        (store.ticket(id).expect("read"), store.orders_of(UserId::new(RawId::from_parts(1, 2))).expect("read"))
+        (
+            store.ticket(id).expect("read"),
+            store
+                .orders_of(UserId::new(RawId::from_parts(1, 2)))
+                .expect("read"),
+        )
     };
     let store = open(&dir);
     store.drop_projections().expect("drop");
     assert_eq!(store.ticket(id).expect("read"), None);
     let replayed = store.replay().expect("replay");
     assert_eq!(replayed.events, 2);
-    let after = (store.ticket(id).expect("read"), store.orders_of(UserId::new(RawId::from_parts(1, 2))).expect("read"));
+    let after = (
+        store.ticket(id).expect("read"),
+        store
+            .orders_of(UserId::new(RawId::from_parts(1, 2)))
+            .expect("read"),
+    );
     assert_eq!(before, after);
     assert_eq!(after.0.expect("ticket").version, Version::new(1));
-    assert_eq!(store.due_holds(Timestamp::from_millis(5_000), 10).expect("read").len(), 1);
+    assert_eq!(
+        store
+            .due_holds(Timestamp::from_millis(5_000), 10)
+            .expect("read")
+            .len(),
+        1
+    );
     // Replaying the same events again changes nothing.
     store.drop_projections().expect("drop");
     store.replay().expect("replay");
@@ -94,21 +115,35 @@ fn an_email_claim_is_exclusive_and_a_stale_one_is_taken_over() {
     let second = UserId::new(RawId::from_parts(1, 2));
     {
         let store = open(&dir);
-        assert_eq!(store.claim_email(&email, first).expect("claim"), EmailClaim::Claimed);
-        assert_eq!(store.claim_email(&email, second).expect("claim"), EmailClaim::InUse);
+        assert_eq!(
+            store.claim_email(&email, first).expect("claim"),
+            EmailClaim::Claimed
+        );
+        assert_eq!(
+            store.claim_email(&email, second).expect("claim"),
+            EmailClaim::InUse
+        );
         // The process "crashes" here: the claim never got its UserCreated.
     }
     let store = open(&dir);
-    assert_eq!(store.claim_email(&email, second).expect("claim"), EmailClaim::Claimed);
+    assert_eq!(
+        store.claim_email(&email, second).expect("claim"),
+        EmailClaim::Claimed
+    );
     store.release_email_claim(&email, second).expect("release");
-    assert_eq!(store.claim_email(&email, first).expect("claim"), EmailClaim::Claimed);
+    assert_eq!(
+        store.claim_email(&email, first).expect("claim"),
+        EmailClaim::Claimed
+    );
 }
 
 #[test]
 fn a_second_open_of_the_same_directory_fails_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("temp dir");
     let _first = open(&dir);
-    let error = Store::open(dir.path(), 1024 * 1024).err().expect("second open must fail");
+    let error = Store::open(dir.path(), 1024 * 1024)
+        .err()
+        .expect("second open must fail");
     assert!(error.to_string().contains("in use"), "{error}");
 }
 
@@ -125,5 +160,9 @@ fn the_checkpoint_stays_below_an_unfinished_follow_up() {
         futures::executor::block_on(store.durable()).expect("flush");
     }
     let store = open(&dir);
-    assert_eq!(store.replay().expect("replay").events, 2, "replay restarts at the unfinished event");
+    assert_eq!(
+        store.replay().expect("replay").events,
+        2,
+        "replay restarts at the unfinished event"
+    );
 }

@@ -1,0 +1,362 @@
+//! The test harness: starts the real app on a random port with its own data directory and
+//! gives one method per endpoint.
+//!
+//! `spawn_app()` runs `Application::build` exactly as the binary does, with a short hold and
+//! a known JWT secret; `restart()` stops it and starts it again on the same directory.
+//! Logs print only when TEST_LOG is set. `spawn_process()` runs the real binary as a child,
+//! for tests that must SIGKILL it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use ticketing::Application;
+use ticketing::config::Config;
+
+pub const JWT_SECRET: &str = "test-secret-of-a-reasonable-length";
+pub const PASSWORD: &str = "correct horse";
+
+pub struct TestApp {
+    pub address: String,
+    pub data_dir: Arc<tempfile::TempDir>,
+    config: Config,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<actix_rt::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        ticketing::telemetry::init(false, false, std::io::stdout);
+    } else {
+        ticketing::telemetry::init(false, false, std::io::sink);
+    }
+}
+
+/// A config for tests: random port, temporary data dir, 60 s hold, known JWT secret.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config::defaults();
+    config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.data_dir = data_dir.to_path_buf();
+    config.hold_secs = 60;
+    config.jwt_secret = Some(JWT_SECRET.to_owned().into());
+    config.cache_mb = 16;
+    config.workers = Some(2);
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    let data_dir = Arc::new(tempfile::tempdir().expect("a temporary data directory"));
+    let mut config = test_config(data_dir.path());
+    configure(&mut config);
+    let mut app = TestApp {
+        address: String::new(),
+        data_dir,
+        config,
+        stop: None,
+        task: None,
+    };
+    app.start().await;
+    app
+}
+
+impl TestApp {
+    async fn start(&mut self) {
+        let application = Application::build(self.config.clone())
+            .await
+            .expect("the app starts");
+        self.address = format!("http://{}", application.address());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        self.stop = Some(stop);
+        self.task = Some(actix_rt::spawn(application.run_until_stopped(async move {
+            let _ = stopped.await;
+        })));
+    }
+
+    /// Stops the app gracefully and waits until it has released the data directory.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("the app task")
+                .expect("the app stops cleanly");
+        }
+    }
+
+    /// Stops and starts again on the same data directory (a new port).
+    pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    pub async fn restart_with(&mut self, configure: impl FnOnce(&mut Config)) {
+        self.stop().await;
+        configure(&mut self.config);
+        self.start().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A browser-like client with its own cookie jar.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("a client")
+    }
+
+    pub async fn post(&self, client: &Client, path: &str, body: &Value) -> Response {
+        client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn signup(&self, client: &Client, email: &str, password: &str) -> Response {
+        self.post(
+            client,
+            "/api/users/signup",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn signin(&self, client: &Client, email: &str, password: &str) -> Response {
+        self.post(
+            client,
+            "/api/users/signin",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn signout(&self, client: &Client) -> Response {
+        client
+            .post(self.url("/api/users/signout"))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn current_user(&self, client: &Client) -> Value {
+        self.get(client, "/api/users/currentuser")
+            .await
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// A fresh signed-in user: (client, user id).
+    pub async fn user(&self) -> (Client, String) {
+        let client = self.client();
+        let email = format!("user-{:016x}@example.com", rand::random::<u64>());
+        let response = self.signup(&client, &email, PASSWORD).await;
+        assert_eq!(response.status(), 201, "signup of {email}");
+        let body: Value = response.json().await.expect("json");
+        (client, body["id"].as_str().expect("id").to_owned())
+    }
+
+    pub async fn create_ticket(&self, client: &Client, title: &str, price: Value) -> Response {
+        self.post(
+            client,
+            "/api/tickets",
+            &json!({"title": title, "price": price}),
+        )
+        .await
+    }
+
+    /// Lists a ticket as `client` and returns its id.
+    pub async fn listed_ticket(&self, client: &Client) -> String {
+        let response = self.create_ticket(client, "A concert", json!(20)).await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.expect("json");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn ticket(&self, id: &str) -> Response {
+        self.get(&self.client(), &format!("/api/tickets/{id}"))
+            .await
+    }
+
+    pub async fn ticket_json(&self, id: &str) -> Value {
+        let response = self.ticket(id).await;
+        assert_eq!(response.status(), 200, "GET ticket {id}");
+        response.json().await.expect("json")
+    }
+
+    pub async fn tickets(&self, query: &str) -> Response {
+        self.get(&self.client(), &format!("/api/tickets{query}"))
+            .await
+    }
+
+    pub async fn update_ticket(&self, client: &Client, id: &str, body: &Value) -> Response {
+        client
+            .put(self.url(&format!("/api/tickets/{id}")))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn reserve(&self, client: &Client, ticket_id: &str) -> Response {
+        self.post(client, "/api/orders", &json!({"ticketId": ticket_id}))
+            .await
+    }
+
+    /// Reserves and returns the order id.
+    pub async fn reserved_order(&self, client: &Client, ticket_id: &str) -> String {
+        let response = self.reserve(client, ticket_id).await;
+        assert_eq!(response.status(), 201, "reserve {ticket_id}");
+        let body: Value = response.json().await.expect("json");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn order(&self, client: &Client, id: &str) -> Response {
+        self.get(client, &format!("/api/orders/{id}")).await
+    }
+
+    pub async fn order_json(&self, client: &Client, id: &str) -> Value {
+        let response = self.order(client, id).await;
+        assert_eq!(response.status(), 200, "GET order {id}");
+        response.json().await.expect("json")
+    }
+
+    pub async fn orders(&self, client: &Client) -> Response {
+        self.get(client, "/api/orders").await
+    }
+
+    pub async fn cancel(&self, client: &Client, order_id: &str) -> Response {
+        client
+            .delete(self.url(&format!("/api/orders/{order_id}")))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A number from /metrics, e.g. `ticketing_events_committed_total{event="OrderExpired"}`.
+    pub async fn metric(&self, series: &str) -> u64 {
+        let text = self
+            .get(&self.client(), "/metrics")
+            .await
+            .text()
+            .await
+            .expect("text");
+        metric_in(&text, series)
+    }
+}
+
+pub fn metric_in(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)
+                .map(|rest| rest.trim().parse().expect("a number"))
+        })
+        .unwrap_or_else(|| panic!("no metric {series} in\n{text}"))
+}
+
+/// Polls `check` until it holds or `timeout` passes; answers whether it held.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The error envelope's messages and fields, checked for shape on the way.
+pub async fn errors_of(response: Response) -> Vec<(String, Option<String>)> {
+    let body: Value = response.json().await.expect("an error body is JSON");
+    let errors = body["errors"]
+        .as_array()
+        .expect("the envelope has an errors array");
+    assert!(!errors.is_empty(), "at least one error entry");
+    errors
+        .iter()
+        .map(|e| {
+            (
+                e["message"]
+                    .as_str()
+                    .expect("every entry has a message")
+                    .to_owned(),
+                e.get("field").and_then(Value::as_str).map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+/// The real binary as a child process on its own port and data directory.
+pub struct ChildApp {
+    pub child: std::process::Child,
+    pub address: String,
+}
+
+pub fn spawn_process(data_dir: &Path, extra: &[(&str, &str)]) -> ChildApp {
+    let port = free_port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ticketing"));
+    command
+        .env("TICKETING_ADDR", format!("127.0.0.1:{port}"))
+        .env("TICKETING_DATA_DIR", data_dir)
+        .env("JWT_KEY", JWT_SECRET)
+        .env("TICKETING_CACHE_MB", "16")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("the binary starts");
+    ChildApp {
+        child,
+        address: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+impl ChildApp {
+    pub async fn wait_ready(&self) {
+        let client = Client::new();
+        let url = format!("{}/healthz", self.address);
+        let ready = eventually(Duration::from_secs(30), || {
+            let request = client.get(&url).send();
+            async move { request.await.is_ok_and(|r| r.status() == 200) }
+        })
+        .await;
+        assert!(ready, "the child server became ready");
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
