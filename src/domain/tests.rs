@@ -279,10 +279,10 @@ fn cancelling_is_idempotent_owner_only_and_refused_once_paid() {
     let created = reserved(1);
     let cancel = |by| OrderCommand::Cancel { by };
     assert_eq!(
-        check_order(&[created.clone()], cancel(seller())),
+        check_order(std::slice::from_ref(&created), cancel(seller())),
         Err(DomainError::NotOwner)
     );
-    let cancelled = check_order(&[created.clone()], cancel(buyer()))
+    let cancelled = check_order(std::slice::from_ref(&created), cancel(buyer()))
         .expect("ok")
         .expect("event");
     assert_eq!(
@@ -333,7 +333,7 @@ fn holds_expire_only_when_due_and_only_while_unpaid() {
 fn paid_events() -> Vec<Event> {
     let created = reserved(1);
     let begun = check_order(
-        &[created.clone()],
+        std::slice::from_ref(&created),
         OrderCommand::BeginPayment {
             by: buyer(),
             charge_id: charge_id(),
