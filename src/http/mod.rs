@@ -9,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod input;
 pub mod orders;
+pub mod pages;
 pub mod request_id;
 pub mod tickets;
 pub mod users;
@@ -38,6 +39,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .app_data(web::PayloadConfig::new(BODY_LIMIT))
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .service(resource("/").route(web::get().to(pages::index)))
+    .service(resource("/app.js").route(web::get().to(pages::script)))
+    .service(resource("/app.css").route(web::get().to(pages::style)))
     .service(resource("/healthz").route(web::get().to(health::healthz)))
     .service(resource("/metrics").route(web::get().to(health::metrics)))
     .service(resource("/api/users/signup").route(web::post().to(users::signup)))
