@@ -1,2 +1,3 @@
 //! ticketing: a ticket marketplace in one process.
 pub mod domain;
+pub mod payments;
