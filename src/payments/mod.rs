@@ -13,6 +13,7 @@
 
 pub mod stripe;
 pub mod test_gateway;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
