@@ -232,6 +232,28 @@ pub fn payment_intent_json(
     })
 }
 
+/// A Stripe event envelope around `object`, as a webhook delivers it.
+pub fn webhook_event(event_id: &str, event_type: &str, object: Value) -> Value {
+    json!({
+        "id": event_id,
+        "object": "event",
+        "created": now(),
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": event_type,
+        "data": {"object": object},
+    })
+}
+
+/// A webhook delivery: the raw body and its `Stripe-Signature` header, signed with `secret`
+/// at `timestamp` (now when None).
+pub fn signed_webhook(event: &Value, secret: &str, timestamp: Option<i64>) -> (String, String) {
+    let body = event.to_string();
+    let header = stripe_webhook::Webhook::generate_test_header(&body, secret, timestamp);
+    (body, header)
+}
+
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
