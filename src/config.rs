@@ -55,6 +55,26 @@ pub struct Config {
     #[arg(long, env = "STRIPE_API_BASE")]
     pub stripe_api_base: Option<String>,
 
+    /// Secret that signs Stripe's webhooks (whsec_...). When absent, the webhook route is off.
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true, value_parser = secret)]
+    pub stripe_webhook_secret: Option<SecretString>,
+
+    /// Currency of every charge (ISO 4217, lower case).
+    #[arg(long, env = "TICKETING_CURRENCY", default_value = "usd")]
+    pub currency: String,
+
+    /// How long one call to Stripe may take, in milliseconds.
+    #[arg(long, env = "TICKETING_STRIPE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub stripe_timeout_ms: u64,
+
+    /// Attempts per Stripe call (same idempotency key) before its outcome counts as unknown.
+    #[arg(long, env = "TICKETING_STRIPE_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub stripe_attempts: u32,
+
+    /// How often payments with an unknown outcome are asked about again, in milliseconds.
+    #[arg(long, env = "TICKETING_PAYMENT_RETRY_MS", default_value_t = 30_000)]
+    pub payment_retry_ms: u64,
+
     /// Mark the session cookie Secure (serve over HTTPS when set).
     #[arg(long, env = "TICKETING_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
@@ -85,6 +105,17 @@ fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
 }
 
 impl Config {
+    /// The payment gateway's settings.
+    pub fn gateway(&self) -> crate::payments::GatewayConfig {
+        crate::payments::GatewayConfig {
+            secret_key: self.stripe_secret_key.clone(),
+            api_base: self.stripe_api_base.clone(),
+            currency: self.currency.clone(),
+            timeout: std::time::Duration::from_millis(self.stripe_timeout_ms.max(1)),
+            max_attempts: self.stripe_attempts,
+        }
+    }
+
     /// The defaults, as if started with no flags and no environment (tests build on this).
     pub fn defaults() -> Config {
         Cli::parse_from(["ticketing"]).serve

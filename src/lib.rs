@@ -27,6 +27,7 @@ use secrecy::ExposeSecret;
 use actors::accounts::Accounts;
 use actors::holds::HoldSupervisor;
 use actors::passwords::Passwords;
+use actors::payments::PaymentSettler;
 use actors::tokens::Tokens;
 use actors::{Actors, Settings};
 use clock::IdGenerator;
@@ -44,6 +45,8 @@ pub struct Application {
     arbiters: Vec<actix::Arbiter>,
     /// The hold supervisor's address, kept so it lives as long as the app.
     _supervisor: Addr<HoldSupervisor>,
+    /// The payment settler's address, likewise.
+    _settler: Addr<PaymentSettler>,
 }
 
 impl Application {
@@ -66,10 +69,13 @@ impl Application {
             hold_secs: config.hold_secs,
             idle_after: Duration::from_millis(config.actor_idle_ms.max(1)),
         };
+        let payments = payments::from_config(&config.gateway())?;
+        let gateway = payments.describe();
         let actors = Actors::new(
             store.clone(),
             ids.clone(),
             settings,
+            payments,
             arbiters.iter().map(|a| a.handle()).collect(),
         );
 
@@ -89,6 +95,12 @@ impl Application {
             HoldSupervisor::new(supervisor_actors)
         });
 
+        let settler_actors = actors.clone();
+        let retry_every = Duration::from_millis(config.payment_retry_ms.max(10));
+        let settler = PaymentSettler::start_in_arbiter(&arbiters[0].handle(), move |_| {
+            PaymentSettler::new(settler_actors, retry_every)
+        });
+
         let (jwt_secret, jwt_source) = jwt_secret(&config)?;
         let accounts = Accounts::new(
             store.clone(),
@@ -102,6 +114,7 @@ impl Application {
             accounts,
             session_secs: config.session_secs,
             cookie_secure: config.cookie_secure,
+            webhook_secret: config.stripe_webhook_secret.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -125,6 +138,11 @@ impl Application {
         tracing::info!(hold_secs = config.hold_secs, "Purchase holds");
         tracing::info!(source = jwt_source, "Session signing secret");
         tracing::info!(secure = config.cookie_secure, "Session cookie");
+        tracing::info!(%gateway, currency = %config.currency, "Payments");
+        tracing::info!(
+            enabled = config.stripe_webhook_secret.is_some(),
+            "Stripe webhooks at /api/payments/webhook"
+        );
         tracing::info!(threads, "HTTP workers and actor arbiters");
 
         Ok(Application {
@@ -133,6 +151,7 @@ impl Application {
             actors,
             arbiters,
             _supervisor: supervisor,
+            _settler: settler,
         })
     }
 

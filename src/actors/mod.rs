@@ -11,6 +11,7 @@ pub mod error;
 pub mod holds;
 pub mod order;
 pub mod passwords;
+pub mod payments;
 pub mod queries;
 pub mod registry;
 pub mod ticket;
@@ -23,6 +24,7 @@ use actix_rt::ArbiterHandle;
 
 use crate::clock::IdGenerator;
 use crate::domain::events::FollowUp;
+use crate::payments::PaymentGateway;
 use error::EntityError;
 use holds::HoldWake;
 use order::OrderActor;
@@ -47,6 +49,8 @@ pub struct Actors {
     pub holds: Arc<HoldWake>,
     pub ids: Arc<IdGenerator>,
     pub settings: Arc<Settings>,
+    /// Stripe, or the offline test gateway.
+    pub payments: Arc<dyn PaymentGateway>,
 }
 
 impl Actors {
@@ -55,6 +59,7 @@ impl Actors {
         store: crate::store::Store,
         ids: Arc<IdGenerator>,
         settings: Settings,
+        payments: Arc<dyn PaymentGateway>,
         arbiters: Vec<ArbiterHandle>,
     ) -> Actors {
         let actors = Actors {
@@ -64,6 +69,7 @@ impl Actors {
             holds: holds::new_wake(),
             ids,
             settings: Arc::new(settings),
+            payments,
         };
         let for_tickets = actors.clone();
         actors.tickets.set_factory(move |_, ticket, life| {

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::events::Event;
+use super::events::{ChargeRefunded, Event};
 use super::ids::{ChargeId, OrderId};
 use super::money::Price;
 
@@ -37,6 +37,33 @@ pub struct Charge {
     pub stripe_id: Option<String>,
     /// Set when money taken for an order that could not complete was given back.
     pub stripe_refund_id: Option<String>,
+    /// The buyer's card token, to repeat the exact request when settling an unknown outcome.
+    pub token: String,
+}
+
+impl Charge {
+    /// The key that makes every attempt for this charge one payment at the provider.
+    pub fn idempotency_key(&self) -> String {
+        format!("ticketing-{}-{}", self.order_id, self.token)
+    }
+
+    /// The key that makes every refund attempt for this charge one refund.
+    pub fn refund_key(&self) -> String {
+        format!("ticketing-refund-{}", self.id)
+    }
+}
+
+/// Recording a refund made for this charge; `None` when one is already recorded.
+pub fn record_refund(charge: &Charge, stripe_id: String, refund_id: String) -> Option<Event> {
+    if charge.stripe_refund_id.is_some() {
+        return None;
+    }
+    Some(Event::ChargeRefunded(ChargeRefunded {
+        charge_id: charge.id,
+        order_id: charge.order_id,
+        stripe_id,
+        refund_id,
+    }))
 }
 
 /// Applies an event to a charge record. Only a `created` charge moves to an outcome, and a
@@ -50,6 +77,7 @@ pub fn evolve(state: Option<Charge>, event: &Event) -> Option<Charge> {
             amount: e.amount,
             stripe_id: None,
             stripe_refund_id: None,
+            token: e.token.clone(),
         }),
         (Some(c), Event::OrderCompleted(e)) if c.status == ChargeStatus::Created => Some(Charge {
             status: ChargeStatus::Completed,

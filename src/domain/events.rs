@@ -105,6 +105,9 @@ pub struct ChargeCreated {
     pub charge_id: ChargeId,
     pub order_id: OrderId,
     pub amount: Price,
+    /// The buyer's single-use card token, kept so an unknown outcome can be settled by
+    /// asking again with exactly the same request.
+    pub token: String,
     pub order_version: Version,
 }
 

@@ -92,6 +92,7 @@ pub enum OrderCommand {
     BeginPayment {
         by: UserId,
         charge_id: ChargeId,
+        token: String,
         now: Timestamp,
     },
     /// The gateway answered for the payment in flight.
@@ -131,7 +132,12 @@ pub fn decide(order: &Order, command: OrderCommand) -> Result<Option<Event>, Dom
                 version: next,
             })))
         }
-        OrderCommand::BeginPayment { by, charge_id, now } => {
+        OrderCommand::BeginPayment {
+            by,
+            charge_id,
+            token,
+            now,
+        } => {
             if by != order.buyer {
                 return Err(DomainError::NotOwner);
             }
@@ -141,6 +147,7 @@ pub fn decide(order: &Order, command: OrderCommand) -> Result<Option<Event>, Dom
                     charge_id,
                     order_id: order.id,
                     amount: order.ticket.price,
+                    token,
                     order_version: next,
                 }))),
                 OrderStatus::AwaitingPayment => Err(DomainError::PaymentInFlight),

@@ -337,6 +337,7 @@ fn paid_events() -> Vec<Event> {
         OrderCommand::BeginPayment {
             by: buyer(),
             charge_id: charge_id(),
+            token: "tok_visa".into(),
             now: Timestamp::from_millis(DEADLINE - 1),
         },
     )
@@ -371,6 +372,7 @@ fn paying_moves_the_order_and_the_charge_together() {
     let again = OrderCommand::BeginPayment {
         by: buyer(),
         charge_id: ChargeId::new(RawId::from_parts(4, 2)),
+        token: "tok_visa".into(),
         now: Timestamp::from_millis(0),
     };
     assert_eq!(
@@ -385,6 +387,7 @@ fn payment_is_refused_after_the_deadline_and_for_cancelled_orders() {
     let begin = |now| OrderCommand::BeginPayment {
         by: buyer(),
         charge_id: charge_id(),
+        token: "tok_visa".into(),
         now: Timestamp::from_millis(now),
     };
     assert_eq!(
@@ -455,4 +458,24 @@ fn applying_an_event_twice_changes_nothing() {
         .chain(events.iter())
         .fold(None, charge::evolve);
     assert_eq!(charges_once, charges_twice);
+}
+
+#[test]
+fn a_refund_is_recorded_once() {
+    let charge = paid_events()
+        .iter()
+        .fold(None, charge::evolve)
+        .expect("charge");
+    let refunded =
+        charge::record_refund(&charge, "pi_1".into(), "re_1".into()).expect("first refund");
+    let charge = charge::evolve(Some(charge), &refunded).expect("charge");
+    assert_eq!(charge.stripe_refund_id.as_deref(), Some("re_1"));
+    assert_eq!(
+        charge::record_refund(&charge, "pi_1".into(), "re_2".into()),
+        None
+    );
+    assert_eq!(
+        charge.idempotency_key(),
+        format!("ticketing-{}-tok_visa", order_id(1))
+    );
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod input;
 pub mod orders;
 pub mod pages;
+pub mod payments;
 pub mod request_id;
 pub mod tickets;
 pub mod users;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub accounts: Accounts,
     pub session_secs: u64,
     pub cookie_secure: bool,
+    /// Verifies Stripe webhooks; `None` turns the webhook route off (404).
+    pub webhook_secret: Option<secrecy::SecretString>,
 }
 
 /// The route table.
@@ -68,6 +71,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(orders::show))
             .route(web::delete().to(orders::cancel)),
     )
+    .service(resource("/api/payments").route(web::post().to(payments::pay)))
+    .service(resource("/api/payments/webhook").route(web::post().to(payments::webhook)))
+    .service(resource("/api/payments/{id}").route(web::get().to(payments::show)))
     .default_service(web::to(error::not_found));
 }
 

@@ -92,6 +92,8 @@ struct Inner {
     journal: Journal,
     projections: Projections,
     sessions: sled::Tree,
+    /// Stripe webhook event ids already handled.
+    webhooks: sled::Tree,
     /// Incremented at every start; tells a stale email claim from one in progress.
     boot: u64,
     committed: [AtomicU64; Event::TAGS.len()],
@@ -122,6 +124,7 @@ impl Store {
         let journal = Journal::open(&db)?;
         let projections = Projections::open(&db)?;
         let sessions = db.open_tree("sessions")?;
+        let webhooks = db.open_tree("webhook_events")?;
         let meta = db.open_tree("meta")?;
         let boot = match meta.get(b"boot")? {
             Some(bytes) => decode::<u64>(&bytes)? + 1,
@@ -138,6 +141,7 @@ impl Store {
                 journal,
                 projections,
                 sessions,
+                webhooks,
                 boot,
                 committed: std::array::from_fn(|_| AtomicU64::new(0)),
                 flusher,
@@ -283,6 +287,15 @@ impl Store {
 
     pub fn delete_session(&self, id: SessionId) -> Result<(), StoreError> {
         self.inner.sessions.remove(id.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn webhook_seen(&self, event_id: &str) -> Result<bool, StoreError> {
+        Ok(self.inner.webhooks.contains_key(event_id)?)
+    }
+
+    pub fn record_webhook(&self, event_id: &str) -> Result<(), StoreError> {
+        self.inner.webhooks.insert(event_id, &[])?;
         Ok(())
     }
 

@@ -1,0 +1,355 @@
+//! Payments, as the order actor runs them (DESIGN §5).
+//!
+//! Paying is three steps, and only the first two hold the order actor:
+//! 1. `PayOrder` decides and commits `ChargeCreated` (the order is `awaiting:payment`, the
+//!    charge `created`) and waits for it to be durable — BEFORE the gateway is called, so a
+//!    crash can never leave money taken with no record of the attempt.
+//! 2. The gateway is called outside the actor, so the actor stays free (a DELETE gets its
+//!    409 at once; the hold supervisor's expiry is a no-op under a payment in flight).
+//! 3. The outcome comes back as `SettlePayment`, committing `OrderCompleted` (then the ticket
+//!    is sold) or `ChargeFailed` (then the ticket is released).
+//! An unknown outcome (timeouts, 5xx) is never guessed: the order stays awaiting payment and
+//! the `PaymentSettler` asks the gateway again with the same idempotency key, after a
+//! restart too. A success for an order that can no longer complete is refunded.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::StreamExt;
+
+use super::Actors;
+use super::error::EntityError;
+use super::order::OrderActor;
+use crate::clock;
+use crate::domain::charge::{self, Charge};
+use crate::domain::error::DomainError;
+use crate::domain::ids::{ChargeId, OrderId, UserId};
+use crate::domain::order::{self, Order, OrderCommand, OrderStatus, PaymentOutcome};
+use crate::payments::webhook::{WebhookEvent, WebhookKind};
+use crate::payments::{ChargeOutcome, ChargeRequest, RefundRequest};
+
+/// How a payment request ended, as the buyer is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaymentAnswer {
+    /// The order is complete (now, or it already was: no second charge was made).
+    Paid { charge_id: ChargeId },
+    /// The card was declined; the order is cancelled and the ticket for sale again.
+    Declined {
+        charge_id: ChargeId,
+        message: String,
+    },
+    /// The gateway gave no definite answer; the order stays awaiting payment until settled.
+    Pending { charge_id: ChargeId },
+}
+
+/// The buyer pays for an order with a card token.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<PaymentAnswer, EntityError>")]
+pub struct PayOrder {
+    pub by: UserId,
+    pub token: String,
+}
+
+impl Handler<PayOrder> for OrderActor {
+    type Result = ResponseFuture<Result<PaymentAnswer, EntityError>>;
+
+    #[tracing::instrument(name = "Paying for an order", skip_all, fields(order_id = %self.order.id, user_id = %msg.by))]
+    fn handle(&mut self, msg: PayOrder, ctx: &mut Context<Self>) -> Self::Result {
+        let charge_id = ChargeId::new(self.actors.ids.next());
+        let command = OrderCommand::BeginPayment {
+            by: msg.by,
+            charge_id,
+            token: msg.token,
+            now: clock::now(),
+        };
+        match self.execute(command, ctx) {
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+            // Accepted without change: the order is already paid; answer with its charge.
+            Ok(None) => {
+                let answer = match self.order.charge_id {
+                    Some(charge_id) => Ok(PaymentAnswer::Paid { charge_id }),
+                    None => Err(DomainError::OrderCancelled.into()),
+                };
+                Box::pin(std::future::ready(answer))
+            }
+            Ok(Some((_, commit))) => {
+                let actors = self.actors.clone();
+                let order_id = self.order.id;
+                let busy = self.life.busy();
+                Box::pin(async move {
+                    actors.store.durable().await?;
+                    commit.finish();
+                    drop(busy);
+                    charge_and_settle(&actors, order_id, charge_id).await
+                })
+            }
+        }
+    }
+}
+
+/// Asks the gateway (again, with the same key, when settling) and feeds the outcome back.
+async fn charge_and_settle(
+    actors: &Actors,
+    order_id: OrderId,
+    charge_id: ChargeId,
+) -> Result<PaymentAnswer, EntityError> {
+    let charge = actors
+        .store
+        .charge(charge_id)?
+        .ok_or(EntityError::NotFound)?;
+    let (outcome, message) = match actors.payments.charge(charge_request(&charge)).await {
+        ChargeOutcome::Succeeded { intent_id } => (
+            PaymentOutcome::Succeeded {
+                stripe_id: intent_id,
+            },
+            None,
+        ),
+        ChargeOutcome::Declined { intent_id, message } => (
+            PaymentOutcome::Declined {
+                stripe_id: intent_id,
+            },
+            Some(message),
+        ),
+        ChargeOutcome::Unknown { reason } => {
+            tracing::warn!(%order_id, %charge_id, %reason, "Payment outcome unknown; the order stays awaiting payment");
+            return Ok(PaymentAnswer::Pending { charge_id });
+        }
+    };
+    let order = actors
+        .orders
+        .ask(order_id, SettlePayment { charge_id, outcome })
+        .await?;
+    match (order.status, message) {
+        (OrderStatus::Complete, _) => Ok(PaymentAnswer::Paid { charge_id }),
+        (OrderStatus::Cancelled, Some(message)) => {
+            Ok(PaymentAnswer::Declined { charge_id, message })
+        }
+        (OrderStatus::Cancelled, None) => Err(DomainError::OrderCancelled.into()),
+        _ => Ok(PaymentAnswer::Pending { charge_id }),
+    }
+}
+
+fn charge_request(charge: &Charge) -> ChargeRequest {
+    ChargeRequest {
+        amount_cents: charge.amount.cents(),
+        token: charge.token.clone(),
+        idempotency_key: charge.idempotency_key(),
+        order_id: charge.order_id.to_string(),
+        charge_id: charge.id.to_string(),
+    }
+}
+
+/// The gateway's answer for a payment, from the payment call, the settler or a webhook.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Order, EntityError>")]
+pub struct SettlePayment {
+    pub charge_id: ChargeId,
+    pub outcome: PaymentOutcome,
+}
+
+impl Handler<SettlePayment> for OrderActor {
+    type Result = AtomicResponse<Self, Result<Order, EntityError>>;
+
+    #[tracing::instrument(name = "Settling a payment", skip_all, fields(order_id = %self.order.id, charge_id = %msg.charge_id))]
+    fn handle(&mut self, msg: SettlePayment, ctx: &mut Context<Self>) -> Self::Result {
+        if order::needs_refund(&self.order, msg.charge_id, &msg.outcome) {
+            if let PaymentOutcome::Succeeded { stripe_id } = msg.outcome {
+                return self.refund(msg.charge_id, stripe_id);
+            }
+        }
+        let command = OrderCommand::SettlePayment {
+            charge_id: msg.charge_id,
+            outcome: msg.outcome,
+        };
+        match self.execute(command, ctx) {
+            Ok(Some((event, commit))) => self.complete_with_follow_up(&event, commit),
+            Ok(None) => self.answer(Ok(self.order.clone())),
+            Err(error) => self.answer(Err(error)),
+        }
+    }
+}
+
+impl OrderActor {
+    /// Gives back money taken for an order that can no longer complete, then records the
+    /// refund (`ChargeRefunded`). The refund key is fixed per charge, so retries refund once.
+    fn refund(
+        &mut self,
+        charge_id: ChargeId,
+        stripe_id: String,
+    ) -> AtomicResponse<Self, Result<Order, EntityError>> {
+        self.life.touch();
+        let charge = match self.actors.store.charge(charge_id) {
+            Ok(Some(charge)) => charge,
+            Ok(None) => return self.answer(Err(EntityError::NotFound)),
+            Err(error) => return self.answer(Err(error.into())),
+        };
+        if charge.stripe_refund_id.is_some() {
+            return self.answer(Ok(self.order.clone()));
+        }
+        let request = RefundRequest {
+            intent_id: stripe_id.clone(),
+            idempotency_key: charge.refund_key(),
+        };
+        tracing::warn!(%charge_id, %stripe_id, "Refunding a payment for an order that can no longer complete");
+        let refunding = self.actors.payments.refund(request);
+        let busy = self.life.busy();
+        AtomicResponse::new(Box::pin(refunding.into_actor(self).then(move |result, actor, _| {
+            let recorded = match result {
+                Ok(refund_id) => match charge::record_refund(&charge, stripe_id, refund_id) {
+                    Some(event) => actor.actors.store.commit(&event).map(Some).map_err(EntityError::from),
+                    None => Ok(None),
+                },
+                Err(error) => {
+                    tracing::error!(%charge_id, ?error, "Refund failed; it is retried when the success is reported again");
+                    Err(EntityError::Unavailable)
+                }
+            };
+            let store = actor.actors.store.clone();
+            let order = actor.order.clone();
+            async move {
+                if let Some(commit) = recorded? {
+                    commit.finish();
+                    store.durable().await?;
+                }
+                drop(busy);
+                Ok(order)
+            }
+            .into_actor(actor)
+        })))
+    }
+}
+
+/// Asks the gateway again for an order still awaiting payment (the settler sends this).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<PaymentAnswer, EntityError>")]
+pub struct RetryPayment;
+
+impl Handler<RetryPayment> for OrderActor {
+    type Result = ResponseFuture<Result<PaymentAnswer, EntityError>>;
+
+    fn handle(&mut self, _: RetryPayment, _: &mut Context<Self>) -> Self::Result {
+        self.life.touch();
+        let Some(charge_id) = self.order.charge_id else {
+            return Box::pin(std::future::ready(Err(EntityError::NotFound)));
+        };
+        let answer = match self.order.status {
+            OrderStatus::AwaitingPayment => None,
+            OrderStatus::Complete => Some(PaymentAnswer::Paid { charge_id }),
+            OrderStatus::Created | OrderStatus::Cancelled => Some(PaymentAnswer::Declined {
+                charge_id,
+                message: "Payment failed".into(),
+            }),
+        };
+        if let Some(answer) = answer {
+            return Box::pin(std::future::ready(Ok(answer)));
+        }
+        let actors = self.actors.clone();
+        let order_id = self.order.id;
+        Box::pin(async move { charge_and_settle(&actors, order_id, charge_id).await })
+    }
+}
+
+/// Settles orders left awaiting payment: once at start-up, then every `every`.
+///
+/// Lifecycle: started by `lib.rs` after replay, on the first actor arbiter; stops with it.
+pub struct PaymentSettler {
+    actors: Actors,
+    every: Duration,
+}
+
+impl PaymentSettler {
+    pub fn new(actors: Actors, every: Duration) -> PaymentSettler {
+        PaymentSettler { actors, every }
+    }
+}
+
+impl Actor for PaymentSettler {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.spawn(settle_awaiting(self.actors.clone()).into_actor(self));
+        ctx.run_interval(self.every, |settler, ctx| {
+            ctx.spawn(settle_awaiting(settler.actors.clone()).into_actor(settler));
+        });
+    }
+}
+
+async fn settle_awaiting(actors: Actors) {
+    let awaiting = match actors.store.awaiting_payment() {
+        Ok(ids) => ids,
+        Err(error) => return tracing::error!(?error, "Failed to read the orders awaiting payment"),
+    };
+    futures::stream::iter(awaiting)
+        .for_each_concurrent(8, |order_id| {
+            let actors = actors.clone();
+            async move {
+                match actors.orders.ask(order_id, RetryPayment).await {
+                    Ok(PaymentAnswer::Pending { .. }) => {}
+                    Ok(answer) => tracing::info!(%order_id, ?answer, "Settled a payment"),
+                    Err(error) => tracing::error!(%order_id, ?error, "Failed to settle a payment"),
+                }
+            }
+        })
+        .await;
+}
+
+impl Actors {
+    /// A charge record, for its order's buyer.
+    pub fn charge(&self, id: ChargeId) -> Result<Charge, EntityError> {
+        self.store.charge(id)?.ok_or(EntityError::NotFound)
+    }
+
+    /// Applies a verified Stripe webhook once per event id: a late confirmation completes or
+    /// cancels the order like the payment call's own answer would (or refunds it).
+    pub async fn handle_webhook(&self, event: WebhookEvent) -> Result<(), EntityError> {
+        if self.store.webhook_seen(&event.id)? {
+            return Ok(());
+        }
+        let settlement = match event.kind {
+            WebhookKind::PaymentSucceeded {
+                intent_id,
+                order_id,
+                charge_id,
+            } => ids(order_id, charge_id).map(|ids| {
+                (
+                    ids,
+                    PaymentOutcome::Succeeded {
+                        stripe_id: intent_id,
+                    },
+                )
+            }),
+            WebhookKind::PaymentFailed {
+                intent_id,
+                order_id,
+                charge_id,
+            } => ids(order_id, charge_id).map(|ids| {
+                (
+                    ids,
+                    PaymentOutcome::Declined {
+                        stripe_id: Some(intent_id),
+                    },
+                )
+            }),
+            WebhookKind::Other(_) => None,
+        };
+        if let Some(((order_id, charge_id), outcome)) = settlement {
+            match self
+                .orders
+                .ask(order_id, SettlePayment { charge_id, outcome })
+                .await
+            {
+                Ok(_) | Err(EntityError::NotFound) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        self.store.record_webhook(&event.id)?;
+        self.store.durable().await?;
+        Ok(())
+    }
+}
+
+fn ids(order_id: Option<String>, charge_id: Option<String>) -> Option<(OrderId, ChargeId)> {
+    let order_id = OrderId::parse(order_id.as_deref()?).ok()?;
+    let charge_id = ChargeId::parse(charge_id.as_deref()?).ok()?;
+    Some((order_id, charge_id))
+}

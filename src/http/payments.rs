@@ -1,0 +1,120 @@
+//! /api/payments: pay for an order, read a charge, and Stripe's webhook (DESIGN §4, §5).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::AppState;
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::input::{Fields, all2};
+use super::tickets::price_number;
+use crate::actors::payments::{PayOrder, PaymentAnswer};
+use crate::domain::charge::Charge;
+use crate::domain::ids::{ChargeId, OrderId};
+use crate::payments::webhook;
+
+/// 201 `{id}` when paid (or already paid), 402 when declined, 202 when the gateway gave no
+/// definite answer and the order stays awaiting payment until it is settled.
+pub async fn pay(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let mut fields = Fields::default();
+    let order_id = fields.text(
+        &body,
+        "orderId",
+        "orderId must be a valid order id",
+        OrderId::parse,
+    );
+    let token = fields.text(&body, "token", "token must be a card token", |t| {
+        let ok = !t.trim().is_empty() && t.len() <= 255;
+        if ok { Ok(t.trim().to_owned()) } else { Err(()) }
+    });
+    let (order_id, token) = all2(fields, order_id, token)?;
+    let answer = state
+        .actors
+        .orders
+        .ask(order_id, PayOrder { by: user.id, token })
+        .await?;
+    match answer {
+        PaymentAnswer::Paid { charge_id } => Ok(HttpResponse::Created().json(PaymentBody {
+            id: charge_id.to_string(),
+        })),
+        PaymentAnswer::Declined { message, .. } => Err(ApiError::PaymentDeclined(message)),
+        PaymentAnswer::Pending { charge_id } => Ok(HttpResponse::Accepted().json(PendingBody {
+            id: charge_id.to_string(),
+            status: "awaiting:payment",
+        })),
+    }
+}
+
+/// The charge record, for the buyer of its order.
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ChargeId::parse(&path).map_err(|_| ApiError::NotFound)?;
+    let charge = state.actors.charge(id)?;
+    if state.actors.order(charge.order_id)?.buyer != user.id {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(HttpResponse::Ok().json(ChargeBody::from(&charge)))
+}
+
+/// Stripe's webhook: the signature is checked over the raw body before anything else.
+pub async fn webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: String,
+) -> Result<HttpResponse, ApiError> {
+    let secret = state.webhook_secret.as_ref().ok_or(ApiError::NotFound)?;
+    let signature = req
+        .headers()
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::BadRequest("Missing Stripe-Signature header".into()))?;
+    let event = webhook::verify(&body, signature, secret.expose_secret())
+        .map_err(|_| ApiError::BadRequest("Invalid webhook signature".into()))?;
+    state.actors.handle_webhook(event).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
+}
+
+#[derive(Serialize)]
+struct PaymentBody {
+    id: String,
+}
+
+#[derive(Serialize)]
+struct PendingBody {
+    id: String,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChargeBody {
+    id: String,
+    order_id: String,
+    status: &'static str,
+    amount: f64,
+    stripe_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stripe_refund_id: Option<String>,
+}
+
+impl From<&Charge> for ChargeBody {
+    fn from(charge: &Charge) -> ChargeBody {
+        ChargeBody {
+            id: charge.id.to_string(),
+            order_id: charge.order_id.to_string(),
+            status: charge.status.as_str(),
+            amount: price_number(charge.amount),
+            stripe_id: charge.stripe_id.clone(),
+            stripe_refund_id: charge.stripe_refund_id.clone(),
+        }
+    }
+}
