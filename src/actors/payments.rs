@@ -8,6 +8,7 @@
 //!    409 at once; the hold supervisor's expiry is a no-op under a payment in flight).
 //! 3. The outcome comes back as `SettlePayment`, committing `OrderCompleted` (then the ticket
 //!    is sold) or `ChargeFailed` (then the ticket is released).
+//!
 //! An unknown outcome (timeouts, 5xx) is never guessed: the order stays awaiting payment and
 //! the `PaymentSettler` asks the gateway again with the same idempotency key, after a
 //! restart too. A success for an order that can no longer complete is refunded.
@@ -152,10 +153,10 @@ impl Handler<SettlePayment> for OrderActor {
 
     #[tracing::instrument(name = "Settling a payment", skip_all, fields(order_id = %self.order.id, charge_id = %msg.charge_id))]
     fn handle(&mut self, msg: SettlePayment, ctx: &mut Context<Self>) -> Self::Result {
-        if order::needs_refund(&self.order, msg.charge_id, &msg.outcome) {
-            if let PaymentOutcome::Succeeded { stripe_id } = msg.outcome {
-                return self.refund(msg.charge_id, stripe_id);
-            }
+        if order::needs_refund(&self.order, msg.charge_id, &msg.outcome)
+            && let PaymentOutcome::Succeeded { stripe_id } = msg.outcome
+        {
+            return self.refund(msg.charge_id, stripe_id);
         }
         let command = OrderCommand::SettlePayment {
             charge_id: msg.charge_id,
