@@ -97,8 +97,43 @@ struct Inner {
     /// Incremented at every start; tells a stale email claim from one in progress.
     boot: u64,
     committed: [AtomicU64; Event::TAGS.len()],
-    // Declared last so it is dropped last: its thread flushes the store on the way out.
+    // Dropped after everything above that holds the database: its thread flushes the store
+    // on the way out.
     flusher: GroupCommit,
+    // Declared last so it is dropped last, once nothing of ours holds the database.
+    _released: LockRelease,
+}
+
+/// Waits, when the store closes, until sled has really let go of its lock file.
+///
+/// sled's I/O thread pool can hold the file for a moment after the last `Db` handle is
+/// dropped, so re-opening the directory at once (a restart within one process, as the tests
+/// do) could be refused as "in use". A second process still fails at once: this only makes
+/// a close complete before it returns.
+struct LockRelease {
+    lock_file: std::path::PathBuf,
+}
+
+impl Drop for LockRelease {
+    fn drop(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            // flock locks belong to one open file, so a fresh open conflicts with sled's
+            // own until sled closes it. A missing file means nothing holds it.
+            let free = match std::fs::File::open(&self.lock_file) {
+                Ok(file) => file.try_lock().is_ok(),
+                Err(_) => true,
+            };
+            if free {
+                return;
+            }
+            if std::time::Instant::now() >= deadline {
+                tracing::warn!(path = %self.lock_file.display(), "The store's lock file is still held after closing");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
 }
 
 impl Store {
@@ -145,6 +180,10 @@ impl Store {
                 boot,
                 committed: std::array::from_fn(|_| AtomicU64::new(0)),
                 flusher,
+                // sled keeps its lock on the file `db` inside its directory.
+                _released: LockRelease {
+                    lock_file: dir.join("db"),
+                },
             }),
         })
     }
