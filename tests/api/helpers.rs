@@ -352,9 +352,35 @@ impl ChildApp {
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();
     }
+
+    /// Sends SIGTERM and waits (up to 30 s) for the process to exit; answers its status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("the kill command runs");
+        assert!(sent.success(), "SIGTERM was delivered");
+        wait_exit(&mut self.child, Duration::from_secs(30))
+            .await
+            .expect("the process exits after SIGTERM")
+    }
 }
 
-fn free_port() -> u16 {
+/// Waits for a child process to exit, polling; `None` if it is still running at `timeout`.
+pub async fn wait_exit(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    let mut status = None;
+    eventually(timeout, || {
+        status = child.try_wait().expect("the child can be waited on");
+        std::future::ready(status.is_some())
+    })
+    .await;
+    status
+}
+
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
