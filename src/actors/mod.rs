@@ -26,7 +26,7 @@ use crate::clock::IdGenerator;
 use crate::domain::events::FollowUp;
 use crate::payments::PaymentGateway;
 use error::EntityError;
-use holds::HoldWake;
+use holds::{ExpiryLag, HoldWake};
 use order::OrderActor;
 use registry::Registry;
 use ticket::{MarkTicketSold, ReleaseTicket, TicketActor};
@@ -47,6 +47,8 @@ pub struct Actors {
     pub tickets: Registry<TicketActor>,
     pub orders: Registry<OrderActor>,
     pub holds: Arc<HoldWake>,
+    /// How late holds end, recorded by order actors as they expire them.
+    pub expiry_lag: Arc<ExpiryLag>,
     pub ids: Arc<IdGenerator>,
     pub settings: Arc<Settings>,
     /// Stripe, or the offline test gateway.
@@ -67,6 +69,7 @@ impl Actors {
             orders: Registry::new(store.clone(), arbiters, settings.idle_after),
             store,
             holds: holds::new_wake(),
+            expiry_lag: Arc::new(ExpiryLag::new()),
             ids,
             settings: Arc::new(settings),
             payments,

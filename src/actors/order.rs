@@ -140,8 +140,13 @@ impl Handler<ExpireOrder> for OrderActor {
 
     #[tracing::instrument(name = "Expiring a hold", skip_all, fields(order_id = %self.order.id))]
     fn handle(&mut self, _: ExpireOrder, ctx: &mut Context<Self>) -> Self::Result {
-        match self.execute(OrderCommand::Expire { now: clock::now() }, ctx) {
-            Ok(Some((event, commit))) => self.complete_with_follow_up(&event, commit),
+        let now = clock::now();
+        match self.execute(OrderCommand::Expire { now }, ctx) {
+            Ok(Some((event, commit))) => {
+                let lag = now.millis().saturating_sub(self.order.expires_at.millis());
+                self.actors.expiry_lag.record(lag);
+                self.complete_with_follow_up(&event, commit)
+            }
             Ok(None) => self.answer(Ok(self.order.clone())),
             Err(error) => self.answer(Err(error)),
         }

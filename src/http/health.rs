@@ -15,7 +15,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text format: live actors by kind, events committed by tag, pending holds.
+/// Prometheus text format: live actors by kind, events committed by tag, pending holds, and
+/// how late holds ended after their deadline.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut text = String::new();
     let _ = writeln!(text, "# TYPE ticketing_live_actors gauge");
@@ -35,6 +36,18 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "ticketing_pending_holds {}",
         state.actors.store.pending_holds()
     );
+    let _ = writeln!(text, "# TYPE ticketing_hold_expiry_lag_ms histogram");
+    let (buckets, sum) = state.actors.expiry_lag.snapshot();
+    let count = buckets.last().map_or(0, |(_, count)| *count);
+    for (bound, cumulative) in buckets {
+        let le = bound.map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
+        let _ = writeln!(
+            text,
+            "ticketing_hold_expiry_lag_ms_bucket{{le=\"{le}\"}} {cumulative}"
+        );
+    }
+    let _ = writeln!(text, "ticketing_hold_expiry_lag_ms_sum {sum}");
+    let _ = writeln!(text, "ticketing_hold_expiry_lag_ms_count {count}");
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(text)
