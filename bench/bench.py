@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Benchmarks of a release build, as docs/BENCHMARKS.md reports them.
+
+Starts `target/release/ticketing` pinned to one core (taskset) with a fresh data directory,
+drives it with wrk pinned to the other core (scripts beside this file), and prints the
+figures as Markdown. Needs: a release build (`cargo build --release`), wrk and taskset
+(Debian: `apt-get install wrk util-linux`), Python 3 with no extra packages.
+
+    bench/bench.py reservations   # durable reservations at 64 and 256 connections, losing
+                                  # attempts on a held ticket, /healthz, in one run
+    bench/bench.py holds          # expiry lag with 100,000 pending holds
+    bench/bench.py memory         # RSS with 1,000,000 tickets listed, then 1,000,000 holds
+    bench/bench.py marketplace    # `ticketing loadtest --scenario marketplace`, with /healthz
+
+Every number comes from one run on this machine; the ratios to /healthz in the same run are
+what to compare across machines.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.environ.get("TICKETING_BIN", os.path.join(ROOT, "target", "release", "ticketing"))
+SERVER_CORE = os.environ.get("SERVER_CORE", "1")
+LOAD_CORE = os.environ.get("LOAD_CORE", "0")
+PASSWORD = "benchmark password"
+
+
+class Server:
+    """The server under test, pinned to SERVER_CORE, on its own temporary data directory."""
+
+    def __init__(self, *flags):
+        self.dir = tempfile.TemporaryDirectory(prefix="ticketing-bench-")
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, RUST_LOG="warn")
+        self.process = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, BIN, "--addr", f"127.0.0.1:{port}",
+             "--data-dir", self.dir.name, *flags],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: get(self.base + "/healthz")[0] == 200, 60, "the server to start")
+
+    def metric(self, series):
+        text = get(self.base + "/metrics")[1].decode()
+        for line in text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+        raise KeyError(series)
+
+    def histogram(self, name):
+        """Cumulative (upper bound, count) pairs of a Prometheus histogram."""
+        text = get(self.base + "/metrics")[1].decode()
+        pairs = []
+        for bound, count in re.findall(name + r'_bucket\{le="([^"]+)"\} (\d+)', text):
+            pairs.append((float("inf") if bound == "+Inf" else float(bound), int(count)))
+        return pairs
+
+    def rss_mb(self):
+        # taskset execs the server, so the pid is the server's own.
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+        self.dir.cleanup()
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if check():
+                return
+        except (urllib.error.URLError, ConnectionError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def request(method, url, body=None, token=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers
+
+
+def get(url, token=None):
+    return request("GET", url, token=token)
+
+
+def signup(server, email):
+    status, body, headers = request("POST", server.base + "/api/users/signup",
+                                    {"email": email, "password": PASSWORD})
+    assert status == 201, (status, body)
+    cookie = headers.get("Set-Cookie", "")
+    token = re.search(r"session=([^;]+)", cookie).group(1)
+    return token
+
+
+def run_wrk(server, script, connections, duration, env=None, path="/", until=None):
+    """Runs wrk pinned to LOAD_CORE; returns requests/s, latency percentiles in ms, and the
+    STATUS/CREATED lines the script printed. With `until`, wrk is stopped once it holds."""
+    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
+               "--latency", "--timeout", "10s"]
+    if script:
+        command += ["-s", os.path.join(HERE, script)]
+    command.append(server.base + path)
+    process = subprocess.Popen(command, env=dict(os.environ, THREADS="1", **(env or {})),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if until:
+        # wrk's main thread sleeps out the whole -d even when its script has stopped every
+        # connection; SIGINT ends that sleep and wrk still prints its summary.
+        started = time.time()
+        while process.poll() is None and not until():
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        duration = time.time() - started
+    output, errors = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed: {errors}")
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+              "statuses": {}, "raw": output}
+    for percent, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\b", output, re.M):
+        result[f"p{percent}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    for status, count in re.findall(r"^STATUS (\d+) (\d+)$", output, re.M):
+        result["statuses"][int(status)] = int(count)
+    created = re.search(r"^CREATED (\d+)$", output, re.M)
+    if created:
+        result["created"] = int(created.group(1))
+    result["seconds"] = duration
+    return result
+
+
+def committed(server, event):
+    return server.metric(f'ticketing_events_committed_total{{event="{event}"}}')
+
+
+def stalled_or(server, event, target):
+    """A stop condition for wrk: `target` events of a kind committed, or none for 2 s."""
+    last = {"count": -1, "since": time.time()}
+
+    def check():
+        count = committed(server, event)
+        if count != last["count"]:
+            last.update(count=count, since=time.time())
+        return count >= target or time.time() - last["since"] > 2
+    return check
+
+
+def create_tickets(server, token, count, connections=64):
+    """Lists `count` tickets as the seller (wrk, `connections` at once)."""
+    started = time.time()
+    target = committed(server, "TicketCreated") + count
+    result = run_wrk(server, "create.lua", connections, 3600,
+                     env={"TOKEN": token, "QUOTA": str(count)},
+                     until=stalled_or(server, "TicketCreated", target))
+    # wrk does not count answers still in flight when it stops; the server's count is exact.
+    return committed(server, "TicketCreated") - (target - count), time.time() - started
+
+
+def tickets_for_sale(server):
+    ids, path = [], "/api/tickets?limit=1000"
+    while path:
+        status, body, headers = get(server.base + path)
+        assert status == 200, (status, body)
+        ids += [t["id"] for t in json.loads(body)]
+        link = headers.get("Link")
+        path = re.search(r"<([^>]+)>", link).group(1) if link else None
+    return ids
+
+
+def write_ids(ids):
+    handle = tempfile.NamedTemporaryFile("w", delete=False, suffix=".ids")
+    handle.write("\n".join(ids) + "\n")
+    handle.close()
+    return handle.name
+
+
+def reserve_all(server, token, ids, connections, duration=None):
+    """Reserves each id once (duration None: until done) or for `duration` seconds."""
+    path = write_ids(ids)
+    try:
+        env = {"TOKEN": token, "TICKETS": path}
+        if duration is None:
+            env["ONCE"] = "1"
+            target = committed(server, "OrderCreated") + len(ids)
+            return run_wrk(server, "reserve.lua", connections, 3600, env=env,
+                           until=stalled_or(server, "OrderCreated", target))
+        return run_wrk(server, "reserve.lua", connections, duration, env=env)
+    finally:
+        os.unlink(path)
+
+
+def line(name, result, healthz=None):
+    won = result["statuses"].get(201, 0)
+    lost = result["statuses"].get(409, 0)
+    other = {s: c for s, c in result["statuses"].items() if s not in (201, 409)}
+    share = f" ({result['rps'] / healthz:.0%} of /healthz)" if healthz else ""
+    return (f"| {name} | {result['rps']:,.0f}{share} | {won / result['seconds']:,.0f} | "
+            f"{lost / result['seconds']:,.0f} | {result.get('p50', 0):.2f} | "
+            f"{result.get('p90', 0):.2f} | {result.get('p99', 0):.2f} | {other or '-'} |")
+
+
+def reservations(args):
+    server = Server("--hold-secs", "86400")
+    try:
+        seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
+        health = run_wrk(server, None, 256, args.seconds, path="/healthz")
+        rows = []
+        for connections in (64, 256):
+            created, took = create_tickets(server, seller, args.tickets)
+            print(f"listed {created:,} tickets in {took:.1f} s ({created / took:,.0f}/s)", file=sys.stderr)
+            ids = tickets_for_sale(server)
+            result = reserve_all(server, buyer, ids, connections, duration=args.seconds)
+            rows.append((f"reserve distinct tickets, {connections} conns", result))
+        status, body, _ = request("POST", server.base + "/api/tickets",
+                                  {"title": "Held", "price": 20}, token=seller)
+        held = json.loads(body)["id"]
+        assert request("POST", server.base + "/api/orders", {"ticketId": held}, token=buyer)[0] == 201
+        losing = reserve_all(server, buyer, [held], 256, duration=args.seconds)
+        rows.append(("reserve a held ticket (all lose), 256 conns", losing))
+        health_after = run_wrk(server, None, 256, args.seconds, path="/healthz")
+    finally:
+        server.stop()
+    print("| load | requests/s | 201/s | 409/s | p50 ms | p90 ms | p99 ms | other |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(line("GET /healthz, 256 conns (before)", health))
+    ceiling = health["rps"]
+    for name, result in rows:
+        print(line(name, result, ceiling))
+    print(line("GET /healthz, 256 conns (after)", health_after))
+
+
+def holds(args):
+    server = Server("--hold-secs", str(args.hold_secs))
+    try:
+        seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
+        created, took = create_tickets(server, seller, args.holds)
+        ids = tickets_for_sale(server)
+        started = time.time()
+        result = reserve_all(server, buyer, ids, 64)
+        placed = time.time() - started
+        pending = server.metric("ticketing_pending_holds")
+        print(f"placed holds in {placed:.1f} s; "
+              f"{pending:,.0f} pending (hold {args.hold_secs} s)", file=sys.stderr)
+        assert placed < args.hold_secs, "holds expired before all were placed: raise --hold-secs"
+        wait_until(lambda: server.metric("ticketing_pending_holds") == 0,
+                   args.hold_secs + 600, "every hold to expire")
+        finished = time.time() - started
+        buckets = server.histogram("ticketing_hold_expiry_lag_ms")
+        expired = server.metric('ticketing_events_committed_total{event="OrderExpired"}')
+        rss = server.rss_mb()
+    finally:
+        server.stop()
+    total = buckets[-1][1]
+
+    def quantile(q):
+        return next(bound for bound, count in buckets if count >= q * total)
+
+    print(f"| pending holds | expired | expiry lag p50 | p99 | max bucket | all ended after | RSS |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| {pending:,.0f} | {expired:,.0f} | <= {quantile(0.5):g} ms | <= {quantile(0.99):g} ms | "
+          f"<= {quantile(1.0):g} ms | {finished:.1f} s | {rss:.0f} MB |")
+
+
+def memory(args):
+    server = Server("--hold-secs", "86400", "--actor-idle-ms", "2000")  # idle actors passivate soon
+    try:
+        seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
+        baseline = server.rss_mb()
+        created, took = create_tickets(server, seller, args.tickets)
+        print(f"listed {created:,} tickets in {took:.1f} s", file=sys.stderr)
+        idle = lambda: server.metric('ticketing_live_actors{kind="ticket"}') == 0 and \
+            server.metric('ticketing_live_actors{kind="order"}') == 0
+        wait_until(idle, 600, "the actors to passivate")
+        time.sleep(5)
+        listed = server.rss_mb()
+        ids = tickets_for_sale(server)
+        reserve_all(server, buyer, ids, 64)
+        wait_until(idle, 600, "the actors to passivate")
+        time.sleep(5)
+        held = server.rss_mb()
+        pending = server.metric("ticketing_pending_holds")
+        disk = subprocess.run(["du", "-sm", server.dir.name], capture_output=True, text=True).stdout.split()[0]
+    finally:
+        server.stop()
+    print("| state | RSS | ")
+    print("|---|---|")
+    print(f"| started, 2 users | {baseline:.0f} MB |")
+    print(f"| {created:,} tickets listed, actors idle | {listed:.0f} MB |")
+    print(f"| {pending:,.0f} pending holds too, actors idle | {held:.0f} MB |")
+    print(f"| data directory on disk | {disk} MB |")
+
+
+def marketplace(args):
+    server = Server("--hold-secs", "900")
+    try:
+        health = run_wrk(server, None, 256, args.seconds, path="/healthz")
+        command = ["taskset", "-c", LOAD_CORE, BIN, "loadtest", "--url", server.base,
+                   "--scenario", "marketplace", "--users", str(args.users),
+                   "--concurrency", str(args.concurrency), "--duration", str(args.seconds)]
+        report = subprocess.run(command, capture_output=True, text=True)
+        print(report.stdout)
+        print(report.stderr[-2000:], file=sys.stderr)
+        print(f"GET /healthz in the same run: {health['rps']:,.0f} requests/s "
+              f"(p50 {health['p50']:.2f} ms, p99 {health['p99']:.2f} ms)")
+        if report.returncode != 0:
+            sys.exit(f"loadtest failed with exit code {report.returncode}")
+    finally:
+        server.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace"])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
+    parser.add_argument("--tickets", type=int, default=300_000)
+    parser.add_argument("--holds", type=int, default=100_000)
+    parser.add_argument("--hold-secs", type=int, default=60)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    {"reservations": reservations, "holds": holds, "memory": memory, "marketplace": marketplace}[args.scenario](args)
+
+
+if __name__ == "__main__":
+    main()
