@@ -4,6 +4,7 @@ mod fake_stripe;
 #[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
 mod payments;
+mod payments_recovery;
 mod payments_webhooks;
 mod stripe_gateway;
 mod users;
