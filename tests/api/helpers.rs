@@ -298,6 +298,18 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
+    /// The endpoint methods, aimed at an app this harness did not start (a `ChildApp` on
+    /// `data_dir`). `stop` and `restart` do nothing to it: kill the child instead.
+    pub fn attached(address: &str, data_dir: Arc<tempfile::TempDir>) -> TestApp {
+        TestApp {
+            address: address.to_owned(),
+            config: test_config(data_dir.path()),
+            data_dir,
+            stop: None,
+            task: None,
+        }
+    }
+
     // ----- End of the payments block. -----
 }
 

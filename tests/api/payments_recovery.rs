@@ -6,15 +6,16 @@
 //! May depend on the `helpers` harness, the `fake_stripe` test support and the shared
 //! arrangement in `payments` and `payments_webhooks`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::fake_stripe::FakeStripe;
-use crate::helpers::{errors_of, eventually};
+use crate::helpers::{TestApp, errors_of, eventually, spawn_process};
 use crate::payments::{
-    EXPIRED, Listing, assert_for_sale, assert_sold, intent_creations, order_status, payment_id,
-    purchase, reaches_status, stripe_app,
+    EXPIRED, Listing, STRIPE_KEY, assert_for_sale, assert_sold, intent_creations, order_status,
+    payment_id, purchase, reaches_status, stripe_app,
 };
 use crate::payments_webhooks::{payment_event, signed};
 
@@ -292,5 +293,64 @@ async fn a_slow_success_that_lands_after_the_order_was_cancelled_is_refunded() {
         ticket["orderId"],
         next_order.as_str(),
         "the late success did not take the ticket from its new buyer"
+    );
+}
+
+#[actix_web::test]
+async fn a_payment_cut_short_by_kill_9_is_settled_at_the_next_start_with_one_charge() {
+    // Arrange: the real binary, with Stripe making the charge and then not answering.
+    let fake = FakeStripe::start();
+    let data_dir = Arc::new(tempfile::tempdir().expect("a temporary data directory"));
+    let base = fake.base_url();
+    let env = [
+        ("STRIPE_SECRET_KEY", STRIPE_KEY),
+        ("STRIPE_API_BASE", base.as_str()),
+        ("TICKETING_STRIPE_TIMEOUT_MS", "60000"),
+        ("TICKETING_PAYMENT_RETRY_MS", "600000"),
+    ];
+    let child = spawn_process(data_dir.path(), &env);
+    child.wait_ready().await;
+    let app = TestApp::attached(&child.address, Arc::clone(&data_dir));
+    let purchase = purchase(&app, json!(20)).await;
+    fake.delay(STRIPE_HANGS);
+
+    // Act: SIGKILL once Stripe has made the charge, while the buyer still waits.
+    let answered = tokio::select! {
+        response = app.pay(&purchase.buyer, &purchase.order_id, "tok_visa") => Some(response.status()),
+        charged = eventually(Duration::from_secs(15), || async { fake.charges_created() > 0 }) => {
+            assert!(charged, "Stripe made the charge");
+            None
+        }
+    };
+    child.kill();
+    assert_eq!(
+        answered, None,
+        "the payment was still in flight when killed"
+    );
+    fake.delay(Duration::ZERO);
+    let child = spawn_process(data_dir.path(), &env);
+    child.wait_ready().await;
+    let app = TestApp::attached(&child.address, Arc::clone(&data_dir));
+
+    // Assert: the charge recorded before Stripe was called is settled, once.
+    let settled = reaches_status(
+        &app,
+        &purchase.buyer,
+        &purchase.order_id,
+        "complete",
+        Duration::from_secs(15),
+    )
+    .await;
+    let charges = fake.charges_created();
+    let attempts = intent_creations(&fake);
+    child.kill();
+    assert!(settled, "settled at start-up");
+    assert_eq!(charges, 1, "one charge at Stripe");
+    assert!(
+        attempts.len() >= 2
+            && attempts
+                .iter()
+                .all(|a| a.idempotency_key == attempts[0].idempotency_key),
+        "asked again under the same key: {attempts:?}"
     );
 }
