@@ -251,6 +251,42 @@ async fn a_payment_charges_the_price_in_cents_completes_the_order_and_sells_the_
 }
 
 #[actix_web::test]
+async fn every_price_is_charged_as_its_exact_number_of_cents() {
+    // Arrange: prices whose float product with 100 is not a whole number (race 8).
+    let fake = FakeStripe::start();
+    let app = stripe_app(&fake, |_| {}).await;
+    let cases = [
+        (json!(0.5), "50", 0.5, "the lowest price"),
+        (json!(1.1), "110", 1.1, "1.1 * 100 = 110.00000000000001"),
+        (json!(4.35), "435", 4.35, "4.35 * 100 = 434.99999999999994"),
+        (json!(19.99), "1999", 19.99, "the usual example"),
+        (json!("20.00"), "2000", 20.0, "a numeric string"),
+        (json!(999999.99), "99999999", 999999.99, "the highest price"),
+    ];
+
+    for (price, cents, shown, why) in cases {
+        let purchase = purchase(&app, price).await;
+
+        // Act
+        let response = app
+            .pay(&purchase.buyer, &purchase.order_id, "tok_visa")
+            .await;
+
+        // Assert
+        let id = payment_id(response, 201).await;
+        let sent = intent_creations(&fake)
+            .pop()
+            .expect("a charge was asked for");
+        assert_eq!(sent.field("amount"), Some(cents), "{why}");
+        assert_eq!(
+            app.payment_json(&purchase.buyer, &id).await["amount"],
+            shown,
+            "{why}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn a_declined_card_answers_402_cancels_the_order_and_frees_the_ticket_at_once() {
     // Arrange
     let fake = FakeStripe::start();
@@ -308,6 +344,36 @@ async fn paying_a_paid_order_again_answers_the_same_id_and_charges_nothing() {
     assert_eq!(payment_id(other_card, 201).await, first);
     assert_eq!(fake.requests().len(), 1, "Stripe was asked once");
     assert_eq!(fake.charges_created(), 1);
+    assert_eq!(
+        order_status(&app, &purchase.buyer, &purchase.order_id).await,
+        "complete"
+    );
+}
+
+#[actix_web::test]
+async fn two_simultaneous_payments_of_one_order_charge_once() {
+    // Arrange: Stripe takes half a second, so the second request meets the first in flight.
+    let fake = FakeStripe::start();
+    let app = stripe_app(&fake, |_| {}).await;
+    let purchase = purchase(&app, json!(20)).await;
+    fake.delay(Duration::from_millis(500));
+
+    // Act
+    let (first, second) = tokio::join!(
+        app.pay(&purchase.buyer, &purchase.order_id, "tok_visa"),
+        app.pay(&purchase.buyer, &purchase.order_id, "pm_card_visa"),
+    );
+
+    // Assert: one is paid; the other is told a payment is in progress (or, had it come
+    // second, the same id). Either way Stripe charged once.
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort();
+    assert!(
+        statuses == [201, 409] || statuses == [201, 201],
+        "statuses: {statuses:?}"
+    );
+    assert_eq!(fake.charges_created(), 1, "one charge at Stripe");
+    assert_eq!(intent_creations(&fake).len(), 1, "Stripe was asked once");
     assert_eq!(
         order_status(&app, &purchase.buyer, &purchase.order_id).await,
         "complete"
@@ -586,6 +652,34 @@ async fn a_hold_that_runs_out_during_a_slow_payment_does_not_cancel_it() {
         "complete"
     );
     assert_eq!(app.metric(EXPIRED).await, 1, "only the unpaid hold expired");
+    assert_sold(&app, &purchase, &purchase.order_id).await;
+    assert_eq!(fake.charges_created(), 1);
+}
+
+#[actix_web::test]
+async fn a_slow_payment_completes_even_when_the_order_actor_is_passivated_meanwhile() {
+    // Arrange: order actors idle for 50 ms are stopped; Stripe takes a second.
+    let fake = FakeStripe::start();
+    let app = stripe_app(&fake, |config| config.actor_idle_ms = 50).await;
+    let purchase = purchase(&app, json!(20)).await;
+    fake.delay(Duration::from_secs(1));
+
+    // Act
+    let (response, passivated) = tokio::join!(
+        app.pay(&purchase.buyer, &purchase.order_id, "tok_visa"),
+        eventually(Duration::from_secs(5), || async {
+            fake.charges_created() > 0
+                && app.metric("ticketing_live_actors{kind=\"order\"}").await == 0
+        }),
+    );
+
+    // Assert
+    assert!(passivated, "no order actor was alive while Stripe was slow");
+    payment_id(response, 201).await;
+    assert_eq!(
+        order_status(&app, &purchase.buyer, &purchase.order_id).await,
+        "complete"
+    );
     assert_sold(&app, &purchase, &purchase.order_id).await;
     assert_eq!(fake.charges_created(), 1);
 }
