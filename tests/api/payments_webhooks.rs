@@ -6,13 +6,15 @@
 //! payment arrangement in `payments`. Signature checking itself is tested in `webhook`; here
 //! it is the whole route: status codes, the order, the ticket, the charge record.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::fake_stripe::{FakeStripe, now, payment_intent_json, signed_webhook, webhook_event};
-use crate::helpers::{TestApp, errors_of};
+use crate::helpers::{TestApp, errors_of, eventually};
 use crate::payments::{
-    Purchase, WEBHOOK_SECRET, assert_for_sale, assert_sold, order_status, payment_id, purchase,
-    stripe_app,
+    Purchase, WEBHOOK_SECRET, assert_for_sale, assert_sold, intent_creations, order_status,
+    payment_id, purchase, stripe_app,
 };
 
 /// A `payment_intent.*` event about `intent_id`, whose metadata names our order and charge
@@ -127,6 +129,60 @@ async fn a_signed_late_confirmation_completes_an_order_awaiting_payment() {
 }
 
 #[actix_web::test]
+async fn a_confirmation_that_overtakes_a_slow_charge_call_completes_the_order_once() {
+    // Arrange: Stripe makes the charge at once but answers the call two seconds later; its
+    // webhook arrives first.
+    let fake = FakeStripe::start();
+    let app = stripe_app(&fake, settler_asleep).await;
+    let purchase = purchase(&app, json!(20)).await;
+    fake.delay(Duration::from_secs(2));
+    let paying = app.pay(&purchase.buyer, &purchase.order_id, "tok_visa");
+    let confirming = async {
+        let charged = eventually(Duration::from_secs(10), || async {
+            fake.charges_created() > 0
+        })
+        .await;
+        assert!(charged, "Stripe made the charge");
+        let intent_id = fake.intent_ids()[0].clone();
+        let charge_id = intent_creations(&fake)[0]
+            .field("metadata[charge_id]")
+            .expect("the charge id is in the metadata")
+            .to_owned();
+        let (body, signature) = signed(&payment_event(
+            "evt_overtaking",
+            "payment_intent.succeeded",
+            &intent_id,
+            "succeeded",
+            &purchase.order_id,
+            &charge_id,
+        ));
+        let status = app.webhook(&body, Some(&signature)).await.status();
+        let order = order_status(&app, &purchase.buyer, &purchase.order_id).await;
+        (status, order, charge_id)
+    };
+
+    // Act
+    let (response, (webhook_status, status_after_webhook, charge_id)) =
+        tokio::join!(paying, confirming);
+
+    // Assert: the webhook completed the order; the call's own answer then agrees with it.
+    assert_eq!(webhook_status, 200);
+    assert_eq!(status_after_webhook, "complete");
+    assert_eq!(payment_id(response, 201).await, charge_id);
+    assert_eq!(
+        app.metric("ticketing_events_committed_total{event=\"OrderCompleted\"}")
+            .await,
+        1
+    );
+    assert_sold(&app, &purchase, &purchase.order_id).await;
+    assert_eq!(fake.charges_created(), 1);
+    assert!(
+        fake.refunds().is_empty(),
+        "a completed order keeps its money"
+    );
+}
+
+#[actix_web::test]
 async fn a_signed_late_failure_cancels_an_awaiting_order_and_frees_the_ticket() {
     // Arrange
     let fake = FakeStripe::start();
@@ -158,6 +214,44 @@ async fn a_signed_late_failure_cancels_an_awaiting_order_and_frees_the_ticket() 
     assert!(
         fake.refunds().is_empty(),
         "nothing was taken, nothing to refund"
+    );
+}
+
+#[actix_web::test]
+async fn a_failure_report_arriving_after_the_success_leaves_the_order_paid() {
+    // Arrange: Stripe does not promise to deliver events in order; this order is paid.
+    let fake = FakeStripe::start();
+    let app = stripe_app(&fake, settler_asleep).await;
+    let purchase = purchase(&app, json!(20)).await;
+    let charge_id = payment_id(
+        app.pay(&purchase.buyer, &purchase.order_id, "tok_visa")
+            .await,
+        201,
+    )
+    .await;
+    let intent_id = fake.intent_ids()[0].clone();
+    let (body, signature) = signed(&payment_event(
+        "evt_failure_out_of_order",
+        "payment_intent.payment_failed",
+        &intent_id,
+        "requires_payment_method",
+        &purchase.order_id,
+        &charge_id,
+    ));
+
+    // Act
+    let response = app.webhook(&body, Some(&signature)).await;
+
+    // Assert
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        order_status(&app, &purchase.buyer, &purchase.order_id).await,
+        "complete"
+    );
+    assert_sold(&app, &purchase, &purchase.order_id).await;
+    assert_eq!(
+        app.payment_json(&purchase.buyer, &charge_id).await["status"],
+        "completed"
     );
 }
 
