@@ -232,6 +232,55 @@ async fn a_success_reported_after_a_decline_is_refunded_once_and_the_refund_reco
 }
 
 #[actix_web::test]
+async fn a_refund_stripe_cannot_make_yet_is_made_when_the_webhook_is_delivered_again() {
+    // Arrange: a declined order whose intent later succeeds, as above, and a Stripe that
+    // fails the first refund attempt.
+    let fake = FakeStripe::start();
+    let app = stripe_app(&fake, |config| config.stripe_attempts = 1).await;
+    fake.intent_status("requires_payment_method");
+    let purchase = purchase(&app, json!(20)).await;
+    assert_eq!(
+        app.pay(&purchase.buyer, &purchase.order_id, "tok_visa")
+            .await
+            .status(),
+        402
+    );
+    let intent_id = fake.intent_ids()[0].clone();
+    let charge_id = intent_creations(&fake)[0]
+        .field("metadata[charge_id]")
+        .expect("the charge id is in the metadata")
+        .to_owned();
+    fake.set_intent_status(&intent_id, "succeeded");
+    let (body, signature) = signed(&payment_event(
+        "evt_refund_retried",
+        "payment_intent.succeeded",
+        &intent_id,
+        "succeeded",
+        &purchase.order_id,
+        &charge_id,
+    ));
+    fake.fail_next(1);
+    let first = app.webhook(&body, Some(&signature)).await;
+    assert!(
+        first.status().is_server_error(),
+        "Stripe must deliver it again: {}",
+        first.status()
+    );
+    assert!(fake.refunds().is_empty());
+
+    // Act: Stripe redelivers the same event.
+    let again = app.webhook(&body, Some(&signature)).await;
+
+    // Assert
+    assert_eq!(again.status(), 200);
+    let refunds = fake.refunds();
+    assert_eq!(refunds.len(), 1, "refunded: {refunds:?}");
+    assert_eq!(refunds[0].payment_intent, intent_id);
+    let record = app.payment_json(&purchase.buyer, &charge_id).await;
+    assert_eq!(record["stripeRefundId"], refunds[0].id.as_str());
+}
+
+#[actix_web::test]
 async fn a_slow_success_that_lands_after_the_order_was_cancelled_is_refunded() {
     // Arrange: Stripe takes two seconds to answer the charge; meanwhile a (signed) failure
     // report cancels the order and another buyer takes the ticket.
