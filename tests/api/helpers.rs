@@ -259,6 +259,58 @@ impl TestApp {
             .expect("text");
         metric_in(&text, series)
     }
+
+    // ----- Payments (DESIGN §4, §5): one method per endpoint. Added by the payments-tests
+    // branch; kept together at the end of the impl so parallel additions merge cleanly. -----
+
+    /// POST /api/payments `{orderId, token}`.
+    pub async fn pay(&self, client: &Client, order_id: &str, token: &str) -> Response {
+        self.pay_with(client, &json!({"orderId": order_id, "token": token}))
+            .await
+    }
+
+    /// POST /api/payments with any body, for the bad-input cases.
+    pub async fn pay_with(&self, client: &Client, body: &Value) -> Response {
+        self.post(client, "/api/payments", body).await
+    }
+
+    /// GET /api/payments/:id, the charge record.
+    pub async fn payment(&self, client: &Client, id: &str) -> Response {
+        self.get(client, &format!("/api/payments/{id}")).await
+    }
+
+    pub async fn payment_json(&self, client: &Client, id: &str) -> Value {
+        let response = self.payment(client, id).await;
+        assert_eq!(response.status(), 200, "GET payment {id}");
+        response.json().await.expect("json")
+    }
+
+    /// POST /api/payments/webhook as Stripe delivers it: the raw body, and the
+    /// `Stripe-Signature` header when given. No session: Stripe has none.
+    pub async fn webhook(&self, body: &str, signature: Option<&str>) -> Response {
+        let mut request = Client::new()
+            .post(self.url("/api/payments/webhook"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// The endpoint methods, aimed at an app this harness did not start (a `ChildApp` on
+    /// `data_dir`). `stop` and `restart` do nothing to it: kill the child instead.
+    pub fn attached(address: &str, data_dir: Arc<tempfile::TempDir>) -> TestApp {
+        TestApp {
+            address: address.to_owned(),
+            config: test_config(data_dir.path()),
+            data_dir,
+            stop: None,
+            task: None,
+        }
+    }
+
+    // ----- End of the payments block. -----
 }
 
 pub fn metric_in(text: &str, series: &str) -> u64 {

@@ -3,6 +3,9 @@
 mod fake_stripe;
 #[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
+mod payments;
+mod payments_recovery;
+mod payments_webhooks;
 mod process;
 mod stripe_gateway;
 mod users;
