@@ -4,5 +4,6 @@ mod fake_stripe;
 #[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
 mod stripe_gateway;
+mod tickets;
 mod users;
 mod webhook;
