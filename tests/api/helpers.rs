@@ -109,9 +109,13 @@ impl TestApp {
     }
 
     /// A browser-like client with its own cookie jar.
+    ///
+    /// It drops idle connections before the server's 5 s keep-alive does, so a request never
+    /// races the server closing the connection it was sent on (hyper's IncompleteMessage).
     pub fn client(&self) -> Client {
         Client::builder()
             .cookie_store(true)
+            .pool_idle_timeout(Duration::from_secs(3))
             .build()
             .expect("a client")
     }
@@ -449,4 +453,10 @@ impl ChildApp {
             task: None,
         }
     }
+}
+
+/// A well-formed id that names nothing: `id` with its last hex digit changed.
+pub fn unknown_id(id: &str) -> String {
+    let last = if id.ends_with('0') { '1' } else { '0' };
+    format!("{}{last}", &id[..id.len() - 1])
 }

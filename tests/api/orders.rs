@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, errors_of, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, errors_of, spawn_app, spawn_app_with, unknown_id};
 
 #[actix_web::test]
 async fn ordering_a_ticket_holds_it_and_answers_201_created_with_a_deadline_one_hold_from_now() {
@@ -58,11 +58,7 @@ async fn an_order_for_a_missing_or_malformed_ticket_is_refused_naming_the_field(
     let (seller, _) = app.user().await;
     let (buyer, _) = app.user().await;
     let real = app.listed_ticket(&seller).await;
-    let unknown = format!(
-        "{}{}",
-        &real[..23],
-        if real.ends_with('0') { '1' } else { '0' }
-    );
+    let unknown = unknown_id(&real);
     let cases = [
         (
             json!({"ticketId": unknown}),
@@ -206,11 +202,7 @@ async fn an_order_is_shown_only_to_its_buyer_and_unknown_or_malformed_ids_are_40
     let (stranger, _) = app.user().await;
     let ticket_id = app.listed_ticket(&seller).await;
     let order_id = app.reserved_order(&buyer, &ticket_id).await;
-    let unknown = format!(
-        "{}{}",
-        &order_id[..23],
-        if order_id.ends_with('0') { '1' } else { '0' }
-    );
+    let unknown = unknown_id(&order_id);
     let cases = [
         (
             app.order(&stranger, &order_id).await,
@@ -301,11 +293,7 @@ async fn only_the_buyer_may_cancel_an_order() {
     let (stranger, _) = app.user().await;
     let ticket_id = app.listed_ticket(&seller).await;
     let order_id = app.reserved_order(&buyer, &ticket_id).await;
-    let unknown = format!(
-        "{}{}",
-        &order_id[..23],
-        if order_id.ends_with('0') { '1' } else { '0' }
-    );
+    let unknown = unknown_id(&order_id);
     let cases = [
         (app.cancel(&stranger, &order_id).await, 403, "another buyer"),
         (app.cancel(&seller, &order_id).await, 403, "the seller"),

@@ -4,7 +4,7 @@
 use reqwest::header::ETAG;
 use serde_json::{Value, json};
 
-use crate::helpers::{errors_of, next_link, spawn_app};
+use crate::helpers::{errors_of, next_link, spawn_app, unknown_id};
 
 const TICKETS_CREATED: &str = "ticketing_events_committed_total{event=\"TicketCreated\"}";
 const TICKETS_UPDATED: &str = "ticketing_events_committed_total{event=\"TicketUpdated\"}";
@@ -425,11 +425,7 @@ async fn unknown_and_malformed_ticket_ids_are_404_for_reading_and_editing() {
     let app = spawn_app().await;
     let (seller, _) = app.user().await;
     let real = app.listed_ticket(&seller).await;
-    let unknown = if real.starts_with('0') {
-        format!("1{}", &real[1..])
-    } else {
-        format!("0{}", &real[1..])
-    };
+    let unknown = unknown_id(&real);
     let cases = [
         (unknown, "well formed but unknown"),
         ("abc".to_owned(), "too short"),
