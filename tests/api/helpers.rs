@@ -359,6 +359,16 @@ impl ChildApp {
     }
 }
 
+impl Drop for ChildApp {
+    /// A test that fails while its child runs must not leave the server running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -407,6 +417,24 @@ impl TestApp {
         let response = self.orders(client).await;
         assert_eq!(response.status(), 200, "GET /api/orders");
         response.json().await.expect("json")
+    }
+
+    /// POST /api/orders that reports a failed connection instead of panicking (for servers
+    /// that are killed mid-request).
+    pub async fn try_reserve(&self, client: &Client, ticket_id: &str) -> reqwest::Result<Response> {
+        client
+            .post(self.url("/api/orders"))
+            .json(&json!({"ticketId": ticket_id}))
+            .send()
+            .await
+    }
+
+    /// DELETE /api/orders/:id that reports a failed connection instead of panicking.
+    pub async fn try_cancel(&self, client: &Client, order_id: &str) -> reqwest::Result<Response> {
+        client
+            .delete(self.url(&format!("/api/orders/{order_id}")))
+            .send()
+            .await
     }
 
     /// Every ticket for sale, following the `Link: rel="next"` header from page to page.

@@ -6,6 +6,7 @@ mod fake_stripe;
 mod helpers;
 mod orders;
 mod races;
+mod recovery;
 mod stripe_gateway;
 mod tickets;
 mod users;
