@@ -4,6 +4,7 @@ mod audit;
 mod fake_stripe;
 #[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
+mod holds;
 mod orders;
 mod races;
 mod recovery;
