@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use reqwest::Client;
@@ -44,18 +44,19 @@ async fn idle_actors_passivate_and_come_back_with_their_stored_state() {
 
 #[actix_web::test]
 async fn a_message_that_meets_a_passivating_actor_still_succeeds() {
-    // Arrange: actors stop after 2 ms idle, so they stop between almost any two requests.
-    let app = spawn_app_with(|c| c.actor_idle_ms = 2).await;
+    // Arrange: actors stop after 1 ms idle, so they stop between almost any two requests.
+    let app = spawn_app_with(|c| c.actor_idle_ms = 1).await;
     let (seller, _) = app.user().await;
     let buyers: Vec<Client> = app.users(4).await.into_iter().map(|(c, _)| c).collect();
-    let edited = app.listed_ticket(&seller).await;
+    let edited: Vec<String> =
+        futures::future::join_all((0..30).map(|_| app.listed_ticket(&seller))).await;
     let contended = app.listed_ticket(&seller).await;
     // Act: edits in a row, each naming the version the last one answered.
     let mut passivations_seen = 0;
     for version in 0..100 {
         let body = json!({"title": format!("Edit {version}"), "price": 20});
         let response = app
-            .update_ticket_if_match(&seller, &edited, &format!("\"{version}\""), &body)
+            .update_ticket_if_match(&seller, &edited[0], &format!("\"{version}\""), &body)
             .await;
         assert_eq!(response.status(), 200, "edit {version}");
         let body: Value = response.json().await.expect("json");
@@ -64,32 +65,41 @@ async fn a_message_that_meets_a_passivating_actor_still_succeeds() {
             passivations_seen += 1;
         }
     }
-    // Act: buyers reserve and cancel one ticket concurrently.
+    // Act: for two seconds, concurrent edits of ten tickets while buyers reserve and cancel
+    // an eleventh, so activations and passivations interleave with messages in flight.
+    let until = Instant::now() + Duration::from_secs(3);
+    let editors = (0..32).map(|_| hammer_edits(&app, &seller, &edited, until));
     let churn = buyers.iter().map(|buyer| {
         let (app, contended) = (&app, &contended);
         async move {
-            let (mut won, mut cancelled) = (0u64, 0u64);
-            for round in 0..30 {
+            let mut cancelled = 0u64;
+            while Instant::now() < until {
                 let response = app.reserve(buyer, contended).await;
                 match response.status().as_u16() {
-                    201 => won += 1,
+                    201 => {}
                     409 => continue,
-                    other => panic!("round {round}: reserving answered {other}"),
+                    other => panic!("reserving answered {other}"),
                 }
                 let order: Value = response.json().await.expect("json");
                 let id = order["id"].as_str().expect("id");
-                assert_eq!(app.cancel(buyer, id).await.status(), 204, "round {round}");
+                assert_eq!(app.cancel(buyer, id).await.status(), 204, "cancel {id}");
                 cancelled += 1;
             }
-            (won, cancelled)
+            cancelled
         }
     });
-    let outcomes = futures::future::join_all(churn).await;
+    let (edits, cancels) = futures::future::join(
+        futures::future::join_all(editors),
+        futures::future::join_all(churn),
+    )
+    .await;
     // Assert
     assert!(passivations_seen > 0, "actors passivated between the edits");
-    let cancelled: u64 = outcomes.iter().map(|(_, c)| c).sum();
-    assert!(cancelled > 0, "some reservations won: {outcomes:?}");
-    let seen = one_live_order_per_ticket(&app, &buyers, &[edited.clone(), contended.clone()]).await;
+    let cancelled: u64 = cancels.iter().sum();
+    assert!(cancelled > 0, "some reservations won: {cancels:?}");
+    let mut all = edited.clone();
+    all.push(contended.clone());
+    let seen = one_live_order_per_ticket(&app, &buyers, &all).await;
     assert!(seen.live.is_empty(), "every order was cancelled");
     assert_eq!(seen.orders.len() as u64, cancelled);
     assert_eq!(
@@ -97,7 +107,33 @@ async fn a_message_that_meets_a_passivating_actor_still_succeeds() {
         2 * cancelled,
         "reserve and release, each once"
     );
-    assert_eq!(seen.tickets[&edited]["version"], 100);
+    for (i, ticket) in edited.iter().enumerate() {
+        let landed: u64 = edits.iter().map(|per_ticket| per_ticket[i]).sum();
+        let expected = landed + if i == 0 { 100 } else { 0 };
+        assert_eq!(
+            seen.tickets[ticket]["version"], expected,
+            "ticket {i}: no edit lost"
+        );
+    }
+}
+
+/// Edits random tickets of `tickets` until `until`; every edit must land. Answers how many
+/// landed on each ticket.
+async fn hammer_edits(
+    app: &TestApp,
+    seller: &Client,
+    tickets: &[String],
+    until: Instant,
+) -> Vec<u64> {
+    let mut landed = vec![0; tickets.len()];
+    while Instant::now() < until {
+        let i = rand::rng().random_range(0..tickets.len());
+        let body = json!({"title": "Hammered", "price": 20});
+        let response = app.update_ticket(seller, &tickets[i], &body).await;
+        assert_eq!(response.status(), 200, "edit of ticket {i}");
+        landed[i] += 1;
+    }
+    landed
 }
 
 #[actix_web::test]
