@@ -12,7 +12,7 @@ use reqwest::header::ETAG;
 use serde_json::{Value, json};
 
 use crate::audit::one_live_order_per_ticket;
-use crate::helpers::{PASSWORD, TestApp, eventually, spawn_app_with, spawn_process};
+use crate::helpers::{ChildApp, PASSWORD, TestApp, eventually, spawn_app_with, spawn_process};
 
 const LIVE_TICKETS: &str = "ticketing_live_actors{kind=\"ticket\"}";
 const LIVE_ORDERS: &str = "ticketing_live_actors{kind=\"order\"}";
@@ -178,20 +178,18 @@ async fn a_sigkill_in_the_middle_of_a_burst_loses_nothing_that_was_acknowledged(
     let buyers: Vec<Client> = app.users(10).await.into_iter().map(|(c, _)| c).collect();
     let tickets: Vec<String> =
         futures::future::join_all((0..8).map(|_| app.listed_ticket(&seller))).await;
-    let log = RefCell::new(Log::default());
-    // Act: buyers reserve and cancel until the server dies under them.
+    let log = RefCell::new(Log {
+        server: Some(child),
+        ..Log::default()
+    });
+    // Act: buyers reserve and cancel until the server dies under them, killed the moment
+    // the 150th reservation is acknowledged, with other requests in flight.
     let burst = buyers
         .iter()
         .map(|buyer| burst_buyer(&app, buyer, &tickets, &log));
-    let killer = async {
-        let busy = eventually(Duration::from_secs(30), || async {
-            log.borrow().acknowledged() >= 300
-        })
-        .await;
-        assert!(busy, "the burst got going");
-        child.kill();
-    };
-    futures::future::join(futures::future::join_all(burst), killer).await;
+    let ended =
+        tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(burst)).await;
+    assert!(ended.is_ok(), "the burst reached its kill point");
     let restarted = spawn_process(dir.path(), &[]);
     restarted.wait_ready().await;
     let app = restarted.api(&dir);
@@ -427,17 +425,27 @@ async fn view(app: &TestApp, users: &[Client], tickets: &[String]) -> Value {
     })
 }
 
-/// What the burst was told: orders answered 201 and orders answered 204 to a cancel.
+/// What the burst was told: orders answered 201 and orders answered 204 to a cancel. Holds
+/// the server until the reservation that kills it.
 #[derive(Default)]
 struct Log {
     /// (order id, ticket id)
     reserved: Vec<(String, String)>,
     cancelled: Vec<String>,
+    server: Option<ChildApp>,
 }
 
+/// The reservation after whose acknowledgment the server is killed.
+const KILL_AT: usize = 150;
+
 impl Log {
-    fn acknowledged(&self) -> usize {
-        self.reserved.len() + self.cancelled.len()
+    fn reserved(&mut self, order_id: String, ticket_id: String) {
+        self.reserved.push((order_id, ticket_id));
+        if self.reserved.len() == KILL_AT {
+            // At once, before anything else runs: a reply sent before its write was durable
+            // would be lost.
+            self.server.take().expect("the server is up").kill();
+        }
     }
 }
 
@@ -475,9 +483,7 @@ async fn burst_buyer(app: &TestApp, buyer: &Client, tickets: &[String], log: &Re
             };
             let order_id = order["id"].as_str().expect("id").to_owned();
             holding.push(order_id.clone());
-            log.borrow_mut()
-                .reserved
-                .push((order_id, ticket_id.clone()));
+            log.borrow_mut().reserved(order_id, ticket_id.clone());
         }
     }
 }
