@@ -203,6 +203,7 @@ async fn an_order_is_shown_only_to_its_buyer_and_unknown_or_malformed_ids_are_40
     let ticket_id = app.listed_ticket(&seller).await;
     let order_id = app.reserved_order(&buyer, &ticket_id).await;
     let unknown = unknown_id(&order_id);
+    // Act
     let cases = [
         (
             app.order(&stranger, &order_id).await,
@@ -294,6 +295,7 @@ async fn only_the_buyer_may_cancel_an_order() {
     let ticket_id = app.listed_ticket(&seller).await;
     let order_id = app.reserved_order(&buyer, &ticket_id).await;
     let unknown = unknown_id(&order_id);
+    // Act
     let cases = [
         (app.cancel(&stranger, &order_id).await, 403, "another buyer"),
         (app.cancel(&seller, &order_id).await, 403, "the seller"),

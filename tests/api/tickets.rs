@@ -219,6 +219,7 @@ async fn every_ticket_and_order_route_that_needs_a_session_answers_401_when_sign
     let order_id = app.reserved_order(&buyer, &ticket_id).await;
     let signed_out = app.client();
     let ticket_body = json!({"title": "Mine now", "price": 1});
+    // Act
     let cases = [
         (
             app.post(&signed_out, "/api/tickets", &ticket_body).await,
