@@ -437,6 +437,15 @@ impl TestApp {
             .await
     }
 
+    /// The ids of every ticket for sale, oldest first.
+    pub async fn listed_ids(&self) -> Vec<Value> {
+        self.listing(100)
+            .await
+            .iter()
+            .map(|t| t["id"].clone())
+            .collect()
+    }
+
     /// Every ticket for sale, following the `Link: rel="next"` header from page to page.
     pub async fn listing(&self, limit: usize) -> Vec<Value> {
         let mut path = format!("/api/tickets?limit={limit}");
@@ -487,4 +496,18 @@ impl ChildApp {
 pub fn unknown_id(id: &str) -> String {
     let last = if id.ends_with('0') { '1' } else { '0' };
     format!("{}{last}", &id[..id.len() - 1])
+}
+
+/// The `field` of each entry of an error envelope, in order.
+pub async fn error_fields(response: Response) -> Vec<Option<String>> {
+    errors_of(response)
+        .await
+        .into_iter()
+        .map(|(_, field)| field)
+        .collect()
+}
+
+/// The fields a validation error should name, in the form `error_fields` answers.
+pub fn named(fields: &[&str]) -> Vec<Option<String>> {
+    fields.iter().map(|f| Some((*f).to_owned())).collect()
 }

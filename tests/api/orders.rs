@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, errors_of, spawn_app, spawn_app_with, unknown_id};
+use crate::helpers::{TestApp, error_fields, errors_of, spawn_app, spawn_app_with, unknown_id};
 
 #[actix_web::test]
 async fn ordering_a_ticket_holds_it_and_answers_201_created_with_a_deadline_one_hold_from_now() {
@@ -99,12 +99,11 @@ async fn an_order_for_a_missing_or_malformed_ticket_is_refused_naming_the_field(
         let response = app.post(&buyer, "/api/orders", &body).await;
         // Assert
         assert_eq!(response.status().as_u16(), status, "{why}");
-        let fields: Vec<_> = errors_of(response)
-            .await
-            .into_iter()
-            .map(|(_, f)| f)
-            .collect();
-        assert_eq!(fields, vec![field.map(str::to_owned)], "{why}");
+        assert_eq!(
+            error_fields(response).await,
+            vec![field.map(str::to_owned)],
+            "{why}"
+        );
     }
     let ticket = app.ticket_json(&real).await;
     assert!(ticket.get("orderId").is_none(), "still for sale: {ticket}");
@@ -262,12 +261,7 @@ async fn cancelling_frees_the_ticket_by_the_time_the_204_arrives_and_cancelling_
     let ticket = app.ticket_json(&ticket_id).await;
     assert!(ticket.get("orderId").is_none(), "free at once: {ticket}");
     assert_eq!(ticket["version"], 2, "reserved, then released");
-    let listed: Vec<_> = app
-        .listing(100)
-        .await
-        .iter()
-        .map(|t| t["id"].clone())
-        .collect();
+    let listed = app.listed_ids().await;
     assert_eq!(listed, vec![json!(ticket_id)]);
     let order = app.order_json(&buyer, &order_id).await;
     assert_eq!(

@@ -4,7 +4,7 @@
 use reqwest::header::ETAG;
 use serde_json::{Value, json};
 
-use crate::helpers::{errors_of, next_link, spawn_app, unknown_id};
+use crate::helpers::{error_fields, errors_of, named, next_link, spawn_app, unknown_id};
 
 const TICKETS_CREATED: &str = "ticketing_events_committed_total{event=\"TicketCreated\"}";
 const TICKETS_UPDATED: &str = "ticketing_events_committed_total{event=\"TicketUpdated\"}";
@@ -197,13 +197,7 @@ async fn invalid_tickets_name_every_bad_field_and_store_nothing() {
         let response = app.post(&seller, "/api/tickets", &body).await;
         // Assert
         assert_eq!(response.status(), 400, "{why}");
-        let got: Vec<_> = errors_of(response)
-            .await
-            .into_iter()
-            .map(|(_, f)| f)
-            .collect();
-        let want: Vec<_> = fields.iter().map(|f| Some((*f).to_owned())).collect();
-        assert_eq!(got, want, "{why}");
+        assert_eq!(error_fields(response).await, named(&fields), "{why}");
     }
     assert_eq!(app.metric(TICKETS_CREATED).await, 0, "nothing was stored");
     assert_eq!(app.listing(1000).await, Vec::<Value>::new());
@@ -288,12 +282,7 @@ async fn the_listing_shows_only_tickets_for_sale_oldest_first() {
     );
     // Once the hold ends, the ticket is back in its original place.
     assert_eq!(app.cancel(&buyer, &held).await.status(), 204);
-    let listed: Vec<_> = app
-        .listing(100)
-        .await
-        .iter()
-        .map(|t| t["id"].clone())
-        .collect();
+    let listed = app.listed_ids().await;
     assert_eq!(listed, ids);
 }
 
@@ -405,12 +394,7 @@ async fn a_limit_outside_1_to_1000_or_a_malformed_cursor_is_a_400_naming_the_fie
         let response = app.tickets(query).await;
         // Assert
         assert_eq!(response.status(), 400, "{why}");
-        let fields: Vec<_> = errors_of(response)
-            .await
-            .into_iter()
-            .map(|(_, f)| f)
-            .collect();
-        assert_eq!(fields, vec![Some(field.to_owned())], "{why}");
+        assert_eq!(error_fields(response).await, named(&[field]), "{why}");
     }
     assert_eq!(app.tickets("?limit=1").await.status(), 200, "1 is allowed");
     assert_eq!(
@@ -516,13 +500,7 @@ async fn an_edit_validates_like_a_listing_and_changes_nothing_when_refused() {
         let response = app.update_ticket(&seller, &id, &body).await;
         // Assert
         assert_eq!(response.status(), 400, "{why}");
-        let got: Vec<_> = errors_of(response)
-            .await
-            .into_iter()
-            .map(|(_, f)| f)
-            .collect();
-        let want: Vec<_> = fields.iter().map(|f| Some((*f).to_owned())).collect();
-        assert_eq!(got, want, "{why}");
+        assert_eq!(error_fields(response).await, named(&fields), "{why}");
     }
     assert_eq!(app.ticket_json(&id).await["version"], 0);
     assert_eq!(app.metric(TICKETS_UPDATED).await, 0);
