@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use ticketing::Application;
@@ -108,9 +109,13 @@ impl TestApp {
     }
 
     /// A browser-like client with its own cookie jar.
+    ///
+    /// It drops idle connections before the server's 5 s keep-alive does, so a request never
+    /// races the server closing the connection it was sent on (hyper's IncompleteMessage).
     pub fn client(&self) -> Client {
         Client::builder()
             .cookie_store(true)
+            .pool_idle_timeout(Duration::from_secs(3))
             .build()
             .expect("a client")
     }
@@ -418,6 +423,16 @@ impl ChildApp {
     }
 }
 
+impl Drop for ChildApp {
+    /// A test that fails while its child runs must not leave the server running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Waits for a child process to exit, polling; `None` if it is still running at `timeout`.
 pub async fn wait_exit(
     child: &mut std::process::Child,
@@ -437,4 +452,140 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// Endpoint methods and small compositions used by the ticket, order, hold and recovery
+/// suites.
+impl TestApp {
+    /// `n` fresh signed-in users, signed up a few at a time (each signup hashes a password).
+    pub async fn users(&self, n: usize) -> Vec<(Client, String)> {
+        futures::stream::iter(0..n)
+            .map(|_| self.user())
+            .buffer_unordered(8)
+            .collect()
+            .await
+    }
+
+    /// Lists a ticket with the given title and price and returns its body.
+    pub async fn listed_ticket_json(&self, client: &Client, title: &str, price: Value) -> Value {
+        let response = self.create_ticket(client, title, price).await;
+        assert_eq!(response.status(), 201, "list {title}");
+        response.json().await.expect("json")
+    }
+
+    /// PUT /api/tickets/:id with an `If-Match` header.
+    pub async fn update_ticket_if_match(
+        &self,
+        client: &Client,
+        id: &str,
+        if_match: &str,
+        body: &Value,
+    ) -> Response {
+        client
+            .put(self.url(&format!("/api/tickets/{id}")))
+            .header(reqwest::header::IF_MATCH, if_match)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GET /api/orders as JSON.
+    pub async fn orders_json(&self, client: &Client) -> Vec<Value> {
+        let response = self.orders(client).await;
+        assert_eq!(response.status(), 200, "GET /api/orders");
+        response.json().await.expect("json")
+    }
+
+    /// POST /api/orders that reports a failed connection instead of panicking (for servers
+    /// that are killed mid-request).
+    pub async fn try_reserve(&self, client: &Client, ticket_id: &str) -> reqwest::Result<Response> {
+        client
+            .post(self.url("/api/orders"))
+            .json(&json!({"ticketId": ticket_id}))
+            .send()
+            .await
+    }
+
+    /// DELETE /api/orders/:id that reports a failed connection instead of panicking.
+    pub async fn try_cancel(&self, client: &Client, order_id: &str) -> reqwest::Result<Response> {
+        client
+            .delete(self.url(&format!("/api/orders/{order_id}")))
+            .send()
+            .await
+    }
+
+    /// The ids of every ticket for sale, oldest first.
+    pub async fn listed_ids(&self) -> Vec<Value> {
+        self.listing(100)
+            .await
+            .iter()
+            .map(|t| t["id"].clone())
+            .collect()
+    }
+
+    /// Every ticket for sale, following the `Link: rel="next"` header from page to page.
+    pub async fn listing(&self, limit: usize) -> Vec<Value> {
+        let mut path = format!("/api/tickets?limit={limit}");
+        let mut tickets = Vec::new();
+        loop {
+            let response = self.get(&self.client(), &path).await;
+            assert_eq!(response.status(), 200, "GET {path}");
+            let next = next_link(&response);
+            let page: Vec<Value> = response.json().await.expect("json");
+            tickets.extend(page);
+            match next {
+                Some(next) => path = next,
+                None => return tickets,
+            }
+        }
+    }
+}
+
+/// The path named by a `Link: <path>; rel="next"` header, if the response has one.
+pub fn next_link(response: &Response) -> Option<String> {
+    let link = response.headers().get(reqwest::header::LINK)?;
+    let link = link.to_str().expect("an ASCII Link header");
+    let path = link
+        .strip_suffix("; rel=\"next\"")
+        .and_then(|rest| rest.strip_prefix('<'))
+        .and_then(|rest| rest.strip_suffix('>'));
+    Some(
+        path.unwrap_or_else(|| panic!("a Link header of the documented shape: {link}"))
+            .to_owned(),
+    )
+}
+
+impl ChildApp {
+    /// A `TestApp` that talks to this child over HTTP, so the endpoint methods work against
+    /// it. Stopping it does nothing: end the child with `kill`.
+    pub fn api(&self, data_dir: &Arc<tempfile::TempDir>) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            data_dir: data_dir.clone(),
+            config: test_config(data_dir.path()),
+            stop: None,
+            task: None,
+        }
+    }
+}
+
+/// A well-formed id that names nothing: `id` with its last hex digit changed.
+pub fn unknown_id(id: &str) -> String {
+    let last = if id.ends_with('0') { '1' } else { '0' };
+    format!("{}{last}", &id[..id.len() - 1])
+}
+
+/// The `field` of each entry of an error envelope, in order.
+pub async fn error_fields(response: Response) -> Vec<Option<String>> {
+    errors_of(response)
+        .await
+        .into_iter()
+        .map(|(_, field)| field)
+        .collect()
+}
+
+/// The fields a validation error should name, in the form `error_fields` answers.
+pub fn named(fields: &[&str]) -> Vec<Option<String>> {
+    fields.iter().map(|f| Some((*f).to_owned())).collect()
 }
