@@ -115,6 +115,7 @@ impl Application {
             session_secs: config.session_secs,
             cookie_secure: config.cookie_secure,
             webhook_secret: config.stripe_webhook_secret.clone(),
+            replayed_at_start: replayed.events,
         });
         let server = HttpServer::new(move || {
             App::new()

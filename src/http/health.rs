@@ -15,8 +15,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text format: live actors by kind, events committed by tag, pending holds, and
-/// how late holds ended after their deadline.
+/// Prometheus text format: live actors by kind, events committed by tag, pending holds, how
+/// many journal events the start-up replay applied, and how late holds ended.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut text = String::new();
     let _ = writeln!(text, "# TYPE ticketing_live_actors gauge");
@@ -35,6 +35,12 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         text,
         "ticketing_pending_holds {}",
         state.actors.store.pending_holds()
+    );
+    let _ = writeln!(text, "# TYPE ticketing_replayed_events_at_start gauge");
+    let _ = writeln!(
+        text,
+        "ticketing_replayed_events_at_start {}",
+        state.replayed_at_start
     );
     let _ = writeln!(text, "# TYPE ticketing_hold_expiry_lag_ms histogram");
     let (buckets, sum) = state.actors.expiry_lag.snapshot();

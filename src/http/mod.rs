@@ -31,6 +31,8 @@ pub struct AppState {
     pub cookie_secure: bool,
     /// Verifies Stripe webhooks; `None` turns the webhook route off (404).
     pub webhook_secret: Option<secrecy::SecretString>,
+    /// Journal events the start-up replay applied to the projections (for `/metrics`).
+    pub replayed_at_start: u64,
 }
 
 /// The route table.

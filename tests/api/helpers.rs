@@ -318,6 +318,27 @@ impl TestApp {
     // ----- End of the payments block. -----
 }
 
+impl TestApp {
+    /// Every event this process committed, all kinds together (from /metrics).
+    pub async fn events_committed(&self) -> u64 {
+        let text = self
+            .get(&self.client(), "/metrics")
+            .await
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .filter(|line| line.starts_with("ticketing_events_committed_total{"))
+            .map(|line| {
+                line.rsplit(' ')
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .expect("a count")
+            })
+            .sum()
+    }
+}
+
 pub fn metric_in(text: &str, series: &str) -> u64 {
     text.lines()
         .find_map(|line| {

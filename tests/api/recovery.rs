@@ -155,9 +155,15 @@ async fn replaying_the_journal_into_empty_projections_rebuilds_identical_state()
     let mut app = spawn_app_with(|_| {}).await;
     let world = World::build(&app).await;
     let before = view(&app, &world.clients(), &world.tickets()).await;
+    let journal = app.events_committed().await;
     // Act
     app.restart_with(|c| c.rebuild_projections = true).await;
     // Assert
+    assert_eq!(
+        app.metric("ticketing_replayed_events_at_start").await,
+        journal,
+        "the rebuild replayed the whole journal"
+    );
     assert_eq!(view(&app, &world.clients(), &world.tickets()).await, before);
     let email = app.current_user(&world.buyer_a).await["currentUser"]["email"].clone();
     let signin = app
