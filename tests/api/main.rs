@@ -3,6 +3,7 @@
 mod fake_stripe;
 #[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
+mod loadtest;
 mod stripe_gateway;
 mod users;
 mod webhook;
