@@ -117,8 +117,8 @@ pub struct LoadtestArgs {
     #[arg(long, value_enum, default_value_t = Scenario::Marketplace)]
     pub scenario: Scenario,
 
-    /// Users to sign up (default: 10 for marketplace, one seller plus one buyer per
-    /// concurrent request for race).
+    /// Users to sign up (default: for marketplace 10 or the concurrency if larger, and at
+    /// least the concurrency; for race one seller plus one buyer per concurrent request).
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
     pub users: Option<u64>,
 

@@ -148,11 +148,18 @@ impl fmt::Display for Violation {
             Violation::TicketHeldByDeadOrder {
                 ticket_id,
                 order_id,
-                status: s,
+                status: Some(s),
             } => write!(
                 f,
-                "ticket {ticket_id} is held by order {order_id}, which is {}",
-                status(s)
+                "ticket {ticket_id} is held by order {order_id}, which is {s}"
+            ),
+            Violation::TicketHeldByDeadOrder {
+                ticket_id,
+                order_id,
+                status: None,
+            } => write!(
+                f,
+                "ticket {ticket_id} is held by order {order_id}, which no load-test user has"
             ),
             Violation::TicketLost { ticket_id } => {
                 write!(f, "ticket {ticket_id} was created (201) but answers 404")
@@ -207,10 +214,14 @@ impl Tally {
 /// The audit's verdict and what it looked at.
 #[derive(Clone, Debug, Serialize)]
 pub struct Findings {
+    /// No violation.
     pub passed: bool,
+    /// Users whose GET /api/orders was read.
     pub users_read: u64,
     pub orders_read: u64,
+    /// Orders created, awaiting:payment or complete.
     pub live_orders: u64,
+    /// Tickets read back: every one created, and every one ordered.
     pub tickets_checked: u64,
     /// Orders created (201) that are in their buyer's orders.
     pub reserved_present: Tally,

@@ -58,6 +58,7 @@ pub struct OrderView {
     pub ticket: OrderTicketView,
 }
 
+/// The ticket an order is for.
 #[derive(Clone, Debug, Deserialize)]
 pub struct OrderTicketView {
     pub id: String,
@@ -132,6 +133,7 @@ pub struct Api {
 }
 
 impl Api {
+    /// The shop at `base`, reached through `http`, recording every call into `recorder`.
     pub fn new(http: Client, base: &reqwest::Url, recorder: Arc<Recorder>) -> Api {
         Api {
             http,

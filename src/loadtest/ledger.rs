@@ -50,6 +50,7 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// An empty ledger; the run's scenarios and setup share it through an `Arc`.
     pub fn new() -> Ledger {
         Ledger::default()
     }
@@ -60,10 +61,12 @@ impl Ledger {
         change(&mut facts)
     }
 
+    /// A 201 from POST /api/tickets.
     pub fn ticket_created(&self, ticket_id: &str) {
         self.with(|f| f.tickets.push(ticket_id.to_owned()));
     }
 
+    /// A 201 from POST /api/orders, by user number `user`.
     pub fn reserved(&self, order_id: &str, ticket_id: &str, user: usize) {
         self.with(|f| {
             f.reserved.push(Reserved {
@@ -74,10 +77,12 @@ impl Ledger {
         });
     }
 
+    /// A 201 from POST /api/payments.
     pub fn paid(&self, order_id: &str) {
         self.with(|f| f.paid.push(order_id.to_owned()));
     }
 
+    /// A 204 from DELETE /api/orders/:id.
     pub fn cancelled(&self, order_id: &str) {
         self.with(|f| f.cancelled.push(order_id.to_owned()));
     }

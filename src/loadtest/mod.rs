@@ -46,7 +46,7 @@ pub const EXIT_FATAL: u8 = 2;
 
 /// How long the marketplace runs when neither --duration nor --requests is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
-/// Marketplace users when --users is absent.
+/// Marketplace users when --users is absent (or the concurrency, when that is larger).
 const DEFAULT_MARKETPLACE_USERS: usize = 10;
 
 /// The flags, checked and resolved into what the run does.
@@ -66,8 +66,27 @@ impl Plan {
         let users = match (args.users, args.scenario) {
             (Some(users), _) => size(users, "--users")?,
             (None, Scenario::Race) => concurrency.saturating_add(1),
-            (None, Scenario::Marketplace) => DEFAULT_MARKETPLACE_USERS,
+            (None, Scenario::Marketplace) => DEFAULT_MARKETPLACE_USERS.max(concurrency),
         };
+        // Clap enforces these too; `LoadtestArgs` can also be built by hand.
+        if users < 2 || tickets == 0 || concurrency == 0 || args.threads == 0 {
+            bail!("--users must be at least 2, and --tickets, --concurrency, --threads at least 1");
+        }
+        if args
+            .rate
+            .is_some_and(|rate| !(rate.is_finite() && rate > 0.0))
+        {
+            bail!("--rate must be a positive number of requests per second");
+        }
+        // A marketplace user does one thing at a time; with fewer users than requests in
+        // flight, requests would queue in the load tester and its wait would pass for
+        // server latency.
+        if args.scenario == Scenario::Marketplace && users < concurrency {
+            bail!(
+                "The marketplace needs --users ({users}) at least --concurrency \
+                 ({concurrency}): each user has one request in flight at a time"
+            );
+        }
         let (pace, until) = match args.scenario {
             Scenario::Race => {
                 if args.duration.is_some() || args.requests.is_some() {
@@ -291,4 +310,81 @@ pub fn main(args: LoadtestArgs) -> ExitCode {
 fn fatal(error: anyhow::Error) -> ExitCode {
     eprintln!("error: {error:#}");
     ExitCode::from(EXIT_FATAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Cli, Command};
+    use clap::Parser;
+
+    fn plan(flags: &[&str]) -> anyhow::Result<Plan> {
+        let argv = ["ticketing", "loadtest", "--url", "http://127.0.0.1:9"]
+            .into_iter()
+            .chain(flags.iter().copied());
+        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+            Ok(Some(Command::Loadtest(args))) => Plan::of(&args),
+            _ => panic!("{flags:?} parse as a loadtest command"),
+        }
+    }
+
+    #[test]
+    fn the_race_sends_tickets_times_concurrency_reservations_in_rounds() {
+        let plan = plan(&[
+            "--scenario",
+            "race",
+            "--tickets",
+            "3",
+            "--concurrency",
+            "10",
+        ])
+        .expect("a valid plan");
+        assert_eq!(plan.users, 11, "one seller and ten buyers");
+        assert!(matches!(plan.until, Until::Count(30)));
+        assert!(matches!(plan.pace, Pace::Rounds { size: 10 }));
+    }
+
+    #[test]
+    fn a_rate_makes_the_loop_open_with_the_concurrency_as_its_cap() {
+        let plan = plan(&["--rate", "500", "--concurrency", "16", "--requests", "100"])
+            .expect("a valid plan");
+        assert!(matches!(
+            plan.pace,
+            Pace::Open {
+                burst: 1,
+                max_in_flight: 16,
+                ..
+            }
+        ));
+        assert_eq!(plan.users, 16, "at least one user per request in flight");
+        assert_eq!(plan.load.mode, "open");
+    }
+
+    #[test]
+    fn the_marketplace_runs_ten_seconds_unless_told_otherwise() {
+        let plan = plan(&[]).expect("a valid plan");
+        assert!(matches!(plan.until, Until::Elapsed(d) if d == DEFAULT_DURATION));
+        assert!(matches!(plan.pace, Pace::Closed { workers: 10 }));
+    }
+
+    #[test]
+    fn contradictory_flags_are_refused_before_any_request() {
+        let cases: [(&[&str], &str); 3] = [
+            (
+                &["--scenario", "race", "--duration", "5"],
+                "a race has no duration",
+            ),
+            (
+                &["--scenario", "race", "--requests", "5"],
+                "a race has a fixed count",
+            ),
+            (
+                &["--users", "3", "--concurrency", "4"],
+                "fewer marketplace users than requests in flight",
+            ),
+        ];
+        for (flags, why) in cases {
+            assert!(plan(flags).is_err(), "{why}");
+        }
+    }
 }

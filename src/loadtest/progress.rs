@@ -38,15 +38,15 @@ impl Progress {
             "{prefix:>8} {spinner} {pos} requests, {per_sec}, {elapsed} of {msg}",
             phase,
         );
-        bar.set_message(format!("{:.0?}", duration));
+        bar.set_message(format!("{duration:?}"));
         bar
     }
 
-    /// A spinner for a phase of unknown length.
+    /// A spinner for a phase of unknown length (the audit's reads).
     pub fn spinner(&self, phase: &str) -> ProgressBar {
         self.bar(
             ProgressBar::no_length(),
-            "{prefix:>8} {spinner} {pos} requests, {elapsed}",
+            "{prefix:>8} {spinner} reading back, {elapsed}",
             phase,
         )
     }

@@ -39,6 +39,7 @@ pub struct Load {
     pub planned_requests: Option<u64>,
 }
 
+/// The run phase, plus how well an open loop kept to its schedule.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
     #[serde(flatten)]
@@ -48,6 +49,7 @@ pub struct RunSummary {
     pub max_send_lag_ms: Option<f64>,
 }
 
+/// The audit's verdict, plus the numbers of its own reads.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditSummary {
     #[serde(flatten)]
@@ -60,6 +62,7 @@ pub struct AuditSummary {
 const SHOWN_VIOLATIONS: usize = 20;
 
 impl Report {
+    /// Whether the audit found nothing wrong (the exit code follows it).
     pub fn passed(&self) -> bool {
         self.audit.findings.passed
     }

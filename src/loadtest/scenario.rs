@@ -39,8 +39,10 @@ const PAGE: u32 = 20;
 
 /// The purchase race: for each ticket, `buyers.len()` reservations sent together.
 pub struct Race {
+    /// Records into the run's recorder.
     pub api: Api,
     pub ledger: Arc<Ledger>,
+    /// The tickets raced for, one round each.
     pub tickets: Vec<String>,
     /// The buyers of every ticket, with their index among all users.
     pub buyers: Vec<(usize, Session)>,
@@ -86,6 +88,7 @@ pub struct Shopper {
 }
 
 impl Shopper {
+    /// User number `index`, remembering nothing yet.
     pub fn new(index: usize, session: Session) -> Shopper {
         Shopper {
             index,
@@ -141,14 +144,15 @@ pub fn choose(roll: u32, holds_an_order: bool, has_seen_tickets: bool) -> Action
 /// The marketplace: shoppers taken from a pool (one step per shopper at a time, as a
 /// person does one thing at a time), and every ticket id known to the run.
 pub struct Marketplace {
-    pub api: Api,
-    pub ledger: Arc<Ledger>,
+    api: Api,
+    ledger: Arc<Ledger>,
     shoppers: Pool<Shopper>,
     /// Every ticket listed during the run, for random cursors.
     catalogue: Mutex<Vec<String>>,
 }
 
 impl Marketplace {
+    /// A marketplace of `shoppers` who start out knowing of `tickets`.
     pub fn new(
         api: Api,
         ledger: Arc<Ledger>,

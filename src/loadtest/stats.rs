@@ -69,6 +69,7 @@ impl Answer {
         }
     }
 
+    /// Whether this is exactly the status `code`.
     pub fn is(self, code: u16) -> bool {
         self == Answer::Status(code)
     }
@@ -102,6 +103,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// An empty recorder, one per phase, shared by that phase's tasks through an `Arc`.
     pub fn new() -> Recorder {
         Recorder::default()
     }
