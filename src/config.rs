@@ -1,7 +1,9 @@
-//! Configuration: command-line flags, each with an environment variable (DESIGN §6).
+//! Configuration: command-line flags, each with an environment variable (DESIGN §6), and
+//! the `loadtest` subcommand's flags.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
@@ -21,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the shop (the default when no command is given).
     Serve,
+    /// Load a running shop over HTTP, then audit its end state (see README, "Load testing").
+    Loadtest(LoadtestArgs),
 }
 
 /// Everything the server needs to start.
@@ -98,6 +102,83 @@ pub struct Config {
     /// Rebuild every projection from the journal at start-up.
     #[arg(long, env = "TICKETING_REBUILD_PROJECTIONS", default_value_t = false)]
     pub rebuild_projections: bool,
+}
+
+/// What `ticketing loadtest` does. The load tester is an HTTP client of a running shop, so
+/// these flags have no environment variables: a shell script names them.
+#[derive(Args, Clone, Debug)]
+pub struct LoadtestArgs {
+    /// Base URL of the shop to load, e.g. http://127.0.0.1:3000 (plain HTTP).
+    #[arg(long)]
+    pub url: reqwest::Url,
+
+    /// What the users do: `race` (every buyer orders the same ticket at once, for each
+    /// ticket) or `marketplace` (browse, list, buy, pay and cancel in a realistic mix).
+    #[arg(long, value_enum, default_value_t = Scenario::Marketplace)]
+    pub scenario: Scenario,
+
+    /// Users to sign up (default: for marketplace 10 or the concurrency if larger, and at
+    /// least the concurrency; for race one seller plus one buyer per concurrent request).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+    pub users: Option<u64>,
+
+    /// Tickets the sellers list before the run.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub tickets: u64,
+
+    /// Requests in flight at once: closed-loop workers, the open-loop cap, and for `race`
+    /// the buyers on each ticket. Also the size of the connection pool.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub concurrency: u64,
+
+    /// How long the marketplace runs, in seconds (default 10 when --requests is absent).
+    #[arg(long, value_parser = seconds, conflicts_with = "requests")]
+    pub duration: Option<Duration>,
+
+    /// How many marketplace requests to send, instead of a duration.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+
+    /// Open loop at this many requests per second: requests go out at fixed intended times
+    /// and latency counts from the intended time. Without it, the loop is closed.
+    #[arg(long, value_parser = per_second)]
+    pub rate: Option<f64>,
+
+    /// Threads of the load generator's runtime (pin it elsewhere with taskset).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: u64,
+
+    /// Time allowed for one request, in seconds; a request that takes longer counts as an
+    /// error.
+    #[arg(long, value_parser = seconds, default_value = "30")]
+    pub timeout: Duration,
+
+    /// Print one JSON report on stdout instead of the human summary (no progress bar).
+    #[arg(long, default_value_t = false)]
+    pub json: bool,
+}
+
+/// The load tester's scenarios.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    Race,
+    Marketplace,
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{text:?} is not a positive number of seconds"))
+}
+
+fn per_second(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| format!("{text:?} is not a positive number of requests per second"))
 }
 
 fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {

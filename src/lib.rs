@@ -2,13 +2,15 @@
 //!
 //! `Application::build` starts everything in order (store, replay, actors, hold supervisor,
 //! HTTP server) and `run_until_stopped` serves until the given shutdown future resolves.
-//! The binary and the tests start the app the same way.
+//! The binary and the tests start the app the same way. `loadtest` is the `ticketing
+//! loadtest` subcommand: an HTTP client of a running shop, independent of the rest.
 
 pub mod actors;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod loadtest;
 pub mod payments;
 pub mod store;
 pub mod telemetry;

@@ -1,4 +1,5 @@
-//! The `ticketing` binary: parse the configuration, start logging, run until a signal.
+//! The `ticketing` binary: parse the configuration, then serve (start logging, run until a
+//! signal) or run the load tester.
 
 use std::process::ExitCode;
 
@@ -10,6 +11,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None | Some(Command::Serve) => serve(cli.serve),
+        Some(Command::Loadtest(args)) => ticketing::loadtest::main(args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Tidy checks on the source tree (as rust-analyzer's `xtask/src/tidy.rs` does): every Rust
-//! file opens with a `//!` comment on its role, and no test is skipped or inverted.
+//! file opens with a `//!` comment on its role, no test is skipped or inverted, and the load
+//! tester uses none of the server's modules.
 
 use std::path::{Path, PathBuf};
 
@@ -52,5 +53,26 @@ fn no_test_is_ignored_or_expected_to_panic() {
     assert!(
         offenders.is_empty(),
         "skipped or inverted tests in: {offenders:?}"
+    );
+}
+
+#[test]
+fn the_load_tester_reaches_the_server_only_over_http() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src/loadtest"), &mut files);
+    assert!(!files.is_empty(), "found the load tester");
+    let internals = ["actors", "store", "http", "domain", "clock", "payments"]
+        .map(|module| format!("crate::{module}"));
+    let offenders: Vec<_> = files
+        .into_iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).expect("readable file");
+            internals.iter().any(|i| text.contains(i.as_str()))
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "the load tester uses server internals in: {offenders:?}"
     );
 }

@@ -5,6 +5,7 @@ mod fake_stripe;
 #[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
 mod holds;
+mod loadtest;
 mod orders;
 mod payments;
 mod payments_recovery;
