@@ -160,8 +160,14 @@ impl<A: Entity> Registry<A> {
             last_active: Instant::now(),
             busy: Arc::new(AtomicUsize::new(0)),
         };
-        let arbiter = &self.inner.arbiters[shard_of(&id, self.inner.arbiters.len())];
-        let addr = A::start_in_arbiter(arbiter, move |_| factory(id, state, life));
+        // Start next to the caller when it runs on an arbiter (an HTTP worker, the hold
+        // supervisor): its messages then stay on one thread instead of waking another, which
+        // measured as the main cost of a request (docs/BENCHMARKS.md). Callers on other
+        // threads (start-up replay) spread actors over the app's arbiters by id.
+        let arbiter = actix_rt::Arbiter::try_current().unwrap_or_else(|| {
+            self.inner.arbiters[shard_of(&id, self.inner.arbiters.len())].clone()
+        });
+        let addr = A::start_in_arbiter(&arbiter, move |_| factory(id, state, life));
         shard.insert(
             id,
             LiveActor {
