@@ -4,6 +4,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc instead of glibc's allocator: under sustained writes glibc kept the memory sled
+/// freed, and malloc/free were a tenth of the server's CPU (docs/BENCHMARKS.md, Memory).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use ticketing::Application;
 use ticketing::config::{Cli, Command, Config};
 
