@@ -10,6 +10,7 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
                                   # attempts on a held ticket, /healthz, in one run
     bench/bench.py holds          # expiry lag with 100,000 pending holds
     bench/bench.py memory         # RSS with 1,000,000 tickets listed, then 1,000,000 holds
+                                  # (--listing-only: stop after the listing)
     bench/bench.py marketplace    # `ticketing loadtest --scenario marketplace`, with /healthz
 
 Every number comes from one run on this machine; the ratios to /healthz in the same run are
@@ -230,7 +231,7 @@ def line(name, result, healthz=None):
 
 
 def reservations(args):
-    server = Server("--hold-secs", "86400")
+    server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb))
     try:
         seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
         health = run_wrk(server, None, 256, args.seconds, path="/healthz")
@@ -292,7 +293,8 @@ def holds(args):
 
 
 def memory(args):
-    server = Server("--hold-secs", "86400", "--actor-idle-ms", "2000")  # idle actors passivate soon
+    # Idle actors passivate two seconds after their last message.
+    server = Server("--hold-secs", "86400", "--actor-idle-ms", "2000", "--cache-mb", str(args.cache_mb))
     try:
         seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
         baseline = server.rss_mb()
@@ -303,6 +305,9 @@ def memory(args):
         wait_until(idle, 600, "the actors to passivate")
         time.sleep(5)
         listed = server.rss_mb()
+        if args.listing_only:
+            print(f"| started, 2 users | {baseline:.0f} MB |\n| {created:,} tickets listed, actors idle | {listed:.0f} MB |")
+            return
         ids = tickets_for_sale(server)
         reserve_all(server, buyer, ids, 64)
         wait_until(idle, 600, "the actors to passivate")
@@ -347,6 +352,9 @@ def main():
     parser.add_argument("--hold-secs", type=int, default=60)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--cache-mb", type=int, default=128, help="the store's cache size (reservations, memory)")
+    parser.add_argument("--listing-only", action="store_true",
+                        help="memory: stop after the listed tickets (skip the holds)")
     args = parser.parse_args()
     {"reservations": reservations, "holds": holds, "memory": memory, "marketplace": marketplace}[args.scenario](args)
 
