@@ -256,13 +256,16 @@ impl TestApp {
 
     /// A number from /metrics, e.g. `ticketing_events_committed_total{event="OrderExpired"}`.
     pub async fn metric(&self, series: &str) -> u64 {
-        let text = self
-            .get(&self.client(), "/metrics")
+        metric_in(&self.metrics_text().await, series)
+    }
+
+    /// GET /metrics, the Prometheus text.
+    pub async fn metrics_text(&self) -> String {
+        self.get(&self.client(), "/metrics")
             .await
             .text()
             .await
-            .expect("text");
-        metric_in(&text, series)
+            .expect("text")
     }
 
     // ----- Payments (DESIGN §4, §5): one method per endpoint. Added by the payments-tests
@@ -321,13 +324,9 @@ impl TestApp {
 impl TestApp {
     /// Every event this process committed, all kinds together (from /metrics).
     pub async fn events_committed(&self) -> u64 {
-        let text = self
-            .get(&self.client(), "/metrics")
+        self.metrics_text()
             .await
-            .text()
-            .await
-            .expect("text");
-        text.lines()
+            .lines()
             .filter(|line| line.starts_with("ticketing_events_committed_total{"))
             .map(|line| {
                 line.rsplit(' ')
