@@ -5,12 +5,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's allocator: under sustained writes glibc kept the memory sled
-/// freed, and malloc/free were a tenth of the server's CPU (docs/BENCHMARKS.md, Memory).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use ticketing::Application;
 use ticketing::config::{Cli, Command, Config};
+
+/// mimalloc instead of glibc's allocator, for speed: malloc/free were a tenth of the server's
+/// CPU, and losing purchase attempts went from 30% to 51% of the /healthz rate with it. It
+/// costs memory (about 50 MB more at start; docs/BENCHMARKS.md, Memory).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

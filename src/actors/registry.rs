@@ -161,9 +161,10 @@ impl<A: Entity> Registry<A> {
             busy: Arc::new(AtomicUsize::new(0)),
         };
         // Start next to the caller when it runs on an arbiter (an HTTP worker, the hold
-        // supervisor): its messages then stay on one thread instead of waking another, which
-        // measured as the main cost of a request (docs/BENCHMARKS.md). Callers on other
-        // threads (start-up replay) spread actors over the app's arbiters by id.
+        // supervisor, the start-up replay on the main arbiter): its messages then stay on one
+        // thread instead of waking another, which measured as the main cost of a request
+        // (docs/BENCHMARKS.md). A caller on no arbiter (a blocking-pool thread) spreads
+        // actors over the app's arbiters by id.
         let arbiter = actix_rt::Arbiter::try_current().unwrap_or_else(|| {
             self.inner.arbiters[shard_of(&id, self.inner.arbiters.len())].clone()
         });

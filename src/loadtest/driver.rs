@@ -44,6 +44,16 @@ pub enum Until {
     Elapsed(Duration),
 }
 
+impl Until {
+    /// Whether step `seq` may start `elapsed` after the drive began.
+    fn allows(self, seq: u64, elapsed: Duration) -> bool {
+        match self {
+            Until::Count(count) => seq < count,
+            Until::Elapsed(duration) => elapsed < duration,
+        }
+    }
+}
+
 /// How a drive went.
 #[derive(Clone, Copy, Debug)]
 pub struct Driven {
@@ -106,11 +116,7 @@ where
         tasks.spawn(async move {
             loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed);
-                let more = match until {
-                    Until::Count(count) => seq < count,
-                    Until::Elapsed(duration) => start.elapsed() < duration,
-                };
-                if !more {
+                if !until.allows(seq, start.elapsed()) {
                     break;
                 }
                 step(seq, Instant::now()).await;
@@ -137,14 +143,7 @@ where
 {
     let start = Instant::now();
     let mut seq = 0;
-    loop {
-        let more = match until {
-            Until::Count(count) => seq < count,
-            Until::Elapsed(duration) => start.elapsed() < duration,
-        };
-        if !more {
-            break;
-        }
+    while until.allows(seq, start.elapsed()) {
         let end = match until {
             Until::Count(count) => (seq + size).min(count),
             Until::Elapsed(_) => seq + size,
@@ -185,16 +184,9 @@ where
     let between_bursts = burst as f64 / rate;
     let start = Instant::now();
     for seq in 0.. {
-        if let Until::Count(count) = until
-            && seq >= count
-        {
-            break;
-        }
         let offset = Duration::try_from_secs_f64((seq / burst) as f64 * between_bursts)
             .context("The schedule ran past what a duration can hold")?;
-        if let Until::Elapsed(duration) = until
-            && offset >= duration
-        {
+        if !until.allows(seq, offset) {
             break;
         }
         let intended = start + offset;

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use reqwest::Client;
+use reqwest::{Client, Response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use ticketing::config::Config;
@@ -110,6 +110,23 @@ pub async fn listing(app: &TestApp) -> Vec<String> {
         .iter()
         .map(|ticket| ticket["id"].as_str().expect("ticket id").to_owned())
         .collect()
+}
+
+/// A payment of an order that has ended is refused: 409 "Order is cancelled", Stripe was
+/// never asked, and the ticket is still for sale.
+pub async fn assert_refused_as_cancelled(
+    app: &TestApp,
+    fake: &FakeStripe,
+    purchase: &Purchase,
+    response: Response,
+) {
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        errors_of(response).await,
+        vec![("Order is cancelled".to_owned(), None)]
+    );
+    assert!(fake.requests().is_empty(), "Stripe was not asked");
+    assert_for_sale(app, &purchase.ticket_id).await;
 }
 
 /// Sold to `order_id`: the ticket names its order, is not listed, cannot be edited by its
@@ -399,13 +416,7 @@ async fn paying_a_cancelled_order_is_a_conflict_and_charges_nothing() {
         .await;
 
     // Assert
-    assert_eq!(response.status(), 409);
-    assert_eq!(
-        errors_of(response).await,
-        vec![("Order is cancelled".to_owned(), None)]
-    );
-    assert!(fake.requests().is_empty(), "Stripe was not asked");
-    assert_for_sale(&app, &purchase.ticket_id).await;
+    assert_refused_as_cancelled(&app, &fake, &purchase, response).await;
 }
 
 #[actix_web::test]
@@ -432,13 +443,7 @@ async fn paying_an_order_whose_hold_expired_is_a_conflict_and_charges_nothing() 
         .await;
 
     // Assert
-    assert_eq!(response.status(), 409);
-    assert_eq!(
-        errors_of(response).await,
-        vec![("Order is cancelled".to_owned(), None)]
-    );
-    assert!(fake.requests().is_empty(), "Stripe was not asked");
-    assert_for_sale(&app, &purchase.ticket_id).await;
+    assert_refused_as_cancelled(&app, &fake, &purchase, response).await;
 }
 
 #[actix_web::test]

@@ -45,11 +45,8 @@ pub fn signed(event: &Value) -> (String, String) {
 /// Every `ticketing_events_committed_total` line: equal before and after means nothing
 /// was committed in between.
 pub async fn committed_events(app: &TestApp) -> Vec<String> {
-    app.get(&app.client(), "/metrics")
+    app.metrics_text()
         .await
-        .text()
-        .await
-        .expect("text")
         .lines()
         .filter(|line| line.starts_with("ticketing_events_committed_total"))
         .map(str::to_owned)
