@@ -122,3 +122,64 @@ async fn without_jwt_key_a_private_secret_is_generated_and_sessions_survive_a_re
     let current: Value = app.current_user(&client).await;
     assert_eq!(current["currentUser"]["email"], "kept@example.com");
 }
+
+#[actix_web::test]
+async fn start_up_logs_each_important_setting_and_never_a_secret() {
+    // Arrange: every secret set, to values that must not appear anywhere in the log.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secrets = [
+        ("JWT_KEY", "jwt-secret-that-must-not-be-logged"),
+        (
+            "STRIPE_SECRET_KEY",
+            "sk_test_secret_that_must_not_be_logged",
+        ),
+        (
+            "STRIPE_WEBHOOK_SECRET",
+            "whsec_secret_that_must_not_be_logged",
+        ),
+    ];
+    let port = free_port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ticketing"));
+    command
+        .env("TICKETING_ADDR", format!("127.0.0.1:{port}"))
+        .env("TICKETING_DATA_DIR", dir.path())
+        .env("STRIPE_API_BASE", "http://127.0.0.1:9")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in secrets {
+        command.env(key, value);
+    }
+    let mut server = crate::helpers::ChildApp {
+        child: command.spawn().expect("the binary starts"),
+        address: format!("http://127.0.0.1:{port}"),
+    };
+    let mut stdout = server.child.stdout.take().expect("piped stdout");
+    let mut stderr = server.child.stderr.take().expect("piped stderr");
+    server.wait_ready().await;
+
+    // Act
+    let status = server.terminate().await;
+
+    // Assert
+    assert!(status.success(), "exit status: {status}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut log).expect("stdout");
+    std::io::Read::read_to_string(&mut stderr, &mut log).expect("stderr");
+    for setting in [
+        "Listening",
+        "Data directory",
+        "Purchase holds",
+        "Session signing secret",
+        "Payments",
+        "Stripe webhooks",
+    ] {
+        assert!(
+            log.contains(setting),
+            "no start-up line for {setting:?} in:\n{log}"
+        );
+    }
+    for (name, value) in secrets {
+        assert!(!log.contains(value), "{name} appears in the log:\n{log}");
+    }
+}
