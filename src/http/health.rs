@@ -15,7 +15,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text format: live actors by kind, events committed by tag, pending holds, how
+/// Prometheus text format: live actors by kind, events committed by tag, group-commit
+/// flushes and the durability waits they answered, pending holds, how
 /// many journal events the start-up replay applied, and how late holds ended.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut text = String::new();
@@ -30,6 +31,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "ticketing_events_committed_total{{event=\"{tag}\"}} {count}"
         );
     }
+    let (flushes, waits) = state.actors.store.flush_stats();
+    let _ = writeln!(text, "# TYPE ticketing_store_flushes_total counter");
+    let _ = writeln!(text, "ticketing_store_flushes_total {flushes}");
+    let _ = writeln!(text, "# TYPE ticketing_store_durable_waits_total counter");
+    let _ = writeln!(text, "ticketing_store_durable_waits_total {waits}");
     let _ = writeln!(text, "# TYPE ticketing_pending_holds gauge");
     let _ = writeln!(
         text,

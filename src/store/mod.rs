@@ -251,6 +251,11 @@ impl Store {
             .collect()
     }
 
+    /// (group-commit flushes, durability waits they answered) since the store opened.
+    pub fn flush_stats(&self) -> (u64, u64) {
+        self.inner.flusher.stats()
+    }
+
     pub fn journal_len(&self) -> usize {
         self.inner.journal.len()
     }

@@ -493,3 +493,29 @@ async fn burst_buyer(app: &TestApp, buyer: &Client, tickets: &[String], log: &Re
         }
     }
 }
+
+#[actix_web::test]
+async fn every_acknowledged_write_waits_for_a_flush_and_concurrent_writes_share_one() {
+    // Arrange
+    let app = crate::helpers::spawn_app().await;
+    let (seller, _) = app.user().await;
+    let flushes = app.metric("ticketing_store_flushes_total").await;
+    let waits = app.metric("ticketing_store_durable_waits_total").await;
+    // Act
+    let titles: Vec<String> = (0..64).map(|n| format!("Gig {n}")).collect();
+    let created = futures::future::join_all(
+        titles
+            .iter()
+            .map(|title| app.create_ticket(&seller, title, json!(20))),
+    )
+    .await;
+    // Assert
+    assert!(created.iter().all(|r| r.status() == 201));
+    let flushes = app.metric("ticketing_store_flushes_total").await - flushes;
+    let waits = app.metric("ticketing_store_durable_waits_total").await - waits;
+    assert!(waits >= 64, "each 201 waited for durability: {waits} waits");
+    assert!(
+        (1..waits).contains(&flushes),
+        "64 concurrent writes share flushes (group commit): {flushes} flushes for {waits} waits"
+    );
+}
