@@ -207,7 +207,7 @@ impl Store {
         };
         for entry in journal.read_from(journal.checkpoint()?) {
             let (seq, event) = entry?;
-            self.inner.projections.apply(&event)?;
+            self.inner.projections.apply(&event, false)?;
             replayed.events += 1;
             if let Some(follow_up) = event.follow_up() {
                 journal.hold(seq);
@@ -227,7 +227,7 @@ impl Store {
     /// durable: await `durable` before acknowledging anything.
     pub fn commit(&self, event: &Event) -> Result<Commit, StoreError> {
         let seq = self.inner.journal.append(event)?;
-        self.inner.projections.apply(event)?;
+        self.inner.projections.apply(event, true)?;
         if let Some(i) = Event::TAGS.iter().position(|tag| *tag == event.tag()) {
             self.inner.committed[i].fetch_add(1, Ordering::Relaxed);
         }

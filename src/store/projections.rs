@@ -1,9 +1,9 @@
 //! Projections: entity snapshots and indexes derived from the journal.
 //!
 //! `apply` is the only writer. It loads the affected snapshots, runs the domain's `evolve`
-//! (the same function the actors use in memory), and when a snapshot changed writes it and
-//! adjusts the indexes by comparing old and new, so every index is a function of the
-//! snapshots and applying an event twice changes nothing. Plain inserts, no batches: the
+//! (the same function the actors use in memory), and when a snapshot changed adjusts the
+//! indexes by comparing old and new and then writes it, so every index is a function of
+//! the snapshots and applying an event twice changes nothing. Plain inserts, no batches: the
 //! journal record is the commit, these can always be rebuilt from it.
 
 use std::ops::Bound;
@@ -97,52 +97,99 @@ impl Projections {
     }
 
     /// Writes the effects of one event on every snapshot and index it touches.
-    pub(crate) fn apply(&self, event: &Event) -> Result<(), StoreError> {
+    ///
+    /// Each index is changed only where membership differs between the old and the new
+    /// snapshot, and before the snapshot itself: sled recovers a prefix of its writes, so a
+    /// snapshot that survived a crash implies its index changes did, and a replay that finds
+    /// the old snapshot redoes them all.
+    ///
+    /// `live` is true when the event is being committed now rather than replayed. An entity
+    /// the event creates then has an id made for it a moment ago, so it cannot have a prior
+    /// state and none is read (a replay reads it: the snapshot may already be there).
+    pub(crate) fn apply(&self, event: &Event, live: bool) -> Result<(), StoreError> {
         if let Event::UserCreated(e) = event {
-            let old = self.user(e.user_id)?;
+            let old = if live && matches!(event, Event::UserCreated(_)) {
+                None
+            } else {
+                self.user(e.user_id)?
+            };
             let new = user::evolve(old.clone(), event);
             if let Some(user) = new.filter(|u| old.as_ref() != Some(u)) {
-                self.users.insert(user.id.as_bytes(), encode(&user)?)?;
                 let entry = EmailEntry::Taken { user_id: user.id };
                 self.emails.insert(user.email.as_str(), encode(&entry)?)?;
+                self.users.insert(user.id.as_bytes(), encode(&user)?)?;
             }
         }
         if let Some(id) = event.changes_ticket() {
-            let old = self.ticket(id)?;
+            let old = if live && matches!(event, Event::TicketCreated(_)) {
+                None
+            } else {
+                self.ticket(id)?
+            };
             if let Some(new) =
                 ticket::evolve(old.clone(), event).filter(|t| old.as_ref() != Some(t))
             {
-                self.tickets.insert(id.as_bytes(), encode(&new)?)?;
-                if new.is_for_sale() {
-                    self.listing.insert(id.as_bytes(), &[])?;
-                } else {
-                    self.listing.remove(id.as_bytes())?;
+                let was_for_sale = old.as_ref().is_some_and(Ticket::is_for_sale);
+                match (was_for_sale, new.is_for_sale()) {
+                    (false, true) => {
+                        self.listing.insert(id.as_bytes(), &[])?;
+                    }
+                    (true, false) => {
+                        self.listing.remove(id.as_bytes())?;
+                    }
+                    _ => {}
                 }
+                self.tickets.insert(id.as_bytes(), encode(&new)?)?;
             }
         }
         if let Some(id) = event.changes_order() {
-            let old = self.order(id)?;
+            let old = if live && matches!(event, Event::OrderCreated(_)) {
+                None
+            } else {
+                self.order(id)?
+            };
             if let Some(new) = order::evolve(old.clone(), event).filter(|o| old.as_ref() != Some(o))
             {
+                if old.is_none() {
+                    self.user_orders
+                        .insert(user_order_key(new.buyer, id), &[])?;
+                }
+                let old_deadline = old
+                    .as_ref()
+                    .filter(|o| o.awaits_expiry())
+                    .map(|o| deadline_key(o.expires_at, id));
+                let new_deadline = new
+                    .awaits_expiry()
+                    .then(|| deadline_key(new.expires_at, id));
+                if old_deadline != new_deadline {
+                    if let Some(key) = old_deadline {
+                        self.deadlines.remove(key)?;
+                    }
+                    if let Some(key) = new_deadline {
+                        self.deadlines.insert(key, &[])?;
+                    }
+                }
+                let was_awaiting = old
+                    .as_ref()
+                    .is_some_and(|o| o.status == OrderStatus::AwaitingPayment);
+                match (was_awaiting, new.status == OrderStatus::AwaitingPayment) {
+                    (false, true) => {
+                        self.awaiting_payment.insert(id.as_bytes(), &[])?;
+                    }
+                    (true, false) => {
+                        self.awaiting_payment.remove(id.as_bytes())?;
+                    }
+                    _ => {}
+                }
                 self.orders.insert(id.as_bytes(), encode(&new)?)?;
-                self.user_orders
-                    .insert(user_order_key(new.buyer, id), &[])?;
-                if let Some(old) = old.as_ref().filter(|o| o.awaits_expiry()) {
-                    self.deadlines.remove(deadline_key(old.expires_at, id))?;
-                }
-                if new.awaits_expiry() {
-                    self.deadlines
-                        .insert(deadline_key(new.expires_at, id), &[])?;
-                }
-                if new.status == OrderStatus::AwaitingPayment {
-                    self.awaiting_payment.insert(id.as_bytes(), &[])?;
-                } else {
-                    self.awaiting_payment.remove(id.as_bytes())?;
-                }
             }
         }
         if let Some(id) = event.changes_charge() {
-            let old = self.charge(id)?;
+            let old = if live && matches!(event, Event::ChargeCreated(_)) {
+                None
+            } else {
+                self.charge(id)?
+            };
             if let Some(new) =
                 charge::evolve(old.clone(), event).filter(|c| old.as_ref() != Some(c))
             {

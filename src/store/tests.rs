@@ -166,3 +166,66 @@ fn the_checkpoint_stays_below_an_unfinished_follow_up() {
         "replay restarts at the unfinished event"
     );
 }
+
+#[test]
+fn replaying_a_whole_hold_over_projections_already_past_it_changes_nothing() {
+    use crate::domain::order::{self, OrderCommand};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    let ticket_id = TicketId::new(RawId::from_parts(10, 1));
+    let order_id = OrderId::new(RawId::from_parts(20, 1));
+    let buyer = UserId::new(RawId::from_parts(1, 2));
+    store.commit(&ticket_created(1)).expect("commit").finish();
+    // Reserve, expire, release: the live path skips reading the order it creates.
+    let ticket = store.ticket(ticket_id).expect("read").expect("exists");
+    let reserve = TicketCommand::Reserve {
+        order_id,
+        buyer,
+        expires_at: Timestamp::from_millis(5_000),
+    };
+    let reserved = ticket::decide(&ticket, reserve)
+        .expect("free")
+        .expect("event");
+    store.commit(&reserved).expect("commit").finish();
+    let held = store.order(order_id).expect("read").expect("exists");
+    let expire = OrderCommand::Expire {
+        now: Timestamp::from_millis(6_000),
+    };
+    let expired = order::decide(&held, expire).expect("due").expect("event");
+    store.commit(&expired).expect("commit").finish();
+    let ticket = store.ticket(ticket_id).expect("read").expect("exists");
+    let release = TicketCommand::Release { order_id };
+    let released = ticket::decide(&ticket, release)
+        .expect("held")
+        .expect("event");
+    store.commit(&released).expect("commit").finish();
+    let view = |store: &Store| {
+        (
+            store.ticket(ticket_id).expect("read"),
+            store.order(order_id).expect("read"),
+            store.orders_of(buyer).expect("read"),
+            store.tickets_for_sale(None, 10).expect("read"),
+            store
+                .due_holds(Timestamp::from_millis(10_000), 10)
+                .expect("read"),
+            store.awaiting_payment().expect("read"),
+        )
+    };
+    let before = view(&store);
+    assert_eq!(before.3.len(), 1, "the released ticket is listed");
+    assert!(
+        before.4.is_empty(),
+        "the expired hold left the deadline index"
+    );
+
+    // A conservative checkpoint: replay every event over projections that are ahead of them.
+    store
+        .inner
+        .db
+        .open_tree("meta")
+        .expect("meta")
+        .remove(b"checkpoint")
+        .expect("forget the checkpoint");
+    assert_eq!(store.replay().expect("replay").events, 4);
+    assert_eq!(view(&store), before);
+}
