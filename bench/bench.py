@@ -205,11 +205,14 @@ def write_ids(ids):
     return handle.name
 
 
-def reserve_all(server, token, ids, connections, duration=None):
-    """Reserves each id once (duration None: until done) or for `duration` seconds."""
+def reserve_all(server, token, ids, connections, duration=None, delay_ms=None):
+    """Reserves each id once (duration None: until done) or for `duration` seconds; with
+    `delay_ms`, each connection pauses that long before each request."""
     path = write_ids(ids)
     try:
         env = {"TOKEN": token, "TICKETS": path}
+        if delay_ms:
+            env["DELAY_MS"] = str(delay_ms)
         if duration is None:
             env["ONCE"] = "1"
             target = committed(server, "OrderCreated") + len(ids)
@@ -267,10 +270,14 @@ def holds(args):
         created, took = create_tickets(server, seller, args.holds)
         ids = tickets_for_sale(server)
         started = time.time()
-        result = reserve_all(server, buyer, ids, 64)
+        if args.rate:
+            # 32 connections, each pausing so that together they place about `rate` per second.
+            reserve_all(server, buyer, ids, 32, delay_ms=max(1, round(32_000 / args.rate)))
+        else:
+            reserve_all(server, buyer, ids, 64)
         placed = time.time() - started
         pending = server.metric("ticketing_pending_holds")
-        print(f"placed holds in {placed:.1f} s; "
+        print(f"placed holds in {placed:.1f} s ({pending / placed:,.0f}/s); "
               f"{pending:,.0f} pending (hold {args.hold_secs} s)", file=sys.stderr)
         assert placed < args.hold_secs, "holds expired before all were placed: raise --hold-secs"
         wait_until(lambda: server.metric("ticketing_pending_holds") == 0,
@@ -286,10 +293,10 @@ def holds(args):
     def quantile(q):
         return next(bound for bound, count in buckets if count >= q * total)
 
-    print(f"| pending holds | expired | expiry lag p50 | p99 | max bucket | all ended after | RSS |")
-    print("|---|---|---|---|---|---|---|")
-    print(f"| {pending:,.0f} | {expired:,.0f} | <= {quantile(0.5):g} ms | <= {quantile(0.99):g} ms | "
-          f"<= {quantile(1.0):g} ms | {finished:.1f} s | {rss:.0f} MB |")
+    print(f"| pending holds | placed (and falling due) per s | expired | expiry lag p50 | p99 | max bucket | all ended after | RSS |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {pending:,.0f} | {pending / placed:,.0f} | {expired:,.0f} | <= {quantile(0.5):g} ms | "
+          f"<= {quantile(0.99):g} ms | <= {quantile(1.0):g} ms | {finished:.1f} s | {rss:.0f} MB |")
 
 
 def memory(args):
@@ -349,7 +356,10 @@ def main():
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
     parser.add_argument("--tickets", type=int, default=300_000)
     parser.add_argument("--holds", type=int, default=100_000)
-    parser.add_argument("--hold-secs", type=int, default=60)
+    parser.add_argument("--hold-secs", type=int, default=90,
+                        help="holds: longer than the 60 s actor idle time, as the default 900 s is")
+    parser.add_argument("--rate", type=int, default=0,
+                        help="holds: place about this many per second (0: as fast as the server goes)")
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--cache-mb", type=int, default=128, help="the store's cache size (reservations, memory)")

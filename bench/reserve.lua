@@ -1,6 +1,8 @@
 -- wrk script: POST /api/orders as one buyer (Bearer $TOKEN) for the ticket ids in $TICKETS,
 -- each id once, spread over the threads ($THREADS). When the ids run out it keeps asking for
 -- the last one (answered 409), so only 201s count as reservations. Prints status counts.
+-- With $DELAY_MS each connection pauses that long before each request, which caps the rate
+-- at about connections * 1000 / $DELAY_MS requests per second.
 local threads = {}
 local next_id = 1
 
@@ -17,6 +19,11 @@ function init(args)
   i = tid
   statuses = {}
   headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("TOKEN") }
+end
+
+if os.getenv("DELAY_MS") then
+  local pause = tonumber(os.getenv("DELAY_MS"))
+  function delay() return pause end
 end
 
 function request()
