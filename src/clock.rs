@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::domain::ids::RawId;
 use crate::domain::time::Timestamp;
+use crate::sync::lock;
 
 /// The current time.
 pub fn now() -> Timestamp {
@@ -39,10 +40,7 @@ impl IdGenerator {
 
     pub fn next(&self) -> RawId {
         let now = now().millis();
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = lock(&self.last);
         // Within one millisecond, or if the clock stepped back, keep the last timestamp
         // and count up, so ids stay strictly increasing.
         let millis = now.max(last.0);

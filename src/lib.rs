@@ -13,6 +13,7 @@ pub mod http;
 pub mod loadtest;
 pub mod payments;
 pub mod store;
+mod sync;
 pub mod telemetry;
 
 use std::future::Future;

@@ -23,6 +23,7 @@ use actix_rt::ArbiterHandle;
 
 use super::error::EntityError;
 use crate::store::{Store, StoreError};
+use crate::sync::lock;
 
 /// An actor the registry can activate.
 pub trait Entity: Actor<Context = Context<Self>> {
@@ -262,11 +263,4 @@ fn shard_of<T: Hash>(id: &T, count: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut hasher);
     (hasher.finish() % count.max(1) as u64) as usize
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // No critical section here can leave the map half-updated, so a poisoned lock is usable.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

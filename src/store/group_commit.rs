@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::StoreError;
+use crate::sync::lock;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
@@ -154,12 +155,4 @@ fn flush_loop(shared: &Shared, db: &sled::Db, before_flush: &dyn Fn()) {
     if let Err(error) = db.flush() {
         tracing::error!(%error, "Failed to flush the store at shutdown");
     }
-}
-
-/// Locks a mutex, recovering from poisoning: the guarded data stays consistent because no
-/// critical section here can panic halfway through an update.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use super::StoreError;
 use super::codec::{decode_event, encode_event};
-use super::group_commit::lock;
 use crate::domain::events::Event;
+use crate::sync::lock;
 
 const CHECKPOINT_KEY: &[u8] = b"checkpoint";
 
