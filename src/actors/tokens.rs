@@ -2,9 +2,22 @@
 //!
 //! A token is only half of a session: the session id inside it must also still be in the
 //! store's sessions tree, so signout revokes exactly that session (DESIGN §7.9).
+//!
+//! Checking a signature means an HMAC and a JSON decode on every request of a session, a
+//! twentieth of a reservation's time; so the claims of tokens already checked are kept by
+//! their exact text, with their expiry still checked at each use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+
+use crate::clock;
+use crate::sync::lock;
+
+/// Checked tokens kept at most; the set is emptied when full (re-checking costs little).
+const CHECKED_CAPACITY: usize = 16_384;
 
 /// What a token says. `iat` and `exp` are seconds since the epoch.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -23,6 +36,8 @@ pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Token text -> its claims, for tokens whose signature has been checked.
+    checked: Arc<Mutex<HashMap<String, Claims>>>,
 }
 
 impl Tokens {
@@ -34,6 +49,7 @@ impl Tokens {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            checked: Arc::default(),
         }
     }
 
@@ -43,8 +59,72 @@ impl Tokens {
 
     /// The claims of a well-signed, unexpired token; `None` for anything else.
     pub fn read(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        if let Some(claims) = lock(&self.checked).get(token) {
+            // The same rule as the library's with no leeway: dead once `exp` has passed.
+            let now_secs = clock::now().millis() / 1000;
+            return (claims.exp >= now_secs).then(|| claims.clone());
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        let mut checked = lock(&self.checked);
+        if checked.len() >= CHECKED_CAPACITY {
+            checked.clear();
+        }
+        checked.insert(token.to_owned(), claims.clone());
+        Some(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: u64) -> Claims {
+        Claims {
+            sub: "0".repeat(24),
+            email: "a@b.test".into(),
+            sid: "1".repeat(24),
+            iat: 0,
+            exp,
+        }
+    }
+
+    fn now_secs() -> u64 {
+        clock::now().millis() / 1000
+    }
+
+    #[test]
+    fn a_good_token_reads_the_same_the_second_time() {
+        let tokens = Tokens::new(b"a test secret of enough length");
+        let token = tokens.issue(&claims(now_secs() + 60)).expect("signs");
+        let first = tokens.read(&token).expect("valid");
+        assert_eq!(tokens.read(&token), Some(first));
+    }
+
+    #[test]
+    fn a_token_from_another_key_or_edited_is_refused() {
+        let tokens = Tokens::new(b"a test secret of enough length");
+        let other = Tokens::new(b"another secret, just as long...");
+        let token = other.issue(&claims(now_secs() + 60)).expect("signs");
+        assert_eq!(tokens.read(&token), None);
+        let mine = tokens.issue(&claims(now_secs() + 60)).expect("signs");
+        tokens.read(&mine).expect("valid");
+        let edited = format!("{mine}x");
+        assert_eq!(
+            tokens.read(&edited),
+            None,
+            "only the exact checked text is kept"
+        );
+    }
+
+    #[test]
+    fn an_expired_token_is_refused_even_after_it_was_checked() {
+        let tokens = Tokens::new(b"a test secret of enough length");
+        let stale = tokens.issue(&claims(now_secs() - 1)).expect("signs");
+        assert_eq!(tokens.read(&stale), None, "the library refuses it");
+        // A token checked while valid whose expiry has since passed.
+        lock(&tokens.checked).insert("checked earlier".into(), claims(now_secs() - 1));
+        assert_eq!(tokens.read("checked earlier"), None);
     }
 }
