@@ -362,7 +362,7 @@ def main():
                         help="holds: place about this many per second (0: as fast as the server goes)")
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--cache-mb", type=int, default=128, help="the store's cache size (reservations, memory)")
+    parser.add_argument("--cache-mb", type=int, default=32, help="the store's cache size (reservations, memory); 32 is the server's default")
     parser.add_argument("--listing-only", action="store_true",
                         help="memory: stop after the listed tickets (skip the holds)")
     args = parser.parse_args()
