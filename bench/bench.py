@@ -12,6 +12,9 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
     bench/bench.py memory         # RSS with 1,000,000 tickets listed, then 1,000,000 holds
                                   # (--listing-only: stop after the listing)
     bench/bench.py marketplace    # `ticketing loadtest --scenario marketplace`, with /healthz
+    bench/bench.py ab --baseline OTHER_BINARY
+                                  # reservations by two builds in alternating rounds, with
+                                  # the median round of each (how changes are compared here)
 
 Every number comes from one run on this machine; the ratios to /healthz in the same run are
 what to compare across machines.
@@ -40,13 +43,13 @@ PASSWORD = "benchmark password"
 class Server:
     """The server under test, pinned to SERVER_CORE, on its own temporary data directory."""
 
-    def __init__(self, *flags):
+    def __init__(self, *flags, binary=BIN):
         self.dir = tempfile.TemporaryDirectory(prefix="ticketing-bench-")
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         env = dict(os.environ, RUST_LOG="warn")
         self.process = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, BIN, "--addr", f"127.0.0.1:{port}",
+            ["taskset", "-c", SERVER_CORE, binary, "--addr", f"127.0.0.1:{port}",
              "--data-dir", self.dir.name, *flags],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: get(self.base + "/healthz")[0] == 200, 60, "the server to start")
@@ -350,9 +353,36 @@ def marketplace(args):
         server.stop()
 
 
+def ab(args):
+    """Reservations by two builds, alternating round by round on fresh servers, so that the
+    machine's noise falls on both alike; prints every round and each build's median."""
+    if not args.baseline:
+        sys.exit("ab needs --baseline BINARY (compared with TICKETING_BIN or the release build)")
+    print("| build, round | requests/s | 201/s | 409/s | p50 ms | p90 ms | p99 ms | other |")
+    print("|---|---|---|---|---|---|---|---|")
+    rounds = {"baseline": [], "current": []}
+    for number in range(1, args.rounds + 1):
+        for name, binary in (("baseline", args.baseline), ("current", BIN)):
+            server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb), binary=binary)
+            try:
+                seller = signup(server, "seller@bench.test")
+                buyer = signup(server, "buyer@bench.test")
+                health = run_wrk(server, None, 256, 5, path="/healthz")
+                create_tickets(server, seller, args.tickets)
+                result = reserve_all(server, buyer, tickets_for_sale(server), args.concurrency,
+                                     duration=args.seconds)
+            finally:
+                server.stop()
+            rounds[name].append(result)
+            print(line(f"{name}, round {number}", result, health["rps"]), flush=True)
+    for name, results in rounds.items():
+        median = sorted(results, key=lambda r: r["rps"])[len(results) // 2]
+        print(f"median {name}: {median['rps']:,.0f} requests/s, p99 {median.get('p99', 0):.1f} ms")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace"])
+    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
     parser.add_argument("--tickets", type=int, default=300_000)
     parser.add_argument("--holds", type=int, default=100_000)
@@ -361,12 +391,17 @@ def main():
     parser.add_argument("--rate", type=int, default=0,
                         help="holds: place about this many per second (0: as fast as the server goes)")
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=64,
+                        help="marketplace: requests in flight; ab: connections reserving")
     parser.add_argument("--cache-mb", type=int, default=32, help="the store's cache size (reservations, memory); 32 is the server's default")
     parser.add_argument("--listing-only", action="store_true",
                         help="memory: stop after the listed tickets (skip the holds)")
+    parser.add_argument("--baseline", help="ab: the other build to compare with")
+    parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build")
     args = parser.parse_args()
-    {"reservations": reservations, "holds": holds, "memory": memory, "marketplace": marketplace}[args.scenario](args)
+    scenarios = {"reservations": reservations, "holds": holds, "memory": memory,
+                 "marketplace": marketplace, "ab": ab}
+    scenarios[args.scenario](args)
 
 
 if __name__ == "__main__":
