@@ -129,16 +129,8 @@ impl Projections {
             if let Some(new) =
                 ticket::evolve(old.clone(), event).filter(|t| old.as_ref() != Some(t))
             {
-                let was_for_sale = old.as_ref().is_some_and(Ticket::is_for_sale);
-                match (was_for_sale, new.is_for_sale()) {
-                    (false, true) => {
-                        self.listing.insert(id.as_bytes(), &[])?;
-                    }
-                    (true, false) => {
-                        self.listing.remove(id.as_bytes())?;
-                    }
-                    _ => {}
-                }
+                let listed = |t: &Ticket| t.is_for_sale().then(|| id.as_bytes().to_vec());
+                move_entry(&self.listing, old.as_ref().and_then(listed), listed(&new))?;
                 self.tickets.insert(id.as_bytes(), encode(&new)?)?;
             }
         }
@@ -150,37 +142,22 @@ impl Projections {
             };
             if let Some(new) = order::evolve(old.clone(), event).filter(|o| old.as_ref() != Some(o))
             {
-                if old.is_none() {
-                    self.user_orders
-                        .insert(user_order_key(new.buyer, id), &[])?;
-                }
-                let old_deadline = old
-                    .as_ref()
-                    .filter(|o| o.awaits_expiry())
-                    .map(|o| deadline_key(o.expires_at, id));
-                let new_deadline = new
-                    .awaits_expiry()
-                    .then(|| deadline_key(new.expires_at, id));
-                if old_deadline != new_deadline {
-                    if let Some(key) = old_deadline {
-                        self.deadlines.remove(key)?;
-                    }
-                    if let Some(key) = new_deadline {
-                        self.deadlines.insert(key, &[])?;
-                    }
-                }
-                let was_awaiting = old
-                    .as_ref()
-                    .is_some_and(|o| o.status == OrderStatus::AwaitingPayment);
-                match (was_awaiting, new.status == OrderStatus::AwaitingPayment) {
-                    (false, true) => {
-                        self.awaiting_payment.insert(id.as_bytes(), &[])?;
-                    }
-                    (true, false) => {
-                        self.awaiting_payment.remove(id.as_bytes())?;
-                    }
-                    _ => {}
-                }
+                let of_buyer = |o: &Order| Some(user_order_key(o.buyer, id));
+                let due = |o: &Order| o.awaits_expiry().then(|| deadline_key(o.expires_at, id));
+                let awaiting = |o: &Order| {
+                    (o.status == OrderStatus::AwaitingPayment).then(|| id.as_bytes().to_vec())
+                };
+                move_entry(
+                    &self.user_orders,
+                    old.as_ref().and_then(of_buyer),
+                    of_buyer(&new),
+                )?;
+                move_entry(&self.deadlines, old.as_ref().and_then(due), due(&new))?;
+                move_entry(
+                    &self.awaiting_payment,
+                    old.as_ref().and_then(awaiting),
+                    awaiting(&new),
+                )?;
                 self.orders.insert(id.as_bytes(), encode(&new)?)?;
             }
         }
@@ -319,6 +296,24 @@ pub(crate) fn get<T: serde::de::DeserializeOwned>(
     key: &[u8],
 ) -> Result<Option<T>, StoreError> {
     tree.get(key)?.map(|bytes| decode(&bytes)).transpose()
+}
+
+/// Moves an entity's entry in an index from its old key to its new one (either may be
+/// absent: not a member), touching the tree only when they differ.
+fn move_entry(
+    index: &sled::Tree,
+    old: Option<Vec<u8>>,
+    new: Option<Vec<u8>>,
+) -> Result<(), StoreError> {
+    if old != new {
+        if let Some(key) = old {
+            index.remove(key)?;
+        }
+        if let Some(key) = new {
+            index.insert(key, &[])?;
+        }
+    }
+    Ok(())
 }
 
 fn user_order_key(buyer: UserId, order: OrderId) -> Vec<u8> {
