@@ -182,6 +182,17 @@ pub fn intent_creations(fake: &FakeStripe) -> Vec<RecordedRequest> {
         .collect()
 }
 
+/// Stripe's id of the first PaymentIntent it was asked for, and our charge id, which the
+/// request carried in its metadata.
+pub fn first_intent(fake: &FakeStripe) -> (String, String) {
+    let intent_id = fake.intent_ids()[0].clone();
+    let charge_id = intent_creations(fake)[0]
+        .field("metadata[charge_id]")
+        .expect("the charge id is in the metadata")
+        .to_owned();
+    (intent_id, charge_id)
+}
+
 /// The `id` of a 201 or 202 payment answer.
 pub async fn payment_id(response: reqwest::Response, expected_status: u16) -> String {
     assert_eq!(response.status(), expected_status, "payment answer status");

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use crate::fake_stripe::FakeStripe;
 use crate::helpers::{TestApp, errors_of, eventually, spawn_process};
 use crate::payments::{
-    EXPIRED, Listing, STRIPE_KEY, assert_for_sale, assert_sold, intent_creations, order_status,
-    payment_id, purchase, reaches_status, stripe_app,
+    EXPIRED, Listing, Purchase, STRIPE_KEY, assert_for_sale, assert_sold, first_intent,
+    intent_creations, order_status, payment_id, purchase, reaches_status, stripe_app,
 };
 use crate::payments_webhooks::{payment_event, signed};
 
@@ -39,6 +39,33 @@ fn assert_one_charge_under_one_key(fake: &FakeStripe) {
             .collect::<Vec<_>>()
     );
     assert_eq!(fake.charges_created(), 1, "one charge at Stripe");
+}
+
+/// The order was settled as complete within 15 s through one charge under one key, its
+/// ticket is sold, and its payment record names Stripe's intent.
+async fn assert_settled_complete(
+    app: &TestApp,
+    fake: &FakeStripe,
+    purchase: &Purchase,
+    charge_id: &str,
+    why: &str,
+) {
+    assert!(
+        reaches_status(
+            app,
+            &purchase.buyer,
+            &purchase.order_id,
+            "complete",
+            Duration::from_secs(15)
+        )
+        .await,
+        "{why}"
+    );
+    assert_one_charge_under_one_key(fake);
+    assert_sold(app, purchase, &purchase.order_id).await;
+    let record = app.payment_json(&purchase.buyer, charge_id).await;
+    assert_eq!(record["status"], "completed");
+    assert_eq!(record["stripeId"], fake.intent_ids()[0].as_str());
 }
 
 #[actix_web::test]
@@ -110,22 +137,14 @@ async fn a_stripe_timeout_leaves_the_order_awaiting_payment_until_the_settler_se
     fake.delay(Duration::ZERO);
 
     // Assert: the settler completes it, without a second charge.
-    assert!(
-        reaches_status(
-            &app,
-            &purchase.buyer,
-            &purchase.order_id,
-            "complete",
-            Duration::from_secs(15)
-        )
-        .await,
-        "the settler settles the payment"
-    );
-    assert_one_charge_under_one_key(&fake);
-    assert_sold(&app, &purchase, &purchase.order_id).await;
-    let record = app.payment_json(&purchase.buyer, &charge_id).await;
-    assert_eq!(record["status"], "completed");
-    assert_eq!(record["stripeId"], fake.intent_ids()[0].as_str());
+    assert_settled_complete(
+        &app,
+        &fake,
+        &purchase,
+        &charge_id,
+        "the settler settles the payment",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -157,22 +176,7 @@ async fn an_order_left_awaiting_payment_is_settled_after_a_restart_with_one_char
     app.restart_with(|_| {}).await;
 
     // Assert
-    assert!(
-        reaches_status(
-            &app,
-            &purchase.buyer,
-            &purchase.order_id,
-            "complete",
-            Duration::from_secs(15)
-        )
-        .await,
-        "settled at start-up"
-    );
-    assert_one_charge_under_one_key(&fake);
-    assert_sold(&app, &purchase, &purchase.order_id).await;
-    let record = app.payment_json(&purchase.buyer, &charge_id).await;
-    assert_eq!(record["status"], "completed");
-    assert_eq!(record["stripeId"], fake.intent_ids()[0].as_str());
+    assert_settled_complete(&app, &fake, &purchase, &charge_id, "settled at start-up").await;
 }
 
 #[actix_web::test]
@@ -188,11 +192,7 @@ async fn a_success_reported_after_a_decline_is_refunded_once_and_the_refund_reco
         .await;
     assert_eq!(declined.status(), 402);
     assert_for_sale(&app, &purchase.ticket_id).await;
-    let intent_id = fake.intent_ids()[0].clone();
-    let charge_id = intent_creations(&fake)[0]
-        .field("metadata[charge_id]")
-        .expect("the charge id is in the metadata")
-        .to_owned();
+    let (intent_id, charge_id) = first_intent(&fake);
     fake.set_intent_status(&intent_id, "succeeded");
     let success = |event_id: &str| {
         signed(&payment_event(
@@ -245,11 +245,7 @@ async fn a_refund_stripe_cannot_make_yet_is_made_when_the_webhook_is_delivered_a
             .status(),
         402
     );
-    let intent_id = fake.intent_ids()[0].clone();
-    let charge_id = intent_creations(&fake)[0]
-        .field("metadata[charge_id]")
-        .expect("the charge id is in the metadata")
-        .to_owned();
+    let (intent_id, charge_id) = first_intent(&fake);
     fake.set_intent_status(&intent_id, "succeeded");
     let (body, signature) = signed(&payment_event(
         "evt_refund_retried",
@@ -296,11 +292,7 @@ async fn a_slow_success_that_lands_after_the_order_was_cancelled_is_refunded() {
         })
         .await;
         assert!(charge_made, "Stripe has the charge");
-        let intent_id = fake.intent_ids()[0].clone();
-        let charge_id = intent_creations(&fake)[0]
-            .field("metadata[charge_id]")
-            .expect("the charge id is in the metadata")
-            .to_owned();
+        let (intent_id, charge_id) = first_intent(&fake);
         let (body, signature) = signed(&payment_event(
             "evt_failed_meanwhile",
             "payment_intent.payment_failed",

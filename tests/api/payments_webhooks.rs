@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::fake_stripe::{FakeStripe, now, payment_intent_json, signed_webhook, webhook_event};
 use crate::helpers::{TestApp, errors_of, eventually};
 use crate::payments::{
-    Purchase, WEBHOOK_SECRET, assert_for_sale, assert_sold, intent_creations, order_status,
-    payment_id, purchase, stripe_app,
+    Purchase, WEBHOOK_SECRET, assert_for_sale, assert_sold, first_intent, order_status, payment_id,
+    purchase, stripe_app,
 };
 
 /// A `payment_intent.*` event about `intent_id`, whose metadata names our order and charge
@@ -140,11 +140,7 @@ async fn a_confirmation_that_overtakes_a_slow_charge_call_completes_the_order_on
         })
         .await;
         assert!(charged, "Stripe made the charge");
-        let intent_id = fake.intent_ids()[0].clone();
-        let charge_id = intent_creations(&fake)[0]
-            .field("metadata[charge_id]")
-            .expect("the charge id is in the metadata")
-            .to_owned();
+        let (intent_id, charge_id) = first_intent(&fake);
         let (body, signature) = signed(&payment_event(
             "evt_overtaking",
             "payment_intent.succeeded",
