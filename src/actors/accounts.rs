@@ -12,7 +12,7 @@ use super::tokens::{Claims, Tokens};
 use crate::clock::{self, IdGenerator};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::user::{self, Email, Password, User};
-use crate::store::{EmailClaim, SessionRecord, Store, StoreError};
+use crate::store::{EmailClaim, Known, SessionRecord, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -87,7 +87,7 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let hash = self.passwords.hash(password.expose()).await?;
         self.store
-            .commit(&user::decide_signup(user_id, email, hash))?
+            .commit(&user::decide_signup(user_id, email, hash), Known::Nothing)?
             .finish();
         Ok(())
     }

@@ -17,7 +17,7 @@ use crate::clock;
 use crate::domain::events::Event;
 use crate::domain::ids::{OrderId, UserId};
 use crate::domain::order::{self, Order, OrderCommand};
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Commit, Known, Store, StoreError};
 
 pub struct OrderActor {
     pub(super) order: Order,
@@ -44,10 +44,14 @@ impl OrderActor {
         let Some(event) = order::decide(&self.order, command)? else {
             return Ok(None);
         };
-        let commit = self.actors.store.commit(&event).inspect_err(|_| {
-            self.life.leave_registry();
-            ctx.stop();
-        })?;
+        let commit = self
+            .actors
+            .store
+            .commit(&event, Known::Order(&self.order))
+            .inspect_err(|_| {
+                self.life.leave_registry();
+                ctx.stop();
+            })?;
         if let Some(next) = order::evolve(Some(self.order.clone()), &event) {
             self.order = next;
         }

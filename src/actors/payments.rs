@@ -28,6 +28,7 @@ use crate::domain::ids::{ChargeId, OrderId, UserId};
 use crate::domain::order::{self, Order, OrderCommand, OrderStatus, PaymentOutcome};
 use crate::payments::webhook::{WebhookEvent, WebhookKind};
 use crate::payments::{ChargeOutcome, ChargeRequest, RefundRequest};
+use crate::store::Known;
 
 /// How a payment request ended, as the buyer is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,7 +198,7 @@ impl OrderActor {
         AtomicResponse::new(Box::pin(refunding.into_actor(self).then(move |result, actor, _| {
             let recorded = match result {
                 Ok(refund_id) => match charge::record_refund(&charge, stripe_id, refund_id) {
-                    Some(event) => actor.actors.store.commit(&event).map(Some).map_err(EntityError::from),
+                    Some(event) => actor.actors.store.commit(&event, Known::Nothing).map(Some).map_err(EntityError::from),
                     None => Ok(None),
                 },
                 Err(error) => {

@@ -21,7 +21,7 @@ use crate::domain::money::Price;
 use crate::domain::order::{self, Order};
 use crate::domain::ticket::{self, Ticket, TicketCommand, Title};
 use crate::domain::version::Version;
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Commit, Known, Store, StoreError};
 
 pub struct TicketActor {
     ticket: Ticket,
@@ -48,12 +48,16 @@ impl TicketActor {
         let Some(event) = ticket::decide(&self.ticket, command)? else {
             return Ok(None);
         };
-        let commit = self.actors.store.commit(&event).inspect_err(|_| {
-            // The journal may hold the event while memory does not: start afresh from the
-            // store at the next message rather than answer from doubtful state.
-            self.life.leave_registry();
-            ctx.stop();
-        })?;
+        let commit = self
+            .actors
+            .store
+            .commit(&event, Known::Ticket(&self.ticket))
+            .inspect_err(|_| {
+                // The journal may hold the event while memory does not: start afresh from the
+                // store at the next message rather than answer from doubtful state.
+                self.life.leave_registry();
+                ctx.stop();
+            })?;
         if let Some(next) = ticket::evolve(Some(self.ticket.clone()), &event) {
             self.ticket = next;
         }
@@ -223,7 +227,7 @@ pub async fn create_ticket(
     price: Price,
 ) -> Result<Ticket, EntityError> {
     let event = ticket::create(TicketId::new(actors.ids.next()), owner, title, price);
-    actors.store.commit(&event)?.finish();
+    actors.store.commit(&event, Known::Nothing)?.finish();
     actors.store.durable().await?;
     ticket::evolve(None, &event).ok_or(EntityError::NotFound)
 }

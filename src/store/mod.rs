@@ -72,6 +72,16 @@ impl Commit {
     }
 }
 
+/// The state the committing actor holds of the entity its event changes. An active actor's
+/// state is its snapshot (loaded from it, and every change since went through `commit`), so
+/// the projections take it instead of reading the snapshot back.
+#[derive(Clone, Copy)]
+pub enum Known<'a> {
+    Nothing,
+    Ticket(&'a Ticket),
+    Order(&'a Order),
+}
+
 /// What the start-up replay found.
 pub struct Replayed {
     /// Events re-applied to the projections.
@@ -207,7 +217,7 @@ impl Store {
         };
         for entry in journal.read_from(journal.checkpoint()?) {
             let (seq, event) = entry?;
-            self.inner.projections.apply(&event, false)?;
+            self.inner.projections.apply(&event, None)?;
             replayed.events += 1;
             if let Some(follow_up) = event.follow_up() {
                 journal.hold(seq);
@@ -225,9 +235,9 @@ impl Store {
 
     /// Commits one event: appends it to the journal and writes its projections. Not yet
     /// durable: await `durable` before acknowledging anything.
-    pub fn commit(&self, event: &Event) -> Result<Commit, StoreError> {
+    pub fn commit(&self, event: &Event, known: Known<'_>) -> Result<Commit, StoreError> {
         let seq = self.inner.journal.append(event)?;
-        self.inner.projections.apply(event, true)?;
+        self.inner.projections.apply(event, Some(known))?;
         if let Some(i) = Event::TAGS.iter().position(|tag| *tag == event.tag()) {
             self.inner.committed[i].fetch_add(1, Ordering::Relaxed);
         }

@@ -8,8 +8,8 @@
 
 use std::ops::Bound;
 
-use super::StoreError;
 use super::codec::{decode, encode};
+use super::{Known, StoreError};
 use crate::domain::charge::{self, Charge};
 use crate::domain::events::Event;
 use crate::domain::ids::{ChargeId, OrderId, TicketId, UserId};
@@ -103,15 +103,15 @@ impl Projections {
     /// snapshot that survived a crash implies its index changes did, and a replay that finds
     /// the old snapshot redoes them all.
     ///
-    /// `live` is true when the event is being committed now rather than replayed. An entity
-    /// the event creates then has an id made for it a moment ago, so it cannot have a prior
-    /// state and none is read (a replay reads it: the snapshot may already be there).
-    pub(crate) fn apply(&self, event: &Event, live: bool) -> Result<(), StoreError> {
+    /// `live` is `Some` when the event is being committed now rather than replayed (`None`).
+    /// A live commit reads no prior state it can know otherwise: an entity the event creates
+    /// has an id made for it a moment ago, and the committing actor passes the state it
+    /// holds of its own entity. A replay reads them all: the snapshots may be ahead of it.
+    pub(crate) fn apply(&self, event: &Event, live: Option<Known<'_>>) -> Result<(), StoreError> {
         if let Event::UserCreated(e) = event {
-            let old = if live && matches!(event, Event::UserCreated(_)) {
-                None
-            } else {
-                self.user(e.user_id)?
+            let old = match live {
+                Some(_) => None,
+                None => self.user(e.user_id)?,
             };
             let new = user::evolve(old.clone(), event);
             if let Some(user) = new.filter(|u| old.as_ref() != Some(u)) {
@@ -121,10 +121,10 @@ impl Projections {
             }
         }
         if let Some(id) = event.changes_ticket() {
-            let old = if live && matches!(event, Event::TicketCreated(_)) {
-                None
-            } else {
-                self.ticket(id)?
+            let old = match live {
+                Some(_) if matches!(event, Event::TicketCreated(_)) => None,
+                Some(Known::Ticket(ticket)) if ticket.id == id => Some(ticket.clone()),
+                _ => self.ticket(id)?,
             };
             if let Some(new) =
                 ticket::evolve(old.clone(), event).filter(|t| old.as_ref() != Some(t))
@@ -135,10 +135,10 @@ impl Projections {
             }
         }
         if let Some(id) = event.changes_order() {
-            let old = if live && matches!(event, Event::OrderCreated(_)) {
-                None
-            } else {
-                self.order(id)?
+            let old = match live {
+                Some(_) if matches!(event, Event::OrderCreated(_)) => None,
+                Some(Known::Order(order)) if order.id == id => Some(order.clone()),
+                _ => self.order(id)?,
             };
             if let Some(new) = order::evolve(old.clone(), event).filter(|o| old.as_ref() != Some(o))
             {
@@ -162,10 +162,9 @@ impl Projections {
             }
         }
         if let Some(id) = event.changes_charge() {
-            let old = if live && matches!(event, Event::ChargeCreated(_)) {
-                None
-            } else {
-                self.charge(id)?
+            let old = match live {
+                Some(_) if matches!(event, Event::ChargeCreated(_)) => None,
+                _ => self.charge(id)?,
             };
             if let Some(new) =
                 charge::evolve(old.clone(), event).filter(|c| old.as_ref() != Some(c))
