@@ -58,11 +58,17 @@ fn hex_digit(c: u8) -> Result<u8, InvalidId> {
 }
 
 impl fmt::Display for RawId {
+    // Ids are formatted for every response and log span: one `write_str` of a buffer
+    // instead of twelve formatting calls.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 24];
+        for (pair, b) in text.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0x0f)];
         }
-        Ok(())
+        // Every byte written is an ASCII hex digit.
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 

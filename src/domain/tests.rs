@@ -138,6 +138,10 @@ fn ids_are_24_lowercase_hex_and_sort_by_time() {
     assert!(early < late);
     assert!(early.to_string() < late.to_string());
     assert_eq!(RawId::parse(&early.to_string()), Ok(early));
+    assert_eq!(
+        RawId::from_parts(0x0102_0304_05ab, 0xcdef).to_string(),
+        "0102030405ab00000000cdef"
+    );
     for bad in [
         "",
         "abc",
