@@ -166,10 +166,15 @@ impl<A: Entity> Registry<A> {
         // thread instead of waking another, which measured as the main cost of a request
         // (docs/BENCHMARKS.md). A caller on no arbiter (a blocking-pool thread) spreads
         // actors over the app's arbiters by id.
-        let arbiter = actix_rt::Arbiter::try_current().unwrap_or_else(|| {
-            self.inner.arbiters[shard_of(&id, self.inner.arbiters.len())].clone()
-        });
-        let addr = A::start_in_arbiter(&arbiter, move |_| factory(id, state, life));
+        // On an arbiter the actor is spawned directly; `start_in_arbiter` would first send
+        // the start through that arbiter's queue, one more task wake-up per activation.
+        let addr = match actix_rt::Arbiter::try_current() {
+            Some(_) => A::create(move |_| factory(id, state, life)),
+            None => {
+                let arbiter = &self.inner.arbiters[shard_of(&id, self.inner.arbiters.len())];
+                A::start_in_arbiter(arbiter, move |_| factory(id, state, life))
+            }
+        };
         shard.insert(
             id,
             LiveActor {
