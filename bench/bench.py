@@ -15,6 +15,9 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
     bench/bench.py ab --baseline OTHER_BINARY
                                   # reservations by two builds in alternating rounds, with
                                   # the median round of each (how changes are compared here)
+    bench/bench.py storage        # the store alone committing reservations, against sled
+                                  # doing the same writes and the journal insert alone
+                                  # (needs `cargo build --release --example commit_bench`)
 
 Every number comes from one run on this machine; the ratios to /healthz in the same run are
 what to compare across machines.
@@ -248,6 +251,11 @@ def reservations(args):
             ids = tickets_for_sale(server)
             result = reserve_all(server, buyer, ids, connections, duration=args.seconds)
             rows.append((f"reserve distinct tickets, {connections} conns", result))
+        # The same requests without the write: a seller asking for its own tickets is refused
+        # (400) by each ticket's actor, activated for it, and nothing is written.
+        create_tickets(server, seller, args.tickets)
+        own = reserve_all(server, seller, tickets_for_sale(server), 256, duration=args.seconds)
+        rows.append(("reserve own distinct tickets (400, nothing written), 256 conns", own))
         status, body, _ = request("POST", server.base + "/api/tickets",
                                   {"title": "Held", "price": 20}, token=seller)
         held = json.loads(body)["id"]
@@ -361,8 +369,13 @@ def ab(args):
     print("| build, round | requests/s | 201/s | 409/s | p50 ms | p90 ms | p99 ms | other |")
     print("|---|---|---|---|---|---|---|---|")
     rounds = {"baseline": [], "current": []}
+    builds = [("baseline", args.baseline), ("current", BIN)]
     for number in range(1, args.rounds + 1):
-        for name, binary in (("baseline", args.baseline), ("current", BIN)):
+        # The build that runs second in a round has run slower more often than not (the
+        # first one's data is still being written back), so the order alternates, and the
+        # disk is synced before each server starts.
+        for name, binary in builds if number % 2 else builds[::-1]:
+            os.sync()
             server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb), binary=binary)
             try:
                 seller = signup(server, "seller@bench.test")
@@ -384,9 +397,36 @@ def ab(args):
               f"p99 {median.get('p99', 0):.1f} ms")
 
 
+def storage(args):
+    """The storage share of a reservation, without HTTP: examples/commit_bench.rs in each of
+    its modes, one process per mode per round, pinned to the server's core, modes in turn."""
+    binary = os.path.join(ROOT, "target", "release", "examples", "commit_bench")
+    if not os.path.exists(binary):
+        sys.exit("build it first: cargo build --release --example commit_bench")
+    modes = {
+        "store": "our store, as the ticket actor commits (journal + projections)",
+        "store-read-back": "the same, reading the ticket's snapshot back first",
+        "sled-six-writes": "sled alone, the same six writes",
+        "sled-journal-only": "sled alone, the journal insert only",
+    }
+    runs = {mode: [] for mode in modes}
+    for _ in range(args.rounds):
+        for mode in modes:
+            os.sync()
+            out = subprocess.run(["taskset", "-c", SERVER_CORE, binary, mode, str(args.tickets),
+                                  str(args.concurrency)], check=True, capture_output=True, text=True)
+            runs[mode].append(json.loads(out.stdout))
+    print(f"| {args.tickets:,} reservations, {args.concurrency} at a time, one core "
+          f"(median of {args.rounds}) | reservations/s | CPU per reservation |")
+    print("|---|---|---|")
+    for mode, results in runs.items():
+        median = sorted(results, key=lambda r: r["cpu_us"])[len(results) // 2]
+        print(f"| {modes[mode]} | {median['per_second']:,} | {median['cpu_us']} µs |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab"])
+    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
     parser.add_argument("--tickets", type=int, default=300_000)
     parser.add_argument("--holds", type=int, default=100_000)
@@ -404,7 +444,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build")
     args = parser.parse_args()
     scenarios = {"reservations": reservations, "holds": holds, "memory": memory,
-                 "marketplace": marketplace, "ab": ab}
+                 "marketplace": marketplace, "ab": ab, "storage": storage}
     scenarios[args.scenario](args)
 
 
