@@ -240,17 +240,29 @@ def line(name, result, healthz=None):
 
 
 def reservations(args):
-    server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb))
-    try:
-        seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
-        health = run_wrk(server, None, 256, args.seconds, path="/healthz")
-        rows = []
-        for connections in (64, 256):
+    def fresh():
+        server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb))
+        return server, signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
+
+    # Each load of distinct tickets starts on a fresh server with the same listing: on one
+    # server the second load would find the first one's orders too, and a store larger
+    # than its cache is slower (docs/BENCHMARKS.md), which made the rows incomparable.
+    rows = []
+    health = None
+    for connections in (64, 256):
+        server, seller, buyer = fresh()
+        try:
+            if health is None:
+                health = run_wrk(server, None, 256, args.seconds, path="/healthz")
             created, took = create_tickets(server, seller, args.tickets)
             print(f"listed {created:,} tickets in {took:.1f} s ({created / took:,.0f}/s)", file=sys.stderr)
-            ids = tickets_for_sale(server)
-            result = reserve_all(server, buyer, ids, connections, duration=args.seconds)
+            result = reserve_all(server, buyer, tickets_for_sale(server), connections,
+                                 duration=args.seconds)
             rows.append((f"reserve distinct tickets, {connections} conns", result))
+        finally:
+            server.stop()
+    server, seller, buyer = fresh()
+    try:
         # The same requests without the write: a seller asking for its own tickets is refused
         # (400) by each ticket's actor, activated for it, and nothing is written.
         create_tickets(server, seller, args.tickets)
