@@ -50,7 +50,8 @@ class Server:
         self.dir = tempfile.TemporaryDirectory(prefix="ticketing-bench-")
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, RUST_LOG="warn")
+        # The server logs at its default level unless BENCH_RUST_LOG says otherwise.
+        env = dict(os.environ, RUST_LOG=os.environ.get("BENCH_RUST_LOG", "info"))
         self.process = subprocess.Popen(
             ["taskset", "-c", SERVER_CORE, binary, "--addr", f"127.0.0.1:{port}",
              "--data-dir", self.dir.name, *flags],
