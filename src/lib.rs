@@ -9,6 +9,7 @@ pub mod actors;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod histogram;
 pub mod http;
 pub mod loadtest;
 pub mod payments;

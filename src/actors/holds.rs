@@ -48,61 +48,6 @@ impl HoldWake {
     }
 }
 
-/// How late holds end: the time from each hold's deadline to its `OrderExpired` commit, as
-/// a cumulative histogram for `/metrics` (and the hold benchmark). Shared by every order
-/// actor through `Actors`; lives as long as the app.
-pub struct ExpiryLag {
-    /// One counter per bound in `EXPIRY_LAG_BOUNDS_MS`, plus one for everything above.
-    buckets: [AtomicU64; EXPIRY_LAG_BOUNDS_MS.len() + 1],
-    sum_ms: AtomicU64,
-}
-
-/// Upper bounds of the lag histogram's buckets, in milliseconds.
-pub const EXPIRY_LAG_BOUNDS_MS: [u64; 22] = [
-    1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1_000, 1_500, 2_000,
-    5_000, 10_000,
-];
-
-impl ExpiryLag {
-    pub fn new() -> ExpiryLag {
-        ExpiryLag {
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            sum_ms: AtomicU64::new(0),
-        }
-    }
-
-    /// Records one expiry that happened `lag_ms` after its deadline.
-    pub fn record(&self, lag_ms: u64) {
-        let bucket = EXPIRY_LAG_BOUNDS_MS
-            .iter()
-            .position(|bound| lag_ms <= *bound)
-            .unwrap_or(EXPIRY_LAG_BOUNDS_MS.len());
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_ms.fetch_add(lag_ms, Ordering::Relaxed);
-    }
-
-    /// Cumulative counts per upper bound (`None` is +Inf), then the sum of all lags in ms.
-    pub fn snapshot(&self) -> (Vec<(Option<u64>, u64)>, u64) {
-        let mut total = 0;
-        let cumulative = self
-            .buckets
-            .iter()
-            .enumerate()
-            .map(|(i, count)| {
-                total += count.load(Ordering::Relaxed);
-                (EXPIRY_LAG_BOUNDS_MS.get(i).copied(), total)
-            })
-            .collect();
-        (cumulative, self.sum_ms.load(Ordering::Relaxed))
-    }
-}
-
-impl Default for ExpiryLag {
-    fn default() -> Self {
-        ExpiryLag::new()
-    }
-}
-
 /// The supervisor actor. Holds a clone of `Actors` for the store and the order registry.
 pub struct HoldSupervisor {
     actors: Actors,
@@ -200,31 +145,4 @@ pub fn new_wake() -> Arc<HoldWake> {
         next: AtomicU64::new(u64::MAX),
         notify: Notify::new(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expiry_lag_counts_each_expiry_in_the_first_bucket_that_holds_it() {
-        let lag = ExpiryLag::new();
-        for ms in [0, 1, 4, 5, 250, 60_000] {
-            lag.record(ms);
-        }
-        let (buckets, sum) = lag.snapshot();
-        let at = |bound: Option<u64>| {
-            buckets
-                .iter()
-                .find(|(b, _)| *b == bound)
-                .map(|(_, count)| *count)
-                .expect("bucket exists")
-        };
-        assert_eq!(at(Some(1)), 2, "0 and 1 ms are within the 1 ms bucket");
-        assert_eq!(at(Some(5)), 4, "4 and 5 ms join at 5 ms (cumulative)");
-        assert_eq!(at(Some(300)), 5);
-        assert_eq!(at(Some(10_000)), 5, "a minute late is above every bound");
-        assert_eq!(at(None), 6, "+Inf counts everything");
-        assert_eq!(sum, 60_260);
-    }
 }

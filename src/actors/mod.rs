@@ -24,9 +24,10 @@ use actix_rt::ArbiterHandle;
 
 use crate::clock::IdGenerator;
 use crate::domain::events::FollowUp;
+use crate::histogram::Histogram;
 use crate::payments::PaymentGateway;
 use error::EntityError;
-use holds::{ExpiryLag, HoldWake};
+use holds::HoldWake;
 use order::OrderActor;
 use registry::Registry;
 use ticket::{MarkTicketSold, ReleaseTicket, TicketActor};
@@ -47,8 +48,9 @@ pub struct Actors {
     pub tickets: Registry<TicketActor>,
     pub orders: Registry<OrderActor>,
     pub holds: Arc<HoldWake>,
-    /// How late holds end, recorded by order actors as they expire them.
-    pub expiry_lag: Arc<ExpiryLag>,
+    /// How late holds end: from each hold's deadline to its `OrderExpired` commit, recorded
+    /// by order actors as they expire them (`/metrics`, and the hold benchmark).
+    pub expiry_lag: Arc<Histogram>,
     pub ids: Arc<IdGenerator>,
     pub settings: Arc<Settings>,
     /// Stripe, or the offline test gateway.
@@ -69,7 +71,7 @@ impl Actors {
             orders: Registry::new(store.clone(), arbiters, settings.idle_after),
             store,
             holds: holds::new_wake(),
-            expiry_lag: Arc::new(ExpiryLag::new()),
+            expiry_lag: Arc::new(Histogram::new()),
             ids,
             settings: Arc::new(settings),
             payments,

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use actix_web::{HttpResponse, web};
 
 use super::AppState;
+use crate::histogram::Histogram;
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     if state.actors.store.is_healthy() {
@@ -17,7 +18,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus text format: live actors by kind, events committed by tag, group-commit
 /// flushes and the durability waits they answered, pending holds, how
-/// many journal events the start-up replay applied, and how late holds ended.
+/// many journal events the start-up replay applied, how late holds ended, and how long
+/// flushes took.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut text = String::new();
     let _ = writeln!(text, "# TYPE ticketing_live_actors gauge");
@@ -48,19 +50,30 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "ticketing_replayed_events_at_start {}",
         state.replayed_at_start
     );
-    let _ = writeln!(text, "# TYPE ticketing_hold_expiry_lag_ms histogram");
-    let (buckets, sum) = state.actors.expiry_lag.snapshot();
-    let count = buckets.last().map_or(0, |(_, count)| *count);
-    for (bound, cumulative) in buckets {
-        let le = bound.map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
-        let _ = writeln!(
-            text,
-            "ticketing_hold_expiry_lag_ms_bucket{{le=\"{le}\"}} {cumulative}"
-        );
-    }
-    let _ = writeln!(text, "ticketing_hold_expiry_lag_ms_sum {sum}");
-    let _ = writeln!(text, "ticketing_hold_expiry_lag_ms_count {count}");
+    histogram(
+        &mut text,
+        "ticketing_hold_expiry_lag_ms",
+        &state.actors.expiry_lag,
+    );
+    histogram(
+        &mut text,
+        "ticketing_store_flush_ms",
+        state.actors.store.flush_ms(),
+    );
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(text)
+}
+
+/// Writes one histogram in the Prometheus text format.
+fn histogram(text: &mut String, name: &str, histogram: &Histogram) {
+    let _ = writeln!(text, "# TYPE {name} histogram");
+    let (buckets, sum) = histogram.snapshot();
+    let count = buckets.last().map_or(0, |(_, count)| *count);
+    for (bound, cumulative) in buckets {
+        let le = bound.map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
+        let _ = writeln!(text, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    let _ = writeln!(text, "{name}_sum {sum}");
+    let _ = writeln!(text, "{name}_count {count}");
 }

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::StoreError;
+use crate::histogram::Histogram;
 use crate::sync::lock;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
@@ -46,6 +47,9 @@ struct Shared {
     /// Flushes done, and waiters they answered: their ratio is the group-commit batch size.
     flushes: AtomicU64,
     waiters_served: AtomicU64,
+    /// How long each flush took (the checkpoint hook included): a slow disk shows here
+    /// first, since every writer waiting meanwhile waits for it.
+    flush_ms: Histogram,
 }
 
 pub(crate) struct GroupCommit {
@@ -63,6 +67,7 @@ impl GroupCommit {
             wake: Condvar::new(),
             flushes: AtomicU64::new(0),
             waiters_served: AtomicU64::new(0),
+            flush_ms: Histogram::new(),
         });
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -102,6 +107,11 @@ impl GroupCommit {
             self.shared.waiters_served.load(Ordering::Relaxed),
         )
     }
+
+    /// How long the flushes took.
+    pub(crate) fn flush_ms(&self) -> &Histogram {
+        &self.shared.flush_ms
+    }
 }
 
 impl Drop for GroupCommit {
@@ -136,12 +146,18 @@ fn flush_loop(shared: &Shared, db: &sled::Db, before_flush: &dyn Fn()) {
             std::thread::sleep(GATHER);
         }
         let batch = std::mem::take(&mut lock(&shared.queue).waiters);
+        let started = Instant::now();
         before_flush();
         let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
         if let Err(error) = &result {
             tracing::error!(%error, "Failed to flush the store");
         }
-        last_flush_end = Some(Instant::now());
+        let ended = Instant::now();
+        let took = ended.duration_since(started).as_millis();
+        shared
+            .flush_ms
+            .record(u64::try_from(took).unwrap_or(u64::MAX));
+        last_flush_end = Some(ended);
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         shared
             .waiters_served

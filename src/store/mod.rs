@@ -266,6 +266,11 @@ impl Store {
         self.inner.flusher.stats()
     }
 
+    /// How long the group-commit flushes took.
+    pub fn flush_ms(&self) -> &crate::histogram::Histogram {
+        self.inner.flusher.flush_ms()
+    }
+
     pub fn journal_len(&self) -> usize {
         self.inner.journal.len()
     }

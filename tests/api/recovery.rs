@@ -501,6 +501,7 @@ async fn every_acknowledged_write_waits_for_a_flush_and_concurrent_writes_share_
     let (seller, _) = app.user().await;
     let flushes = app.metric("ticketing_store_flushes_total").await;
     let waits = app.metric("ticketing_store_durable_waits_total").await;
+    let timed = app.metric("ticketing_store_flush_ms_count").await;
     // Act
     let titles: Vec<String> = (0..64).map(|n| format!("Gig {n}")).collect();
     let created = futures::future::join_all(
@@ -513,7 +514,9 @@ async fn every_acknowledged_write_waits_for_a_flush_and_concurrent_writes_share_
     assert!(created.iter().all(|r| r.status() == 201));
     let flushes = app.metric("ticketing_store_flushes_total").await - flushes;
     let waits = app.metric("ticketing_store_durable_waits_total").await - waits;
+    let timed = app.metric("ticketing_store_flush_ms_count").await - timed;
     assert!(waits >= 64, "each 201 waited for durability: {waits} waits");
+    assert_eq!(timed, flushes, "every flush's duration is in the histogram");
     assert!(
         (1..waits).contains(&flushes),
         "64 concurrent writes share flushes (group commit): {flushes} flushes for {waits} waits"
