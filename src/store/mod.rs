@@ -392,7 +392,7 @@ impl Store {
         self.inner.projections.earliest_deadline()
     }
 
-    pub fn pending_holds(&self) -> usize {
+    pub fn pending_holds(&self) -> u64 {
         self.inner.projections.pending_holds()
     }
 

@@ -7,6 +7,8 @@
 //! journal record is the commit, these can always be rebuilt from it.
 
 use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::codec::{decode, encode};
 use super::{Known, StoreError};
@@ -35,6 +37,9 @@ pub(crate) struct Projections {
     deadlines: sled::Tree,
     /// Order id -> (): orders whose payment outcome is not yet known.
     awaiting_payment: sled::Tree,
+    /// Entries in `deadlines`, kept as it changes: sled counts a tree by walking all of it,
+    /// which `/metrics` would otherwise do on the HTTP worker at every scrape.
+    pending_holds: Arc<AtomicU64>,
 }
 
 /// Who an email address belongs to. A claim is taken atomically before `UserCreated` is
@@ -65,6 +70,9 @@ const TREE_NAMES: [&str; 9] = [
 
 impl Projections {
     pub(crate) fn open(db: &sled::Db) -> Result<Projections, StoreError> {
+        let deadlines = db.open_tree(TREE_NAMES[7])?;
+        // Counted once here, at start-up, before anything is served.
+        let pending_holds = Arc::new(AtomicU64::new(deadlines.len() as u64));
         Ok(Projections {
             users: db.open_tree(TREE_NAMES[0])?,
             emails: db.open_tree(TREE_NAMES[1])?,
@@ -73,8 +81,9 @@ impl Projections {
             charges: db.open_tree(TREE_NAMES[4])?,
             listing: db.open_tree(TREE_NAMES[5])?,
             user_orders: db.open_tree(TREE_NAMES[6])?,
-            deadlines: db.open_tree(TREE_NAMES[7])?,
+            deadlines,
             awaiting_payment: db.open_tree(TREE_NAMES[8])?,
+            pending_holds,
         })
     }
 
@@ -93,6 +102,7 @@ impl Projections {
         ] {
             tree.clear()?;
         }
+        self.pending_holds.store(0, Ordering::Relaxed);
         Ok(())
     }
 
@@ -152,7 +162,12 @@ impl Projections {
                     old.as_ref().and_then(of_buyer),
                     of_buyer(&new),
                 )?;
-                move_entry(&self.deadlines, old.as_ref().and_then(due), due(&new))?;
+                let change = move_entry(&self.deadlines, old.as_ref().and_then(due), due(&new))?;
+                match change {
+                    1 => self.pending_holds.fetch_add(1, Ordering::Relaxed),
+                    -1 => self.pending_holds.fetch_sub(1, Ordering::Relaxed),
+                    _ => 0,
+                };
                 move_entry(
                     &self.awaiting_payment,
                     old.as_ref().and_then(awaiting),
@@ -285,8 +300,8 @@ impl Projections {
     }
 
     /// How many holds are pending.
-    pub(crate) fn pending_holds(&self) -> usize {
-        self.deadlines.len()
+    pub(crate) fn pending_holds(&self) -> u64 {
+        self.pending_holds.load(Ordering::Relaxed)
     }
 }
 
@@ -298,21 +313,24 @@ pub(crate) fn get<T: serde::de::DeserializeOwned>(
 }
 
 /// Moves an entity's entry in an index from its old key to its new one (either may be
-/// absent: not a member), touching the tree only when they differ.
+/// absent: not a member), touching the tree only when they differ. Returns how many
+/// entries the index gained (-1, 0 or 1), from what sled found there: a replay that finds
+/// its changes already made changes no count.
 fn move_entry(
     index: &sled::Tree,
     old: Option<Vec<u8>>,
     new: Option<Vec<u8>>,
-) -> Result<(), StoreError> {
+) -> Result<i8, StoreError> {
+    let mut change = 0;
     if old != new {
         if let Some(key) = old {
-            index.remove(key)?;
+            change -= i8::from(index.remove(key)?.is_some());
         }
         if let Some(key) = new {
-            index.insert(key, &[])?;
+            change += i8::from(index.insert(key, &[])?.is_none());
         }
     }
-    Ok(())
+    Ok(change)
 }
 
 fn user_order_key(buyer: UserId, order: OrderId) -> Vec<u8> {

@@ -261,3 +261,66 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
     assert_eq!(store.replay().expect("replay").events, 4);
     assert_eq!(view(&store), before);
 }
+
+#[test]
+fn the_pending_hold_count_survives_replays_rebuilds_and_restarts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    store
+        .commit(&ticket_created(1), Known::Nothing)
+        .expect("commit")
+        .finish();
+    let ticket = store
+        .ticket(TicketId::new(RawId::from_parts(10, 1)))
+        .expect("read")
+        .expect("exists");
+    let reserve = TicketCommand::Reserve {
+        order_id: OrderId::new(RawId::from_parts(20, 1)),
+        buyer: UserId::new(RawId::from_parts(1, 2)),
+        expires_at: Timestamp::from_millis(5_000),
+    };
+    let reserved = ticket::decide(&ticket, reserve)
+        .expect("free")
+        .expect("event");
+    store
+        .commit(&reserved, Known::Ticket(&ticket))
+        .expect("commit")
+        .finish();
+    assert_eq!(store.pending_holds(), 1);
+
+    // Replayed over projections that already have it: counted once, not twice.
+    store
+        .inner
+        .db
+        .open_tree("meta")
+        .expect("meta")
+        .remove(b"checkpoint")
+        .expect("forget the checkpoint");
+    store.replay().expect("replay");
+    assert_eq!(store.pending_holds(), 1);
+    // As after a crash between the index write and the snapshot's: the replay inserts a
+    // deadline entry that is already there, which must not count again.
+    store
+        .inner
+        .projections
+        .orders
+        .remove(RawId::from_parts(20, 1).as_bytes())
+        .expect("remove the snapshot");
+    store
+        .inner
+        .db
+        .open_tree("meta")
+        .expect("meta")
+        .remove(b"checkpoint")
+        .expect("forget the checkpoint");
+    store.replay().expect("replay");
+    assert_eq!(store.pending_holds(), 1);
+    // Rebuilt from nothing.
+    store.drop_projections().expect("drop");
+    assert_eq!(store.pending_holds(), 0);
+    store.replay().expect("replay");
+    assert_eq!(store.pending_holds(), 1);
+    // Counted afresh when the store opens again.
+    drop(store);
+    assert_eq!(open(&dir).pending_holds(), 1);
+}
