@@ -15,6 +15,8 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
     bench/bench.py ab --baseline OTHER_BINARY
                                   # reservations by two builds in alternating rounds, with
                                   # the median round of each (how changes are compared here)
+    bench/bench.py sustained      # one long reservation load: rate, live actors and RSS
+                                  # every 5 s (--tickets 700000 --seconds 75)
     bench/bench.py storage        # the store alone committing reservations, against sled
                                   # doing the same writes and the journal insert alone
                                   # (needs `cargo build --release --example commit_bench`)
@@ -31,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -85,6 +88,12 @@ class Server:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
         self.dir.cleanup()
+
+
+def bucket_quantile(buckets, q):
+    """The upper bound of the bucket holding quantile `q` of a cumulative histogram."""
+    total = buckets[-1][1]
+    return next(bound for bound, count in buckets if count >= q * total)
 
 
 def free_port():
@@ -312,11 +321,7 @@ def holds(args):
         rss = server.rss_mb()
     finally:
         server.stop()
-    total = buckets[-1][1]
-
-    def quantile(q):
-        return next(bound for bound, count in buckets if count >= q * total)
-
+    quantile = lambda q: bucket_quantile(buckets, q)
     print(f"| pending holds | placed (and falling due) per s | expired | expiry lag p50 | p99 | max bucket | all ended after | RSS |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| {pending:,.0f} | {pending / placed:,.0f} | {expired:,.0f} | <= {quantile(0.5):g} ms | "
@@ -410,6 +415,46 @@ def ab(args):
               f"p99 {median.get('p99', 0):.1f} ms")
 
 
+def sustained(args):
+    """One long load of distinct reservations at 256 connections, sampled every 5 s: the
+    short loads above never reach the actors' idle time (60 s), when passivation starts."""
+    server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb))
+    try:
+        seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
+        create_tickets(server, seller, args.tickets)
+        ids = tickets_for_sale(server)
+        print("| after | reservations/s in the last 5 s | live ticket actors | RSS |")
+        print("|---|---|---|---|")
+        stop = threading.Event()
+
+        def sample():
+            started, last = time.time(), committed(server, "OrderCreated")
+            while not stop.wait(5):
+                count = committed(server, "OrderCreated")
+                live = server.metric('ticketing_live_actors{kind="ticket"}')
+                print(f"| {time.time() - started:.0f} s | {(count - last) / 5:,.0f} | {live:,.0f} | "
+                      f"{server.rss_mb():.0f} MB |", flush=True)
+                last = count
+
+        flushes_before = server.histogram("ticketing_store_flush_ms")
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        result = reserve_all(server, buyer, ids, 256, duration=args.seconds)
+        stop.set()
+        sampler.join()
+        flushes = [(bound, count - before) for (bound, count), (_, before)
+                   in zip(server.histogram("ticketing_store_flush_ms"), flushes_before)]
+    finally:
+        server.stop()
+    print()
+    print(f"{flushes[-1][1]:,} flushes during the load, each taking <= "
+          f"{bucket_quantile(flushes, 0.5):g} ms at p50, <= {bucket_quantile(flushes, 0.99):g} ms "
+          f"at p99, <= {bucket_quantile(flushes, 1.0):g} ms at most")
+    print("| load | requests/s | 201/s | 409/s | p50 ms | p90 ms | p99 ms | other |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(line(f"reserve distinct tickets, 256 conns, {args.seconds} s", result))
+
+
 def storage(args):
     """The storage share of a reservation, without HTTP: examples/commit_bench.rs in each of
     its modes, one process per mode per round, pinned to the server's core, modes in turn."""
@@ -439,7 +484,7 @@ def storage(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage"])
+    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage", "sustained"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
     parser.add_argument("--tickets", type=int, default=300_000)
     parser.add_argument("--holds", type=int, default=100_000)
@@ -457,7 +502,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build")
     args = parser.parse_args()
     scenarios = {"reservations": reservations, "holds": holds, "memory": memory,
-                 "marketplace": marketplace, "ab": ab, "storage": storage}
+                 "marketplace": marketplace, "ab": ab, "storage": storage, "sustained": sustained}
     scenarios[args.scenario](args)
 
 
