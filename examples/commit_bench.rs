@@ -2,14 +2,15 @@
 //! events, with no HTTP, actors or network in the way (docs/BENCHMARKS.md, "What bounds
 //! reservations").
 //!
-//! Lists N tickets, then reserves each once from C tasks on one thread, as one HTTP worker
-//! runs its actors: each task commits the `OrderCreated` its ticket actor would and awaits
-//! the group commit. For comparison, on fresh stores: the same with the ticket read back
-//! from its snapshot, then sled alone doing the reservation's six writes (journal, ticket,
-//! listing, order, buyer's orders, deadline) and then only the journal insert, flushed once
-//! per C reservations. Prints reservations per second and this process's CPU time per
-//! reservation as JSON. Each mode runs in its own process, so `bench/bench.py storage`
-//! alternates them round by round, pinned to one core:
+//! Lists N tickets on a fresh store, then reserves each once, C at a time, in one of four
+//! modes: `store` commits each `OrderCreated` as its ticket actor would, from C tasks on one
+//! thread (as one HTTP worker runs its actors), each awaiting the group commit;
+//! `store-read-back` does the same but lets the projections read the ticket back;
+//! `sled-six-writes` has sled alone do the reservation's six writes (journal, ticket,
+//! listing, order, buyer's orders, deadline) and `sled-journal-only` only the journal
+//! insert, both flushed once per C reservations. Prints reservations per second and this
+//! process's CPU time per reservation as JSON. Each mode runs in its own process, so
+//! `bench/bench.py storage` alternates them round by round, pinned to one core:
 //!
 //!     taskset -c 1 cargo run --release --example commit_bench -- store 100000 256
 
