@@ -24,6 +24,7 @@ use crate::domain::order::Order;
 use crate::domain::ticket::Ticket;
 use crate::domain::time::Timestamp;
 use crate::domain::user::{Email, User};
+use crate::histogram::Histogram;
 use codec::{decode, encode};
 use group_commit::GroupCommit;
 use journal::Journal;
@@ -267,7 +268,7 @@ impl Store {
     }
 
     /// How long the group-commit flushes took.
-    pub fn flush_ms(&self) -> &crate::histogram::Histogram {
+    pub fn flush_ms(&self) -> &Histogram {
         self.inner.flusher.flush_ms()
     }
 

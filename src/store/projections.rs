@@ -7,8 +7,7 @@
 //! journal record is the commit, these can always be rebuilt from it.
 
 use std::ops::Bound;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::codec::{decode, encode};
 use super::{Known, StoreError};
@@ -21,7 +20,6 @@ use crate::domain::time::Timestamp;
 use crate::domain::user::{self, Email, User};
 
 /// Every projection tree. Names are persisted; `clear` lists them for rebuilds.
-#[derive(Clone)]
 pub(crate) struct Projections {
     pub(crate) users: sled::Tree,
     /// Normalised email -> `EmailEntry`.
@@ -39,7 +37,7 @@ pub(crate) struct Projections {
     awaiting_payment: sled::Tree,
     /// Entries in `deadlines`, kept as it changes: sled counts a tree by walking all of it,
     /// which `/metrics` would otherwise do on the HTTP worker at every scrape.
-    pending_holds: Arc<AtomicU64>,
+    pending_holds: AtomicI64,
 }
 
 /// Who an email address belongs to. A claim is taken atomically before `UserCreated` is
@@ -72,7 +70,7 @@ impl Projections {
     pub(crate) fn open(db: &sled::Db) -> Result<Projections, StoreError> {
         let deadlines = db.open_tree(TREE_NAMES[7])?;
         // Counted once here, at start-up, before anything is served.
-        let pending_holds = Arc::new(AtomicU64::new(deadlines.len() as u64));
+        let pending_holds = AtomicI64::new(i64::try_from(deadlines.len()).unwrap_or(i64::MAX));
         Ok(Projections {
             users: db.open_tree(TREE_NAMES[0])?,
             emails: db.open_tree(TREE_NAMES[1])?,
@@ -163,11 +161,8 @@ impl Projections {
                     of_buyer(&new),
                 )?;
                 let change = move_entry(&self.deadlines, old.as_ref().and_then(due), due(&new))?;
-                match change {
-                    1 => self.pending_holds.fetch_add(1, Ordering::Relaxed),
-                    -1 => self.pending_holds.fetch_sub(1, Ordering::Relaxed),
-                    _ => 0,
-                };
+                self.pending_holds
+                    .fetch_add(i64::from(change), Ordering::Relaxed);
                 move_entry(
                     &self.awaiting_payment,
                     old.as_ref().and_then(awaiting),
@@ -301,7 +296,7 @@ impl Projections {
 
     /// How many holds are pending.
     pub(crate) fn pending_holds(&self) -> u64 {
-        self.pending_holds.load(Ordering::Relaxed)
+        u64::try_from(self.pending_holds.load(Ordering::Relaxed)).unwrap_or(0)
     }
 }
 

@@ -21,6 +21,43 @@ fn ticket_created(n: u64) -> Event {
     )
 }
 
+/// Lists ticket 1 and commits its reservation (order 20-1 by buyer 1-2, due at 5,000 ms)
+/// as the ticket actor does, with the ticket it holds. Returns the three ids.
+fn list_and_reserve(store: &Store) -> (TicketId, OrderId, UserId) {
+    let ticket_id = TicketId::new(RawId::from_parts(10, 1));
+    let order_id = OrderId::new(RawId::from_parts(20, 1));
+    let buyer = UserId::new(RawId::from_parts(1, 2));
+    store
+        .commit(&ticket_created(1), Known::Nothing)
+        .expect("commit")
+        .finish();
+    let ticket = store.ticket(ticket_id).expect("read").expect("exists");
+    let reserve = TicketCommand::Reserve {
+        order_id,
+        buyer,
+        expires_at: Timestamp::from_millis(5_000),
+    };
+    let reserved = ticket::decide(&ticket, reserve)
+        .expect("free")
+        .expect("event");
+    store
+        .commit(&reserved, Known::Ticket(&ticket))
+        .expect("commit")
+        .finish();
+    (ticket_id, order_id, buyer)
+}
+
+/// Forgets the checkpoint, so that the next replay re-applies the whole journal.
+fn forget_checkpoint(store: &Store) {
+    store
+        .inner
+        .db
+        .open_tree("meta")
+        .expect("meta")
+        .remove(b"checkpoint")
+        .expect("forget the checkpoint");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_fifty_six_concurrent_durable_writers_all_finish() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -64,21 +101,7 @@ fn replay_from_an_empty_projection_set_rebuilds_identical_snapshots() {
     let id = TicketId::new(RawId::from_parts(10, 1));
     let before = {
         let store = open(&dir);
-        store
-            .commit(&ticket_created(1), Known::Nothing)
-            .expect("commit")
-            .finish();
-        let t = store.ticket(id).expect("read").expect("exists");
-        let reserve = TicketCommand::Reserve {
-            order_id: OrderId::new(RawId::from_parts(20, 1)),
-            buyer: UserId::new(RawId::from_parts(1, 2)),
-            expires_at: Timestamp::from_millis(5_000),
-        };
-        let event = ticket::decide(&t, reserve).expect("free").expect("event");
-        store
-            .commit(&event, Known::Nothing)
-            .expect("commit")
-            .finish();
+        list_and_reserve(&store);
         (
             store.ticket(id).expect("read"),
             store
@@ -186,28 +209,9 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
     use crate::domain::order::{self, OrderCommand};
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(&dir);
-    let ticket_id = TicketId::new(RawId::from_parts(10, 1));
-    let order_id = OrderId::new(RawId::from_parts(20, 1));
-    let buyer = UserId::new(RawId::from_parts(1, 2));
-    store
-        .commit(&ticket_created(1), Known::Nothing)
-        .expect("commit")
-        .finish();
     // Reserve, expire, release, each committed as its actor does: with the state it holds,
     // so the live path reads no snapshot back.
-    let ticket = store.ticket(ticket_id).expect("read").expect("exists");
-    let reserve = TicketCommand::Reserve {
-        order_id,
-        buyer,
-        expires_at: Timestamp::from_millis(5_000),
-    };
-    let reserved = ticket::decide(&ticket, reserve)
-        .expect("free")
-        .expect("event");
-    store
-        .commit(&reserved, Known::Ticket(&ticket))
-        .expect("commit")
-        .finish();
+    let (ticket_id, order_id, buyer) = list_and_reserve(&store);
     let held = store.order(order_id).expect("read").expect("exists");
     let expire = OrderCommand::Expire {
         now: Timestamp::from_millis(6_000),
@@ -246,13 +250,7 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
     );
 
     // A conservative checkpoint: replay every event over projections that are ahead of them.
-    store
-        .inner
-        .db
-        .open_tree("meta")
-        .expect("meta")
-        .remove(b"checkpoint")
-        .expect("forget the checkpoint");
+    forget_checkpoint(&store);
     assert_eq!(store.replay().expect("replay").events, 4);
     assert_eq!(view(&store), before);
 
@@ -266,36 +264,11 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
 fn the_pending_hold_count_survives_replays_rebuilds_and_restarts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(&dir);
-    store
-        .commit(&ticket_created(1), Known::Nothing)
-        .expect("commit")
-        .finish();
-    let ticket = store
-        .ticket(TicketId::new(RawId::from_parts(10, 1)))
-        .expect("read")
-        .expect("exists");
-    let reserve = TicketCommand::Reserve {
-        order_id: OrderId::new(RawId::from_parts(20, 1)),
-        buyer: UserId::new(RawId::from_parts(1, 2)),
-        expires_at: Timestamp::from_millis(5_000),
-    };
-    let reserved = ticket::decide(&ticket, reserve)
-        .expect("free")
-        .expect("event");
-    store
-        .commit(&reserved, Known::Ticket(&ticket))
-        .expect("commit")
-        .finish();
+    let (_, order_id, _) = list_and_reserve(&store);
     assert_eq!(store.pending_holds(), 1);
 
     // Replayed over projections that already have it: counted once, not twice.
-    store
-        .inner
-        .db
-        .open_tree("meta")
-        .expect("meta")
-        .remove(b"checkpoint")
-        .expect("forget the checkpoint");
+    forget_checkpoint(&store);
     store.replay().expect("replay");
     assert_eq!(store.pending_holds(), 1);
     // As after a crash between the index write and the snapshot's: the replay inserts a
@@ -304,15 +277,9 @@ fn the_pending_hold_count_survives_replays_rebuilds_and_restarts() {
         .inner
         .projections
         .orders
-        .remove(RawId::from_parts(20, 1).as_bytes())
+        .remove(order_id.as_bytes())
         .expect("remove the snapshot");
-    store
-        .inner
-        .db
-        .open_tree("meta")
-        .expect("meta")
-        .remove(b"checkpoint")
-        .expect("forget the checkpoint");
+    forget_checkpoint(&store);
     store.replay().expect("replay");
     assert_eq!(store.pending_holds(), 1);
     // Rebuilt from nothing.
