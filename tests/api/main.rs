@@ -1,6 +1,7 @@
 //! The black-box API suite: one test binary, one module per area.
 
 mod audit;
+mod compat;
 mod fake_stripe;
 #[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
