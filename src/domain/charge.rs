@@ -4,13 +4,11 @@
 //! `ChargeFailed`) and by `ChargeRefunded`; it has no commands of its own, because every
 //! decision about it is the order's.
 
-use serde::{Deserialize, Serialize};
-
 use super::events::{ChargeRefunded, Event};
 use super::ids::{ChargeId, OrderId};
 use super::money::Price;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChargeStatus {
     Created,
     Failed,
@@ -27,7 +25,7 @@ impl ChargeStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Charge {
     pub id: ChargeId,
     pub order_id: OrderId,

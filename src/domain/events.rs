@@ -3,9 +3,9 @@
 //! One event is one commit (DESIGN §3): it is appended to the journal as a single record,
 //! and every snapshot and index is derived from the journal by the `evolve` functions.
 //! Events carry resulting values (prices, deadlines, versions) so that replay is assignment.
-//! `tag` names are persisted: never rename one; add a new variant and upcast in `store`.
-
-use serde::{Deserialize, Serialize};
+//! The kinds are listed once, in `catalogue!` below: `Event`, `EventKind` and the persisted
+//! tags all come from that list. Tags are persisted: never rename one. How an event is laid
+//! out on disk is the store's business (`store::records`), not a derive here.
 
 use super::ids::{ChargeId, OrderId, TicketId, UserId};
 use super::money::Price;
@@ -14,22 +14,64 @@ use super::time::Timestamp;
 use super::user::Email;
 use super::version::Version;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Event {
-    UserCreated(UserCreated),
-    TicketCreated(TicketCreated),
-    TicketUpdated(TicketUpdated),
-    OrderCreated(OrderCreated),
-    OrderCancelled(OrderCancelled),
-    OrderExpired(OrderExpired),
-    OrderCompleted(OrderCompleted),
-    ChargeCreated(ChargeCreated),
-    ChargeFailed(ChargeFailed),
-    ChargeRefunded(ChargeRefunded),
+/// Builds `Event` (one variant per kind, holding the struct of the same name) and
+/// `EventKind` from one list of names.
+macro_rules! catalogue {
+    ($($kind:ident),+ $(,)?) => {
+        /// One state change of the marketplace.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum Event {
+            $($kind($kind)),+
+        }
+
+        /// The kind of an event, without its data: for counting, logging and storage.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $($kind),+
+        }
+
+        impl EventKind {
+            /// Every kind, in catalogue order.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$kind),+];
+
+            /// The persisted name of the kind.
+            pub fn tag(self) -> &'static str {
+                match self {
+                    $(EventKind::$kind => stringify!($kind)),+
+                }
+            }
+
+            /// The kind a persisted tag names.
+            pub fn from_tag(tag: &str) -> Option<EventKind> {
+                EventKind::ALL.iter().copied().find(|kind| kind.tag() == tag)
+            }
+        }
+
+        impl Event {
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $(Event::$kind(_) => EventKind::$kind),+
+                }
+            }
+        }
+    };
 }
 
+catalogue!(
+    UserCreated,
+    TicketCreated,
+    TicketUpdated,
+    OrderCreated,
+    OrderCancelled,
+    OrderExpired,
+    OrderCompleted,
+    ChargeCreated,
+    ChargeFailed,
+    ChargeRefunded,
+);
+
 /// An account was registered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserCreated {
     pub user_id: UserId,
     pub email: Email,
@@ -38,7 +80,7 @@ pub struct UserCreated {
 }
 
 /// A ticket was listed for sale.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketCreated {
     pub ticket_id: TicketId,
     pub owner: UserId,
@@ -48,7 +90,7 @@ pub struct TicketCreated {
 }
 
 /// A ticket changed: edited, released by its order, or sold. Carries the whole result.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketUpdated {
     pub ticket_id: TicketId,
     pub title: Title,
@@ -59,7 +101,7 @@ pub struct TicketUpdated {
 }
 
 /// A buyer reserved a ticket: creates the order and puts the hold on the ticket at once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderCreated {
     pub order_id: OrderId,
     pub ticket_id: TicketId,
@@ -74,7 +116,7 @@ pub struct OrderCreated {
 }
 
 /// The buyer cancelled an unpaid order. Follow-up: the ticket is released.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderCancelled {
     pub order_id: OrderId,
     pub ticket_id: TicketId,
@@ -82,7 +124,7 @@ pub struct OrderCancelled {
 }
 
 /// The hold ran out unpaid. Follow-up: the ticket is released.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderExpired {
     pub order_id: OrderId,
     pub ticket_id: TicketId,
@@ -90,7 +132,7 @@ pub struct OrderExpired {
 }
 
 /// The payment succeeded: order complete, charge completed. Follow-up: ticket sold.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderCompleted {
     pub order_id: OrderId,
     pub ticket_id: TicketId,
@@ -100,7 +142,7 @@ pub struct OrderCompleted {
 }
 
 /// A payment attempt began: the order awaits payment, the charge is recorded as created.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChargeCreated {
     pub charge_id: ChargeId,
     pub order_id: OrderId,
@@ -112,7 +154,7 @@ pub struct ChargeCreated {
 }
 
 /// The payment was declined: charge failed, order cancelled. Follow-up: ticket released.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChargeFailed {
     pub charge_id: ChargeId,
     pub order_id: OrderId,
@@ -122,7 +164,7 @@ pub struct ChargeFailed {
 }
 
 /// Money taken for an order that could not be completed was given back.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChargeRefunded {
     pub charge_id: ChargeId,
     pub order_id: OrderId,
@@ -147,33 +189,8 @@ pub enum FollowUp {
 impl Event {
     /// The persisted name of the event's kind.
     pub fn tag(&self) -> &'static str {
-        match self {
-            Event::UserCreated(_) => "UserCreated",
-            Event::TicketCreated(_) => "TicketCreated",
-            Event::TicketUpdated(_) => "TicketUpdated",
-            Event::OrderCreated(_) => "OrderCreated",
-            Event::OrderCancelled(_) => "OrderCancelled",
-            Event::OrderExpired(_) => "OrderExpired",
-            Event::OrderCompleted(_) => "OrderCompleted",
-            Event::ChargeCreated(_) => "ChargeCreated",
-            Event::ChargeFailed(_) => "ChargeFailed",
-            Event::ChargeRefunded(_) => "ChargeRefunded",
-        }
+        self.kind().tag()
     }
-
-    /// Every tag, for metrics that list each kind.
-    pub const TAGS: [&'static str; 10] = [
-        "UserCreated",
-        "TicketCreated",
-        "TicketUpdated",
-        "OrderCreated",
-        "OrderCancelled",
-        "OrderExpired",
-        "OrderCompleted",
-        "ChargeCreated",
-        "ChargeFailed",
-        "ChargeRefunded",
-    ];
 
     /// The ticket whose snapshot this event changes, if any.
     pub fn changes_ticket(&self) -> Option<TicketId> {

@@ -6,10 +6,8 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 /// The 12 raw bytes every typed id wraps.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RawId([u8; 12]);
 
 /// A string that is not 24 lowercase hex characters.
@@ -37,6 +35,11 @@ impl RawId {
             bytes[i] = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
         }
         Ok(RawId(bytes))
+    }
+
+    /// Rebuilds an id from the 12 bytes `as_bytes` gave.
+    pub fn from_array(bytes: [u8; 12]) -> Self {
+        RawId(bytes)
     }
 
     /// Rebuilds an id from the bytes `as_bytes` produced (store keys).
@@ -81,7 +84,7 @@ impl fmt::Debug for RawId {
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(RawId);
 
         impl $name {

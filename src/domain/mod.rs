@@ -1,10 +1,11 @@
 //! The marketplace's rules: value types, entities, commands, events and errors.
 //!
-//! Everything here is pure. It may use serde derives (the store encodes these types), but it
-//! does no I/O and knows nothing of actix, sled, bincode, serde_json or the clock: time and
-//! fresh ids are passed in by the caller. Each entity module has a `decide` (state + command
-//! -> at most one event, or a `DomainError`) and an `evolve` (state + event -> state) that
-//! the live actors and the start-up replay share, so the two cannot drift apart.
+//! Everything here is pure: no I/O, and nothing of actix, sled, serde or the clock. Time and
+//! fresh ids are passed in by the caller, and the store and the HTTP layer each convert these
+//! types to their own records and DTOs, so no derive here can change the disk format or the
+//! API. Each entity module has a `decide` (state + command -> at most one event, or a
+//! `DomainError`) and an `evolve` (state + event -> state) that the live actors and the
+//! start-up replay share, so the two cannot drift apart.
 
 pub mod charge;
 pub mod error;

@@ -4,10 +4,8 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 /// A ticket price: from 0.50 to 999999.99, in whole cents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Price(u64);
 
 /// Why a price was refused.

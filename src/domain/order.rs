@@ -7,8 +7,6 @@
 //! A hold never runs out under a payment in flight: expiry only ends `created` orders, and
 //! an order awaiting payment is settled by the payment's outcome (DESIGN §5).
 
-use serde::{Deserialize, Serialize};
-
 use super::error::DomainError;
 use super::events::{
     ChargeCreated, ChargeFailed, Event, OrderCancelled, OrderCompleted, OrderExpired,
@@ -19,7 +17,7 @@ use super::ticket::Title;
 use super::time::Timestamp;
 use super::version::Version;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderStatus {
     Created,
     AwaitingPayment,
@@ -45,7 +43,7 @@ impl OrderStatus {
 }
 
 /// The ticket as it was when the order reserved it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketSummary {
     pub id: TicketId,
     pub title: Title,
@@ -54,7 +52,7 @@ pub struct TicketSummary {
     pub version: Version,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Order {
     pub id: OrderId,
     pub buyer: UserId,

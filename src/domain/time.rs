@@ -2,10 +2,8 @@
 //!
 //! The domain never reads a clock; callers pass `now` in (see `clock::Clock`).
 
-use serde::{Deserialize, Serialize};
-
 /// Milliseconds since 1970-01-01T00:00:00Z.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(u64);
 
 impl Timestamp {

@@ -2,14 +2,12 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use super::events::{Event, UserCreated};
 use super::ids::UserId;
 use super::version::Version;
 
 /// An email address, trimmed and lower-cased, so `A@x.io ` and `a@x.io` are one account.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +35,12 @@ impl Email {
         } else {
             Err(InvalidEmail)
         }
+    }
+
+    /// An address as it was accepted earlier and stored (see `Title::restore`). Only the
+    /// store calls this.
+    pub fn restore(stored: String) -> Email {
+        Email(stored)
     }
 
     pub fn as_str(&self) -> &str {
@@ -80,7 +84,7 @@ impl fmt::Debug for Password {
 }
 
 /// A registered account. The password is kept only as an argon2 PHC string.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
     pub email: Email,

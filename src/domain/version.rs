@@ -1,9 +1,7 @@
 //! Entity versions: 0 at creation, plus exactly 1 for every later change.
 
-use serde::{Deserialize, Serialize};
-
 /// How many changes an entity has seen since it was created.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version(u64);
 
 impl Version {

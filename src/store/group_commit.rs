@@ -2,8 +2,7 @@
 //!
 //! sled acknowledges a write before it is on disk, and concurrent `flush_async` calls
 //! deadlock on 0.34.7 (CRATES.md). So a single flusher thread takes every waiter queued so
-//! far, runs the `before_flush` hook (which records the journal checkpoint), calls the
-//! blocking `flush()` once, and wakes them all. A waiter queued after its write is answered
+//! far, calls the blocking `flush()` once, and wakes them all. A waiter queued after its write is answered
 //! only by a flush that began after the write: that is the durability guarantee.
 //!
 //! Under load the flusher waits `GATHER` before taking a batch, so that one flush serves
@@ -47,7 +46,7 @@ struct Shared {
     /// Flushes done, and waiters they answered: their ratio is the group-commit batch size.
     flushes: AtomicU64,
     waiters_served: AtomicU64,
-    /// How long each flush took (the checkpoint hook included): a slow disk shows here
+    /// How long each flush took: a slow disk shows here
     /// first, since every writer waiting meanwhile waits for it.
     flush_ms: Histogram,
 }
@@ -58,10 +57,7 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(
-        db: sled::Db,
-        before_flush: impl Fn() + Send + 'static,
-    ) -> std::io::Result<GroupCommit> {
+    pub(crate) fn start(db: sled::Db) -> std::io::Result<GroupCommit> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
@@ -72,7 +68,7 @@ impl GroupCommit {
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("ticketing-flusher".into())
-            .spawn(move || flush_loop(&thread_shared, &db, &before_flush))?;
+            .spawn(move || flush_loop(&thread_shared, &db))?;
         Ok(GroupCommit {
             shared,
             thread: Some(thread),
@@ -81,6 +77,17 @@ impl GroupCommit {
 
     /// Waits until every write made before this call is on disk.
     pub(crate) async fn wait(&self) -> Result<(), StoreError> {
+        let answer = self.enqueue()?;
+        outcome(answer.await)
+    }
+
+    /// `wait` for a thread outside the async runtime (the persister).
+    pub(crate) fn wait_blocking(&self) -> Result<(), StoreError> {
+        let answer = self.enqueue()?;
+        outcome(answer.blocking_recv())
+    }
+
+    fn enqueue(&self) -> Result<oneshot::Receiver<Result<(), String>>, StoreError> {
         let (tx, rx) = oneshot::channel();
         let wake = {
             let mut queue = lock(&self.shared.queue);
@@ -93,11 +100,7 @@ impl GroupCommit {
         if wake {
             self.shared.wake.notify_one();
         }
-        match rx.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(StoreError::Flush(message)),
-            Err(_) => Err(StoreError::Closed),
-        }
+        Ok(rx)
     }
 
     /// (flushes done, waiters answered) since the store opened.
@@ -125,7 +128,17 @@ impl Drop for GroupCommit {
     }
 }
 
-fn flush_loop(shared: &Shared, db: &sled::Db, before_flush: &dyn Fn()) {
+fn outcome(
+    answer: Result<Result<(), String>, oneshot::error::RecvError>,
+) -> Result<(), StoreError> {
+    match answer {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(StoreError::Flush(message)),
+        Err(_) => Err(StoreError::Closed),
+    }
+}
+
+fn flush_loop(shared: &Shared, db: &sled::Db) {
     let mut last_flush_end: Option<Instant> = None;
     loop {
         {
@@ -147,7 +160,6 @@ fn flush_loop(shared: &Shared, db: &sled::Db, before_flush: &dyn Fn()) {
         }
         let batch = std::mem::take(&mut lock(&shared.queue).waiters);
         let started = Instant::now();
-        before_flush();
         let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
         if let Err(error) = &result {
             tracing::error!(%error, "Failed to flush the store");
@@ -167,7 +179,6 @@ fn flush_loop(shared: &Shared, db: &sled::Db, before_flush: &dyn Fn()) {
             let _ = waiter.send(result.clone());
         }
     }
-    before_flush();
     if let Err(error) = db.flush() {
         tracing::error!(%error, "Failed to flush the store at shutdown");
     }

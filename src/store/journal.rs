@@ -2,9 +2,10 @@
 //!
 //! Appending is one sled `insert` under a fresh sequence number; made durable, that insert
 //! is the commit. The journal also tracks which committed events still have work pending
-//! (projections not yet written, or a follow-up in another entity not yet done), so the
-//! checkpoint it records before each flush never passes an event whose effects could be
-//! missing after a crash. Replay starts at that checkpoint.
+//! (projections not yet in the overlay, a follow-up in another entity not yet done, or the
+//! start-up replay not yet past them), so the checkpoint never passes an event whose effects
+//! could be missing after a crash. The persister records the checkpoint once the
+//! projections below it are durable in sled; replay starts there.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -37,7 +38,7 @@ impl Journal {
         let events = db.open_tree("events")?;
         let meta = db.open_tree("meta")?;
         let next = match events.last()? {
-            Some((key, _)) => seq_from_key(&key)? + 1,
+            Some((key, _)) => seq_from_key("events", &key)? + 1,
             None => 0,
         };
         Ok(Journal {
@@ -74,51 +75,74 @@ impl Journal {
         lock(&self.in_flight).pending.remove(&seq);
     }
 
-    /// Keeps an event pending again; used by replay for follow-ups it has yet to re-drive.
-    pub(crate) fn hold(&self, seq: u64) {
-        lock(&self.in_flight).pending.insert(seq);
+    /// Moves the replay's own hold from the event before to `seq`, in one step, so the
+    /// checkpoint never passes an event the replay has not applied yet.
+    pub(crate) fn replaying(&self, previous: Option<u64>, seq: u64) {
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.pending.insert(seq);
+        if let Some(previous) = previous.filter(|p| *p != seq) {
+            in_flight.pending.remove(&previous);
+        }
     }
 
-    /// Records the checkpoint: every event below it has all its effects written. Called by
-    /// the flusher right before each flush, so the checkpoint and those effects reach the
-    /// disk together.
-    pub(crate) fn record_checkpoint(&self) {
-        let checkpoint = {
-            let in_flight = lock(&self.in_flight);
-            in_flight.pending.first().copied().unwrap_or(in_flight.next)
-        };
-        if let Err(error) = self.meta.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes()) {
-            tracing::error!(%error, "Failed to record the journal checkpoint");
+    /// The checkpoint the projections support once everything now in the overlay is
+    /// durable: every event below it has all its effects written.
+    pub(crate) fn checkpoint_candidate(&self) -> u64 {
+        let in_flight = lock(&self.in_flight);
+        in_flight.pending.first().copied().unwrap_or(in_flight.next)
+    }
+
+    /// Records the checkpoint (it never moves back). Durable with the next flush.
+    pub(crate) fn record_checkpoint(&self, checkpoint: u64) -> Result<(), StoreError> {
+        if checkpoint > self.checkpoint()? {
+            self.meta
+                .insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes())?;
         }
+        Ok(())
     }
 
     pub(crate) fn checkpoint(&self) -> Result<u64, StoreError> {
         match self.meta.get(CHECKPOINT_KEY)? {
-            Some(bytes) => seq_from_key(&bytes),
+            Some(bytes) => seq_from_key("meta", &bytes),
             None => Ok(0),
         }
     }
 
-    /// Events from `from` on, in commit order.
+    /// Forgets the checkpoint, so that the next replay reads the whole journal.
+    pub(crate) fn forget_checkpoint(&self) -> Result<(), StoreError> {
+        self.meta.remove(CHECKPOINT_KEY)?;
+        Ok(())
+    }
+
+    /// Events from `from` on, in commit order. A record that cannot be read is an error
+    /// naming its key.
     pub(crate) fn read_from(
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<(u64, Event), StoreError>> + '_ {
         self.events.range(from.to_be_bytes()..).map(|entry| {
             let (key, value) = entry?;
-            Ok((seq_from_key(&key)?, decode_event(&value)?))
+            let seq = seq_from_key("events", &key)?;
+            let event = decode_event(&value).map_err(|reason| StoreError::Corrupt {
+                tree: "events",
+                key: seq.to_string(),
+                reason,
+            })?;
+            Ok((seq, event))
         })
     }
 
-    /// Number of events in the journal.
+    /// Number of events in the journal. Walks the whole tree: not for request paths.
     pub(crate) fn len(&self) -> usize {
         self.events.len()
     }
 }
 
-fn seq_from_key(key: &[u8]) -> Result<u64, StoreError> {
-    let bytes: [u8; 8] = key
-        .try_into()
-        .map_err(|_| StoreError::Codec("bad journal key".into()))?;
+fn seq_from_key(tree: &'static str, key: &[u8]) -> Result<u64, StoreError> {
+    let bytes: [u8; 8] = key.try_into().map_err(|_| StoreError::Corrupt {
+        tree,
+        key: format!("{key:02x?}"),
+        reason: "not an 8-byte sequence number".into(),
+    })?;
     Ok(u64::from_be_bytes(bytes))
 }

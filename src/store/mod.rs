@@ -9,26 +9,34 @@
 mod codec;
 mod group_commit;
 mod journal;
+mod overlay;
+mod persister;
 mod projections;
+mod records;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::charge::Charge;
-use crate::domain::events::{Event, FollowUp};
+use crate::domain::events::{Event, EventKind, FollowUp};
 use crate::domain::ids::{ChargeId, OrderId, SessionId, TicketId, UserId};
 use crate::domain::order::Order;
 use crate::domain::ticket::Ticket;
 use crate::domain::time::Timestamp;
 use crate::domain::user::{Email, User};
 use crate::histogram::Histogram;
-use codec::{decode, encode};
+use crate::sync::lock;
+use codec::{
+    FORMAT, decode_counter, decode_email_owner, decode_session, encode_counter, encode_email_owner,
+    encode_session,
+};
 use group_commit::GroupCommit;
 use journal::Journal;
-use projections::{EmailEntry, Projections, get};
+use overlay::Overlay;
+use persister::Persister;
+use projections::Projections;
+use records::{EmailOwnerV1, SessionV1};
 
 /// A storage failure. Every variant is a server fault (HTTP 500); business refusals never
 /// come from here.
@@ -36,8 +44,14 @@ use projections::{EmailEntry, Projections, get};
 pub enum StoreError {
     #[error("storage engine error")]
     Engine(#[from] sled::Error),
-    #[error("stored value could not be decoded: {0}")]
+    #[error("a value could not be encoded: {0}")]
     Codec(String),
+    #[error("the record at key {key} of tree {tree} cannot be read: {reason}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
     #[error("flush failed: {0}")]
     Flush(String),
     #[error("the store is shut down")]
@@ -45,7 +59,7 @@ pub enum StoreError {
 }
 
 /// A signed-in session, kept until signout or expiry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
     pub user_id: UserId,
     pub expires_at: Timestamp,
@@ -92,6 +106,23 @@ pub struct Replayed {
     pub follow_ups: Vec<(FollowUp, Commit)>,
 }
 
+/// How the projections are written behind the journal.
+pub(crate) struct Tuning {
+    /// How long the persister lets changes gather before writing them out.
+    pub(crate) gather: std::time::Duration,
+    /// Entries the overlay may hold before writers wait for the persister.
+    pub(crate) room: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            gather: persister::GATHER,
+            room: overlay::ROOM,
+        }
+    }
+}
+
 /// Handle to the store; cheap to clone, shared by every actor and service.
 #[derive(Clone)]
 pub struct Store {
@@ -101,16 +132,19 @@ pub struct Store {
 struct Inner {
     db: sled::Db,
     journal: Journal,
+    overlay: Arc<Overlay>,
     projections: Projections,
     sessions: sled::Tree,
     /// Stripe webhook event ids already handled.
     webhooks: sled::Tree,
     /// Incremented at every start; tells a stale email claim from one in progress.
     boot: u64,
-    committed: [AtomicU64; Event::TAGS.len()],
+    committed: [AtomicU64; EventKind::ALL.len()],
+    // Dropped before the flusher: stopping writes out the overlay and waits for flushes.
+    persister: std::sync::Mutex<Persister>,
     // Dropped after everything above that holds the database: its thread flushes the store
     // on the way out.
-    flusher: GroupCommit,
+    flusher: Arc<GroupCommit>,
     // Declared last so it is dropped last, once nothing of ours holds the database.
     _released: LockRelease,
 }
@@ -151,6 +185,16 @@ impl Store {
     /// Opens (or creates) the store in `dir`. Fails at once, with a clear message, when
     /// another process has the directory open.
     pub fn open(dir: &Path, cache_bytes: u64) -> anyhow::Result<Store> {
+        Store::open_tuned(dir, cache_bytes, Tuning::default())
+    }
+
+    /// `open` with the write-behind tuned (tests make the persister slow, or the overlay
+    /// small, to see what a crash or a full overlay does).
+    pub(crate) fn open_tuned(
+        dir: &Path,
+        cache_bytes: u64,
+        tuning: Tuning,
+    ) -> anyhow::Result<Store> {
         use anyhow::Context;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("Failed to create the data directory {}", dir.display()))?;
@@ -167,29 +211,60 @@ impl Store {
                 }
                 other => anyhow::Error::new(other).context(format!("Failed to open the store in {}", dir.display())),
             })?;
-        let journal = Journal::open(&db)?;
-        let projections = Projections::open(&db)?;
-        let sessions = db.open_tree("sessions")?;
-        let webhooks = db.open_tree("webhook_events")?;
         let meta = db.open_tree("meta")?;
-        let boot = match meta.get(b"boot")? {
-            Some(bytes) => decode::<u64>(&bytes)? + 1,
+        let written_by = match meta.get(b"format")? {
+            Some(bytes) => decode_counter(&bytes).map_err(|reason| StoreError::Corrupt {
+                tree: "meta",
+                key: "format".into(),
+                reason,
+            })?,
             None => 1,
         };
-        meta.insert(b"boot", encode(&boot)?)?;
+        anyhow::ensure!(
+            written_by <= u64::from(FORMAT),
+            "The data directory {} was written by a newer release of ticketing (storage format \
+             {written_by}; this release reads up to {FORMAT}): run that release or a later one",
+            dir.display()
+        );
+        meta.insert(b"format", encode_counter(u64::from(FORMAT))?)?;
+        let boot = match meta.get(b"boot")? {
+            Some(bytes) => {
+                decode_counter(&bytes).map_err(|reason| StoreError::Corrupt {
+                    tree: "meta",
+                    key: "boot".into(),
+                    reason,
+                })? + 1
+            }
+            None => 1,
+        };
+        meta.insert(b"boot", encode_counter(boot)?)?;
+        let journal = Journal::open(&db)?;
+        let overlay = Arc::new(Overlay::new(tuning.room));
+        let projections = Projections::open(&db, overlay.clone())?;
+        let sessions = db.open_tree("sessions")?;
+        let webhooks = db.open_tree("webhook_events")?;
         db.flush()?;
-        let hook_journal = journal.clone();
-        let flusher = GroupCommit::start(db.clone(), move || hook_journal.record_checkpoint())
-            .context("Failed to start the flusher thread")?;
+        let flusher =
+            Arc::new(GroupCommit::start(db.clone()).context("Failed to start the flusher thread")?);
+        let persister = Persister::start(persister::Parts {
+            overlay: overlay.clone(),
+            trees: projections.sled_trees(),
+            journal: journal.clone(),
+            flusher: flusher.clone(),
+            gather: tuning.gather,
+        })
+        .context("Failed to start the persister thread")?;
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
                 journal,
+                overlay,
                 projections,
                 sessions,
                 webhooks,
                 boot,
                 committed: std::array::from_fn(|_| AtomicU64::new(0)),
+                persister: std::sync::Mutex::new(persister),
                 flusher,
                 // sled keeps its lock on the file `db` inside its directory.
                 _released: LockRelease {
@@ -200,28 +275,39 @@ impl Store {
     }
 
     /// Forgets every projection and the checkpoint so that the next `replay` rebuilds them
-    /// from the whole journal. Sessions and the journal itself are kept.
+    /// from the whole journal. Sessions and the journal itself are kept. Only at start-up,
+    /// before anything is committed.
     pub fn drop_projections(&self) -> Result<(), StoreError> {
+        self.settle();
         self.inner.projections.clear()?;
-        self.inner.db.open_tree("meta")?.remove(b"checkpoint")?;
+        self.inner.journal.forget_checkpoint()?;
         self.inner.db.flush()?;
         Ok(())
     }
 
     /// Re-applies the journal after the checkpoint to the projections. Run at start-up,
-    /// before anything is served.
+    /// before anything is served. The overlay takes the changes and the persister writes
+    /// them out meanwhile; a replay that fills the overlay waits for it.
     pub fn replay(&self) -> Result<Replayed, StoreError> {
         let journal = &self.inner.journal;
         let mut replayed = Replayed {
             events: 0,
             follow_ups: Vec::new(),
         };
+        // The replay's own hold: the event it is at, unless that one is held anyway for
+        // its follow-up.
+        let mut holding = None;
         for entry in journal.read_from(journal.checkpoint()?) {
             let (seq, event) = entry?;
+            journal.replaying(holding, seq);
+            if self.inner.overlay.is_full() {
+                self.inner.overlay.wait_for_room_blocking();
+            }
             self.inner.projections.apply(&event, None)?;
             replayed.events += 1;
+            holding = Some(seq);
             if let Some(follow_up) = event.follow_up() {
-                journal.hold(seq);
+                holding = None;
                 replayed.follow_ups.push((
                     follow_up,
                     Commit {
@@ -231,15 +317,18 @@ impl Store {
                 ));
             }
         }
+        if let Some(seq) = holding {
+            journal.finish(seq);
+        }
         Ok(replayed)
     }
 
-    /// Commits one event: appends it to the journal and writes its projections. Not yet
-    /// durable: await `durable` before acknowledging anything.
+    /// Commits one event: appends it to the journal and puts its projections in the
+    /// overlay. Not yet durable: await `durable` before acknowledging anything.
     pub fn commit(&self, event: &Event, known: Known<'_>) -> Result<Commit, StoreError> {
         let seq = self.inner.journal.append(event)?;
         self.inner.projections.apply(event, Some(known))?;
-        if let Some(i) = Event::TAGS.iter().position(|tag| *tag == event.tag()) {
+        if let Some(i) = EventKind::ALL.iter().position(|kind| *kind == event.kind()) {
             self.inner.committed[i].fetch_add(1, Ordering::Relaxed);
         }
         Ok(Commit {
@@ -248,18 +337,37 @@ impl Store {
         })
     }
 
-    /// Waits until everything written before this call is on disk (group commit).
+    /// Waits until everything written before this call is on disk (group commit), and,
+    /// when the overlay is full, until the persister has made room in it.
     pub async fn durable(&self) -> Result<(), StoreError> {
-        self.inner.flusher.wait().await
+        self.inner.flusher.wait().await?;
+        self.inner.overlay.wait_for_room().await;
+        Ok(())
     }
 
     /// Events committed since this process started, by tag.
     pub fn committed_counts(&self) -> Vec<(&'static str, u64)> {
-        Event::TAGS
+        EventKind::ALL
             .iter()
             .zip(&self.inner.committed)
-            .map(|(tag, count)| (*tag, count.load(Ordering::Relaxed)))
+            .map(|(kind, count)| (kind.tag(), count.load(Ordering::Relaxed)))
             .collect()
+    }
+
+    /// Waits (blocking, so not on an async thread) until every projection change committed
+    /// so far is written to sled: for tests, benchmarks and start-up, not request paths.
+    pub fn settle(&self) {
+        self.inner.overlay.wait_until_empty();
+    }
+
+    /// Projection changes committed and not yet written to sled.
+    pub fn unpersisted_changes(&self) -> usize {
+        self.inner.overlay.len()
+    }
+
+    /// Generations of projection changes the persister has written out.
+    pub fn persisted_generations(&self) -> u64 {
+        lock(&self.inner.persister).cycles()
     }
 
     /// (group-commit flushes, durability waits they answered) since the store opened.
@@ -283,27 +391,40 @@ impl Store {
 
     // ----- accounts -----
 
-    /// Claims `email` for a signup atomically (compare-and-swap). A claim left by an earlier
-    /// process that never committed its `UserCreated` is stale and is taken over.
+    /// Claims `email` for a signup atomically (compare-and-swap in sled, after checking the
+    /// overlay for an account not yet written out). A claim left by an earlier process that
+    /// never committed its `UserCreated` is stale and is taken over.
     pub fn claim_email(&self, email: &Email, user_id: UserId) -> Result<EmailClaim, StoreError> {
-        let emails = &self.inner.projections.emails;
-        let mine = encode(&EmailEntry::Claimed {
-            user_id,
-            boot: self.inner.boot,
-        })?;
+        let boot = self.inner.boot;
+        let in_use = |owner: &EmailOwnerV1| match owner {
+            EmailOwnerV1::Taken { .. } => true,
+            EmailOwnerV1::Claimed { boot: claimed, .. } => *claimed == boot,
+        };
+        if self
+            .inner
+            .projections
+            .email_owner(email)?
+            .is_some_and(|o| in_use(&o))
+        {
+            return Ok(EmailClaim::InUse);
+        }
+        let claims = self.inner.projections.email_claims();
+        let mine = encode_email_owner(&EmailOwnerV1::claimed(user_id, boot))?;
+        let key = email.as_str().as_bytes();
         loop {
-            let current = emails.get(email.as_str())?;
+            let current = claims.get(key)?;
             if let Some(bytes) = &current {
-                match decode::<EmailEntry>(bytes)? {
-                    EmailEntry::Taken { .. } => return Ok(EmailClaim::InUse),
-                    EmailEntry::Claimed { boot, .. } if boot == self.inner.boot => {
-                        return Ok(EmailClaim::InUse);
-                    }
-                    EmailEntry::Claimed { .. } => {}
+                let owner = decode_email_owner(bytes).map_err(|reason| StoreError::Corrupt {
+                    tree: "emails",
+                    key: email.as_str().to_owned(),
+                    reason,
+                })?;
+                if in_use(&owner) {
+                    return Ok(EmailClaim::InUse);
                 }
             }
-            if emails
-                .compare_and_swap(email.as_str(), current, Some(mine.clone()))?
+            if claims
+                .compare_and_swap(key, current, Some(mine.clone()))?
                 .is_ok()
             {
                 return Ok(EmailClaim::Claimed);
@@ -313,12 +434,9 @@ impl Store {
 
     /// Gives a claim back after a signup failed before its commit.
     pub fn release_email_claim(&self, email: &Email, user_id: UserId) -> Result<(), StoreError> {
-        let mine = encode(&EmailEntry::Claimed {
-            user_id,
-            boot: self.inner.boot,
-        })?;
+        let mine = encode_email_owner(&EmailOwnerV1::claimed(user_id, self.inner.boot))?;
         // Losing the swap means the claim is no longer ours: nothing to give back.
-        let _ = self.inner.projections.emails.compare_and_swap(
+        let _ = self.inner.projections.email_claims().compare_and_swap(
             email.as_str(),
             Some(mine),
             None::<Vec<u8>>,
@@ -335,14 +453,29 @@ impl Store {
     }
 
     pub fn put_session(&self, id: SessionId, session: &SessionRecord) -> Result<(), StoreError> {
+        let record = SessionV1 {
+            user_id: *session.user_id.as_bytes(),
+            expires_at: session.expires_at.millis(),
+        };
         self.inner
             .sessions
-            .insert(id.as_bytes(), encode(session)?)?;
+            .insert(id.as_bytes(), encode_session(&record)?)?;
         Ok(())
     }
 
     pub fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError> {
-        get(&self.inner.sessions, id.as_bytes())
+        let Some(bytes) = self.inner.sessions.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let record = decode_session(&bytes).map_err(|reason| StoreError::Corrupt {
+            tree: "sessions",
+            key: id.to_string(),
+            reason,
+        })?;
+        Ok(Some(SessionRecord {
+            user_id: record.user(),
+            expires_at: Timestamp::from_millis(record.expires_at),
+        }))
     }
 
     pub fn delete_session(&self, id: SessionId) -> Result<(), StoreError> {

@@ -1,15 +1,43 @@
-//! Store tests: group commit under load, codec round trips, replay, email claims.
+//! Store tests: group commit under load, codec round trips, replay, email claims, and the
+//! write-behind: reads through the overlay, crashes before the persister, a full overlay.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::*;
 use crate::domain::ids::RawId;
 use crate::domain::money::Price;
+use crate::domain::order::Order;
+use crate::domain::ticket::Ticket;
 use crate::domain::ticket::{self, TicketCommand, Title};
 use crate::domain::version::Version;
 
 fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(dir.path(), 16 * 1024 * 1024).expect("a fresh directory opens")
+}
+
+/// A store whose persister never writes on its own (only when it stops or must make room):
+/// every committed projection change stays in the overlay.
+fn open_without_persisting(dir: &std::path::Path) -> Store {
+    let tuning = Tuning {
+        gather: Duration::from_secs(3600),
+        ..Tuning::default()
+    };
+    Store::open_tuned(dir, 16 * 1024 * 1024, tuning).expect("opens")
+}
+
+/// Copies a store's directory as it is on disk now: what a crash at this moment leaves.
+fn crash_image(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("a directory");
+    for entry in std::fs::read_dir(from).expect("the store") {
+        let entry = entry.expect("an entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a type").is_dir() {
+            crash_image(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("a copy");
+        }
+    }
 }
 
 fn ticket_created(n: u64) -> Event {
@@ -51,11 +79,34 @@ fn list_and_reserve(store: &Store) -> (TicketId, OrderId, UserId) {
 fn forget_checkpoint(store: &Store) {
     store
         .inner
-        .db
-        .open_tree("meta")
-        .expect("meta")
-        .remove(b"checkpoint")
+        .journal
+        .forget_checkpoint()
         .expect("forget the checkpoint");
+}
+
+/// Everything the projections answer about `list_and_reserve`'s ticket, order and buyer.
+type Views = (
+    Option<Ticket>,
+    Option<Order>,
+    Vec<Order>,
+    Vec<Ticket>,
+    Vec<OrderId>,
+    Vec<OrderId>,
+    u64,
+);
+
+fn views(store: &Store, (ticket_id, order_id, buyer): (TicketId, OrderId, UserId)) -> Views {
+    (
+        store.ticket(ticket_id).expect("read"),
+        store.order(order_id).expect("read"),
+        store.orders_of(buyer).expect("read"),
+        store.tickets_for_sale(None, 10).expect("read"),
+        store
+            .due_holds(Timestamp::from_millis(10_000), 10)
+            .expect("read"),
+        store.awaiting_payment().expect("read"),
+        store.pending_holds(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,14 +135,22 @@ async fn two_hundred_fifty_six_concurrent_durable_writers_all_finish() {
 }
 
 #[test]
-fn events_round_trip_through_the_codec_with_their_tag() {
+fn events_round_trip_through_the_codec_with_their_kind_and_version() {
     let event = ticket_created(1);
     let bytes = codec::encode_event(&event).expect("encode");
-    assert_eq!(bytes[0], 1, "format byte first");
+    assert_eq!(
+        &bytes[..3],
+        &[codec::FORMAT, 2, 1],
+        "format, kind, version first"
+    );
     assert_eq!(codec::decode_event(&bytes).expect("decode"), event);
     assert!(
-        codec::decode::<u64>(&[9, 1]).is_err(),
+        codec::decode_event(&[9, 1]).is_err(),
         "unknown format byte is refused"
+    );
+    assert!(
+        codec::decode_event(&[codec::FORMAT, 65, 1]).is_err(),
+        "a snapshot's kind is not an event"
     );
 }
 
@@ -230,18 +289,7 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
         .commit(&released, Known::Ticket(&ticket))
         .expect("commit")
         .finish();
-    let view = |store: &Store| {
-        (
-            store.ticket(ticket_id).expect("read"),
-            store.order(order_id).expect("read"),
-            store.orders_of(buyer).expect("read"),
-            store.tickets_for_sale(None, 10).expect("read"),
-            store
-                .due_holds(Timestamp::from_millis(10_000), 10)
-                .expect("read"),
-            store.awaiting_payment().expect("read"),
-        )
-    };
+    let view = |store: &Store| views(store, (ticket_id, order_id, buyer));
     let before = view(&store);
     assert_eq!(before.3.len(), 1, "the released ticket is listed");
     assert!(
@@ -273,10 +321,8 @@ fn the_pending_hold_count_survives_replays_rebuilds_and_restarts() {
     assert_eq!(store.pending_holds(), 1);
     // As after a crash between the index write and the snapshot's: the replay inserts a
     // deadline entry that is already there, which must not count again.
-    store
-        .inner
-        .projections
-        .orders
+    store.settle();
+    store.inner.projections.sled_trees()[overlay::Tree::Orders.index()]
         .remove(order_id.as_bytes())
         .expect("remove the snapshot");
     forget_checkpoint(&store);
@@ -290,4 +336,109 @@ fn the_pending_hold_count_survives_replays_rebuilds_and_restarts() {
     // Counted afresh when the store opens again.
     drop(store);
     assert_eq!(open(&dir).pending_holds(), 1);
+}
+
+#[test]
+fn every_read_sees_a_commit_before_the_persister_writes_it_and_after() {
+    // Arrange
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open_without_persisting(dir.path());
+    // Act
+    let ids = list_and_reserve(&store);
+    // Assert: every projection answers from the overlay.
+    assert!(
+        store.unpersisted_changes() > 0,
+        "nothing written behind yet"
+    );
+    let before = views(&store, ids);
+    assert_eq!(before.0.as_ref().map(|t| t.order_id), Some(Some(ids.1)));
+    assert_eq!(before.1.as_ref().map(|o| o.buyer), Some(ids.2));
+    assert_eq!(before.2.len(), 1, "the buyer's orders");
+    assert!(before.3.is_empty(), "the held ticket left the listing");
+    assert_eq!(before.4, vec![ids.1], "the deadline index");
+    assert_eq!(before.6, 1, "one pending hold");
+    // ... and the same once the changes are in sled.
+    store.settle();
+    assert_eq!(store.unpersisted_changes(), 0);
+    assert_eq!(views(&store, ids), before);
+}
+
+#[test]
+fn a_crash_with_every_change_still_in_the_overlay_replays_to_the_same_views() {
+    // Arrange: acknowledged (durable) commits whose projections were never written out.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open_without_persisting(&dir.path().join("live"));
+    let ids = list_and_reserve(&store);
+    futures::executor::block_on(store.durable()).expect("durable");
+    let before = views(&store, ids);
+    assert_eq!(store.inner.journal.checkpoint().expect("read"), 0);
+    // Act: the directory as a crash now would leave it, opened again.
+    crash_image(&dir.path().join("live"), &dir.path().join("crashed"));
+    drop(store);
+    let store = Store::open(&dir.path().join("crashed"), 16 * 1024 * 1024).expect("opens");
+    let replayed = store.replay().expect("replay");
+    // Assert
+    assert_eq!(
+        replayed.events, 2,
+        "the whole journal was after the checkpoint"
+    );
+    assert_eq!(views(&store, ids), before);
+}
+
+#[test]
+fn the_checkpoint_moves_only_once_the_persister_has_made_the_projections_durable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open_without_persisting(dir.path());
+    list_and_reserve(&store);
+    futures::executor::block_on(store.durable()).expect("durable");
+    assert_eq!(
+        store.inner.journal.checkpoint().expect("read"),
+        0,
+        "not yet"
+    );
+    store.settle();
+    let checkpoint = store.inner.journal.checkpoint().expect("read");
+    assert!(checkpoint >= 2, "past both events: {checkpoint}");
+    // A clean close writes out what is left and leaves nothing to replay.
+    store
+        .commit(&ticket_created(2), Known::Nothing)
+        .expect("commit")
+        .finish();
+    drop(store);
+    let store = open(&dir);
+    assert_eq!(store.replay().expect("replay").events, 0);
+    assert!(
+        store
+            .ticket(TicketId::new(RawId::from_parts(10, 2)))
+            .expect("read")
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_wait_for_room_when_the_overlay_is_full_and_all_finish() {
+    // Arrange: a tiny overlay and a slow persister.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        gather: Duration::from_millis(50),
+        room: 64,
+    };
+    let store = Arc::new(Store::open_tuned(dir.path(), 16 * 1024 * 1024, tuning).expect("opens"));
+    // Act: 400 listings, two entries each, far more than the room.
+    let mut most = 0;
+    for n in 0..400 {
+        store
+            .commit(&ticket_created(n), Known::Nothing)
+            .expect("commit")
+            .finish();
+        tokio::time::timeout(Duration::from_secs(30), store.durable())
+            .await
+            .expect("room is made")
+            .expect("durable");
+        most = most.max(store.unpersisted_changes());
+    }
+    // Assert: the overlay never held much more than its room (one writer's changes past it).
+    assert!(most <= 64 + 2, "held {most}");
+    assert!(store.persisted_generations() > 1);
+    assert_eq!(store.tickets_for_sale(None, 1000).expect("read").len(), 400);
 }

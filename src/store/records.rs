@@ -1,0 +1,617 @@
+//! The store's own record types: what is on disk, field by field, and how each converts to
+//! and from the domain's types.
+//!
+//! Nothing here derives from `domain`: a field added to `Ticket` changes nothing on disk
+//! until a record version here says so (docs/STORAGE.md, "Adding a field or an event
+//! kind"). Every record type is named with its layout version (`TicketV1`); a reader that
+//! meets an older version upgrades it to the newest before converting, and the newest
+//! converts to the domain type. bincode is positional, so a layout is frozen once released:
+//! a change is a new struct with the next version, never an edit of an old one.
+//!
+//! Version 1 of every record is the layout the first release wrote with serde derives on the
+//! domain types (ids as 12 bytes, newtypes as their inner value, enums as variant indexes),
+//! so the same structs read both that release's records and this one's.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::charge::{Charge, ChargeStatus};
+use crate::domain::events::{self as ev, Event, EventKind};
+use crate::domain::ids::{ChargeId, OrderId, RawId, TicketId, UserId};
+use crate::domain::money::Price;
+use crate::domain::order::{Order, OrderStatus, TicketSummary};
+use crate::domain::ticket::{Ticket, Title};
+use crate::domain::time::Timestamp;
+use crate::domain::user::{Email, User};
+use crate::domain::version::Version;
+
+/// What a record is. The code is persisted in every record's header: never reuse one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum RecordKind {
+    UserCreated = 1,
+    TicketCreated = 2,
+    TicketUpdated = 3,
+    OrderCreated = 4,
+    OrderCancelled = 5,
+    OrderExpired = 6,
+    OrderCompleted = 7,
+    ChargeCreated = 8,
+    ChargeFailed = 9,
+    ChargeRefunded = 10,
+    User = 64,
+    Ticket = 65,
+    Order = 66,
+    Charge = 67,
+    EmailOwner = 68,
+    Session = 69,
+    Counter = 70,
+}
+
+impl RecordKind {
+    const ALL: [RecordKind; 17] = [
+        RecordKind::UserCreated,
+        RecordKind::TicketCreated,
+        RecordKind::TicketUpdated,
+        RecordKind::OrderCreated,
+        RecordKind::OrderCancelled,
+        RecordKind::OrderExpired,
+        RecordKind::OrderCompleted,
+        RecordKind::ChargeCreated,
+        RecordKind::ChargeFailed,
+        RecordKind::ChargeRefunded,
+        RecordKind::User,
+        RecordKind::Ticket,
+        RecordKind::Order,
+        RecordKind::Charge,
+        RecordKind::EmailOwner,
+        RecordKind::Session,
+        RecordKind::Counter,
+    ];
+
+    pub(crate) fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<RecordKind> {
+        Self::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    /// The layout version this release writes for the kind.
+    pub(crate) fn current_version(self) -> u8 {
+        1
+    }
+
+    /// The record kind of an event kind. Exhaustive, so a new event kind cannot be committed
+    /// before it has a record here.
+    pub(crate) fn of_event(kind: EventKind) -> RecordKind {
+        match kind {
+            EventKind::UserCreated => RecordKind::UserCreated,
+            EventKind::TicketCreated => RecordKind::TicketCreated,
+            EventKind::TicketUpdated => RecordKind::TicketUpdated,
+            EventKind::OrderCreated => RecordKind::OrderCreated,
+            EventKind::OrderCancelled => RecordKind::OrderCancelled,
+            EventKind::OrderExpired => RecordKind::OrderExpired,
+            EventKind::OrderCompleted => RecordKind::OrderCompleted,
+            EventKind::ChargeCreated => RecordKind::ChargeCreated,
+            EventKind::ChargeFailed => RecordKind::ChargeFailed,
+            EventKind::ChargeRefunded => RecordKind::ChargeRefunded,
+        }
+    }
+
+    pub(crate) fn event_kind(self) -> Option<EventKind> {
+        EventKind::ALL
+            .iter()
+            .copied()
+            .find(|kind| RecordKind::of_event(*kind) == self)
+    }
+}
+
+/// An id as stored: its 12 bytes.
+type Id = [u8; 12];
+
+/// Why a stored record could not become a domain value.
+pub(crate) type Invalid = String;
+
+fn user_id(bytes: Id) -> UserId {
+    UserId::new(RawId::from_array(bytes))
+}
+
+fn ticket_id(bytes: Id) -> TicketId {
+    TicketId::new(RawId::from_array(bytes))
+}
+
+fn order_id(bytes: Id) -> OrderId {
+    OrderId::new(RawId::from_array(bytes))
+}
+
+fn charge_id(bytes: Id) -> ChargeId {
+    ChargeId::new(RawId::from_array(bytes))
+}
+
+fn price(cents: u64) -> Result<Price, Invalid> {
+    Price::from_cents(cents).map_err(|_| format!("price of {cents} cents is out of range"))
+}
+
+// ----- events, layout version 1 -----
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct UserCreatedV1 {
+    user_id: Id,
+    email: String,
+    password_hash: String,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TicketCreatedV1 {
+    ticket_id: Id,
+    owner: Id,
+    title: String,
+    price: u64,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TicketUpdatedV1 {
+    ticket_id: Id,
+    title: String,
+    price: u64,
+    order_id: Option<Id>,
+    sold: bool,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct OrderCreatedV1 {
+    order_id: Id,
+    ticket_id: Id,
+    buyer: Id,
+    title: String,
+    price: u64,
+    ticket_version: u64,
+    expires_at: u64,
+    version: u64,
+}
+
+/// `OrderCancelled` and `OrderExpired` share this layout.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct OrderEndedV1 {
+    order_id: Id,
+    ticket_id: Id,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct OrderCompletedV1 {
+    order_id: Id,
+    ticket_id: Id,
+    charge_id: Id,
+    stripe_id: String,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ChargeCreatedV1 {
+    charge_id: Id,
+    order_id: Id,
+    amount: u64,
+    token: String,
+    order_version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ChargeFailedV1 {
+    charge_id: Id,
+    order_id: Id,
+    ticket_id: Id,
+    stripe_id: Option<String>,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ChargeRefundedV1 {
+    charge_id: Id,
+    order_id: Id,
+    stripe_id: String,
+    refund_id: String,
+}
+
+/// An event as the journal stores it, in the newest layout of its kind.
+pub(crate) enum EventRecord {
+    UserCreated(UserCreatedV1),
+    TicketCreated(TicketCreatedV1),
+    TicketUpdated(TicketUpdatedV1),
+    OrderCreated(OrderCreatedV1),
+    OrderCancelled(OrderEndedV1),
+    OrderExpired(OrderEndedV1),
+    OrderCompleted(OrderCompletedV1),
+    ChargeCreated(ChargeCreatedV1),
+    ChargeFailed(ChargeFailedV1),
+    ChargeRefunded(ChargeRefundedV1),
+}
+
+impl EventRecord {
+    pub(crate) fn from_event(event: &Event) -> EventRecord {
+        match event {
+            Event::UserCreated(e) => EventRecord::UserCreated(UserCreatedV1 {
+                user_id: *e.user_id.as_bytes(),
+                email: e.email.as_str().to_owned(),
+                password_hash: e.password_hash.clone(),
+                version: e.version.get(),
+            }),
+            Event::TicketCreated(e) => EventRecord::TicketCreated(TicketCreatedV1 {
+                ticket_id: *e.ticket_id.as_bytes(),
+                owner: *e.owner.as_bytes(),
+                title: e.title.as_str().to_owned(),
+                price: e.price.cents(),
+                version: e.version.get(),
+            }),
+            Event::TicketUpdated(e) => EventRecord::TicketUpdated(TicketUpdatedV1 {
+                ticket_id: *e.ticket_id.as_bytes(),
+                title: e.title.as_str().to_owned(),
+                price: e.price.cents(),
+                order_id: e.order_id.map(|o| *o.as_bytes()),
+                sold: e.sold,
+                version: e.version.get(),
+            }),
+            Event::OrderCreated(e) => EventRecord::OrderCreated(OrderCreatedV1 {
+                order_id: *e.order_id.as_bytes(),
+                ticket_id: *e.ticket_id.as_bytes(),
+                buyer: *e.buyer.as_bytes(),
+                title: e.title.as_str().to_owned(),
+                price: e.price.cents(),
+                ticket_version: e.ticket_version.get(),
+                expires_at: e.expires_at.millis(),
+                version: e.version.get(),
+            }),
+            Event::OrderCancelled(e) => EventRecord::OrderCancelled(OrderEndedV1 {
+                order_id: *e.order_id.as_bytes(),
+                ticket_id: *e.ticket_id.as_bytes(),
+                version: e.version.get(),
+            }),
+            Event::OrderExpired(e) => EventRecord::OrderExpired(OrderEndedV1 {
+                order_id: *e.order_id.as_bytes(),
+                ticket_id: *e.ticket_id.as_bytes(),
+                version: e.version.get(),
+            }),
+            Event::OrderCompleted(e) => EventRecord::OrderCompleted(OrderCompletedV1 {
+                order_id: *e.order_id.as_bytes(),
+                ticket_id: *e.ticket_id.as_bytes(),
+                charge_id: *e.charge_id.as_bytes(),
+                stripe_id: e.stripe_id.clone(),
+                version: e.version.get(),
+            }),
+            Event::ChargeCreated(e) => EventRecord::ChargeCreated(ChargeCreatedV1 {
+                charge_id: *e.charge_id.as_bytes(),
+                order_id: *e.order_id.as_bytes(),
+                amount: e.amount.cents(),
+                token: e.token.clone(),
+                order_version: e.order_version.get(),
+            }),
+            Event::ChargeFailed(e) => EventRecord::ChargeFailed(ChargeFailedV1 {
+                charge_id: *e.charge_id.as_bytes(),
+                order_id: *e.order_id.as_bytes(),
+                ticket_id: *e.ticket_id.as_bytes(),
+                stripe_id: e.stripe_id.clone(),
+                version: e.version.get(),
+            }),
+            Event::ChargeRefunded(e) => EventRecord::ChargeRefunded(ChargeRefundedV1 {
+                charge_id: *e.charge_id.as_bytes(),
+                order_id: *e.order_id.as_bytes(),
+                stripe_id: e.stripe_id.clone(),
+                refund_id: e.refund_id.clone(),
+            }),
+        }
+    }
+
+    pub(crate) fn into_event(self) -> Result<Event, Invalid> {
+        Ok(match self {
+            EventRecord::UserCreated(r) => Event::UserCreated(ev::UserCreated {
+                user_id: user_id(r.user_id),
+                email: Email::restore(r.email),
+                password_hash: r.password_hash,
+                version: Version::new(r.version),
+            }),
+            EventRecord::TicketCreated(r) => Event::TicketCreated(ev::TicketCreated {
+                ticket_id: ticket_id(r.ticket_id),
+                owner: user_id(r.owner),
+                title: Title::restore(r.title),
+                price: price(r.price)?,
+                version: Version::new(r.version),
+            }),
+            EventRecord::TicketUpdated(r) => Event::TicketUpdated(ev::TicketUpdated {
+                ticket_id: ticket_id(r.ticket_id),
+                title: Title::restore(r.title),
+                price: price(r.price)?,
+                order_id: r.order_id.map(order_id),
+                sold: r.sold,
+                version: Version::new(r.version),
+            }),
+            EventRecord::OrderCreated(r) => Event::OrderCreated(ev::OrderCreated {
+                order_id: order_id(r.order_id),
+                ticket_id: ticket_id(r.ticket_id),
+                buyer: user_id(r.buyer),
+                title: Title::restore(r.title),
+                price: price(r.price)?,
+                ticket_version: Version::new(r.ticket_version),
+                expires_at: Timestamp::from_millis(r.expires_at),
+                version: Version::new(r.version),
+            }),
+            EventRecord::OrderCancelled(r) => Event::OrderCancelled(ev::OrderCancelled {
+                order_id: order_id(r.order_id),
+                ticket_id: ticket_id(r.ticket_id),
+                version: Version::new(r.version),
+            }),
+            EventRecord::OrderExpired(r) => Event::OrderExpired(ev::OrderExpired {
+                order_id: order_id(r.order_id),
+                ticket_id: ticket_id(r.ticket_id),
+                version: Version::new(r.version),
+            }),
+            EventRecord::OrderCompleted(r) => Event::OrderCompleted(ev::OrderCompleted {
+                order_id: order_id(r.order_id),
+                ticket_id: ticket_id(r.ticket_id),
+                charge_id: charge_id(r.charge_id),
+                stripe_id: r.stripe_id,
+                version: Version::new(r.version),
+            }),
+            EventRecord::ChargeCreated(r) => Event::ChargeCreated(ev::ChargeCreated {
+                charge_id: charge_id(r.charge_id),
+                order_id: order_id(r.order_id),
+                amount: price(r.amount)?,
+                token: r.token,
+                order_version: Version::new(r.order_version),
+            }),
+            EventRecord::ChargeFailed(r) => Event::ChargeFailed(ev::ChargeFailed {
+                charge_id: charge_id(r.charge_id),
+                order_id: order_id(r.order_id),
+                ticket_id: ticket_id(r.ticket_id),
+                stripe_id: r.stripe_id,
+                version: Version::new(r.version),
+            }),
+            EventRecord::ChargeRefunded(r) => Event::ChargeRefunded(ev::ChargeRefunded {
+                charge_id: charge_id(r.charge_id),
+                order_id: order_id(r.order_id),
+                stripe_id: r.stripe_id,
+                refund_id: r.refund_id,
+            }),
+        })
+    }
+}
+
+// ----- snapshots and index values, layout version 1 -----
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct UserV1 {
+    id: Id,
+    email: String,
+    password_hash: String,
+    version: u64,
+}
+
+impl UserV1 {
+    pub(crate) fn from_user(user: &User) -> UserV1 {
+        UserV1 {
+            id: *user.id.as_bytes(),
+            email: user.email.as_str().to_owned(),
+            password_hash: user.password_hash.clone(),
+            version: user.version.get(),
+        }
+    }
+
+    pub(crate) fn into_user(self) -> Result<User, Invalid> {
+        Ok(User {
+            id: user_id(self.id),
+            email: Email::restore(self.email),
+            password_hash: self.password_hash,
+            version: Version::new(self.version),
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TicketV1 {
+    id: Id,
+    owner: Id,
+    title: String,
+    price: u64,
+    version: u64,
+    order_id: Option<Id>,
+    sold: bool,
+}
+
+impl TicketV1 {
+    pub(crate) fn from_ticket(ticket: &Ticket) -> TicketV1 {
+        TicketV1 {
+            id: *ticket.id.as_bytes(),
+            owner: *ticket.owner.as_bytes(),
+            title: ticket.title.as_str().to_owned(),
+            price: ticket.price.cents(),
+            version: ticket.version.get(),
+            order_id: ticket.order_id.map(|o| *o.as_bytes()),
+            sold: ticket.sold,
+        }
+    }
+
+    pub(crate) fn into_ticket(self) -> Result<Ticket, Invalid> {
+        Ok(Ticket {
+            id: ticket_id(self.id),
+            owner: user_id(self.owner),
+            title: Title::restore(self.title),
+            price: price(self.price)?,
+            version: Version::new(self.version),
+            order_id: self.order_id.map(order_id),
+            sold: self.sold,
+        })
+    }
+}
+
+/// The variant order is the persisted index: append only.
+#[derive(Serialize, Deserialize)]
+enum OrderStatusV1 {
+    Created,
+    AwaitingPayment,
+    Complete,
+    Cancelled,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct OrderV1 {
+    id: Id,
+    buyer: Id,
+    ticket_id: Id,
+    ticket_title: String,
+    ticket_price: u64,
+    ticket_version: u64,
+    status: OrderStatusV1,
+    expires_at: u64,
+    version: u64,
+    charge_id: Option<Id>,
+}
+
+impl OrderV1 {
+    pub(crate) fn from_order(order: &Order) -> OrderV1 {
+        OrderV1 {
+            id: *order.id.as_bytes(),
+            buyer: *order.buyer.as_bytes(),
+            ticket_id: *order.ticket.id.as_bytes(),
+            ticket_title: order.ticket.title.as_str().to_owned(),
+            ticket_price: order.ticket.price.cents(),
+            ticket_version: order.ticket.version.get(),
+            status: match order.status {
+                OrderStatus::Created => OrderStatusV1::Created,
+                OrderStatus::AwaitingPayment => OrderStatusV1::AwaitingPayment,
+                OrderStatus::Complete => OrderStatusV1::Complete,
+                OrderStatus::Cancelled => OrderStatusV1::Cancelled,
+            },
+            expires_at: order.expires_at.millis(),
+            version: order.version.get(),
+            charge_id: order.charge_id.map(|c| *c.as_bytes()),
+        }
+    }
+
+    pub(crate) fn into_order(self) -> Result<Order, Invalid> {
+        Ok(Order {
+            id: order_id(self.id),
+            buyer: user_id(self.buyer),
+            ticket: TicketSummary {
+                id: ticket_id(self.ticket_id),
+                title: Title::restore(self.ticket_title),
+                price: price(self.ticket_price)?,
+                version: Version::new(self.ticket_version),
+            },
+            status: match self.status {
+                OrderStatusV1::Created => OrderStatus::Created,
+                OrderStatusV1::AwaitingPayment => OrderStatus::AwaitingPayment,
+                OrderStatusV1::Complete => OrderStatus::Complete,
+                OrderStatusV1::Cancelled => OrderStatus::Cancelled,
+            },
+            expires_at: Timestamp::from_millis(self.expires_at),
+            version: Version::new(self.version),
+            charge_id: self.charge_id.map(charge_id),
+        })
+    }
+}
+
+/// The variant order is the persisted index: append only.
+#[derive(Serialize, Deserialize)]
+enum ChargeStatusV1 {
+    Created,
+    Failed,
+    Completed,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ChargeV1 {
+    id: Id,
+    order_id: Id,
+    status: ChargeStatusV1,
+    amount: u64,
+    stripe_id: Option<String>,
+    stripe_refund_id: Option<String>,
+    token: String,
+}
+
+impl ChargeV1 {
+    pub(crate) fn from_charge(charge: &Charge) -> ChargeV1 {
+        ChargeV1 {
+            id: *charge.id.as_bytes(),
+            order_id: *charge.order_id.as_bytes(),
+            status: match charge.status {
+                ChargeStatus::Created => ChargeStatusV1::Created,
+                ChargeStatus::Failed => ChargeStatusV1::Failed,
+                ChargeStatus::Completed => ChargeStatusV1::Completed,
+            },
+            amount: charge.amount.cents(),
+            stripe_id: charge.stripe_id.clone(),
+            stripe_refund_id: charge.stripe_refund_id.clone(),
+            token: charge.token.clone(),
+        }
+    }
+
+    pub(crate) fn into_charge(self) -> Result<Charge, Invalid> {
+        Ok(Charge {
+            id: charge_id(self.id),
+            order_id: order_id(self.order_id),
+            status: match self.status {
+                ChargeStatusV1::Created => ChargeStatus::Created,
+                ChargeStatusV1::Failed => ChargeStatus::Failed,
+                ChargeStatusV1::Completed => ChargeStatus::Completed,
+            },
+            amount: price(self.amount)?,
+            stripe_id: self.stripe_id,
+            stripe_refund_id: self.stripe_refund_id,
+            token: self.token,
+        })
+    }
+}
+
+/// Who an email address belongs to (the `emails` index). A claim is taken atomically before
+/// `UserCreated` is committed; the projection of `UserCreated` turns it into `Taken`.
+/// The variant order is the persisted index: append only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum EmailOwnerV1 {
+    /// A signup in progress, made by the process started as boot number `boot`.
+    Claimed {
+        user_id: Id,
+        boot: u64,
+    },
+    Taken {
+        user_id: Id,
+    },
+}
+
+impl EmailOwnerV1 {
+    pub(crate) fn claimed(user: UserId, boot: u64) -> EmailOwnerV1 {
+        EmailOwnerV1::Claimed {
+            user_id: *user.as_bytes(),
+            boot,
+        }
+    }
+
+    pub(crate) fn taken(user: UserId) -> EmailOwnerV1 {
+        EmailOwnerV1::Taken {
+            user_id: *user.as_bytes(),
+        }
+    }
+
+    /// The owner of a completed signup.
+    pub(crate) fn taken_by(&self) -> Option<UserId> {
+        match self {
+            EmailOwnerV1::Taken { user_id: user } => Some(user_id(*user)),
+            EmailOwnerV1::Claimed { .. } => None,
+        }
+    }
+}
+
+/// A signed-in session, kept until signout or expiry.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SessionV1 {
+    pub(crate) user_id: Id,
+    pub(crate) expires_at: u64,
+}
+
+impl SessionV1 {
+    pub(crate) fn user(&self) -> UserId {
+        user_id(self.user_id)
+    }
+}
