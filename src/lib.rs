@@ -1,7 +1,9 @@
 //! ticketing: a ticket marketplace in one process.
 //!
-//! `Application::build` starts everything in order (store, replay, actors, hold supervisor,
-//! HTTP server) and `run_until_stopped` serves until the given shutdown future resolves.
+//! `Application::build` opens the store, starts the actors, the hold supervisor and the HTTP
+//! server, and leaves the journal's replay to a start-up task: until it ends, `/readyz` and
+//! the API answer 503 (`readiness`). `run_until_stopped` serves until the given shutdown
+//! future resolves, or until start-up fails.
 //! The binary and the tests start the app the same way. `loadtest` is the `ticketing
 //! loadtest` subcommand: an HTTP client of a running shop, independent of the rest.
 
@@ -13,6 +15,7 @@ pub mod histogram;
 pub mod http;
 pub mod loadtest;
 pub mod payments;
+pub mod readiness;
 pub mod store;
 mod sync;
 pub mod telemetry;
@@ -37,11 +40,14 @@ use actors::{Actors, Settings};
 use clock::IdGenerator;
 use config::Config;
 use http::AppState;
+use readiness::{Readiness, Stage};
 use store::Store;
 
-/// A started shop: the store is open, the journal replayed, the actors and the hold
-/// supervisor running, and the listener bound. Serving starts with `run_until_stopped`.
+/// A started shop: the store is open, the actors and the hold supervisor running, the
+/// listener bound, and the journal's replay under way (`readiness`). Serving starts with
+/// `run_until_stopped`.
 pub struct Application {
+    readiness: Readiness,
     server: actix_web::dev::Server,
     address: SocketAddr,
     actors: Actors,
@@ -59,12 +65,6 @@ impl Application {
             .with_context(|| format!("Failed to listen on {}", config.addr))?;
         let address = listener.local_addr()?;
         let store = Store::open(&config.data_dir.join("db"), config.cache_mb * 1024 * 1024)?;
-        if config.rebuild_projections {
-            store
-                .drop_projections()
-                .context("Failed to drop the projections")?;
-        }
-        let replayed = store.replay().context("Failed to replay the journal")?;
 
         let threads = config.threads();
         let arbiters: Vec<actix::Arbiter> = (0..threads).map(|_| actix::Arbiter::new()).collect();
@@ -82,27 +82,17 @@ impl Application {
             payments,
             arbiters.iter().map(|a| a.handle()).collect(),
         );
+        let readiness = Readiness::new();
 
-        let follow_ups = replayed.follow_ups.len();
-        for (follow_up, commit) in replayed.follow_ups {
-            match actors.follow_up(follow_up).await {
-                Ok(()) => commit.finish(),
-                Err(error) => tracing::error!(
-                    ?follow_up,
-                    ?error,
-                    "Failed to re-drive a follow-up; it stays pending"
-                ),
-            }
-        }
-        let supervisor_actors = actors.clone();
+        let (supervisor_actors, ready) = (actors.clone(), readiness.clone());
         let supervisor = HoldSupervisor::start_in_arbiter(&arbiters[0].handle(), move |_| {
-            HoldSupervisor::new(supervisor_actors)
+            HoldSupervisor::new(supervisor_actors, ready)
         });
 
-        let settler_actors = actors.clone();
+        let (settler_actors, ready) = (actors.clone(), readiness.clone());
         let retry_every = Duration::from_millis(config.payment_retry_ms.max(10));
         let settler = PaymentSettler::start_in_arbiter(&arbiters[0].handle(), move |_| {
-            PaymentSettler::new(settler_actors, retry_every)
+            PaymentSettler::new(settler_actors, retry_every, ready)
         });
 
         let (jwt_secret, jwt_source) = jwt_secret(&config)?;
@@ -119,10 +109,11 @@ impl Application {
             session_secs: config.session_secs,
             cookie_secure: config.cookie_secure,
             webhook_secret: config.stripe_webhook_secret.clone(),
-            replayed_at_start: replayed.events,
+            readiness: readiness.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(middleware::from_fn(http::health::until_ready))
                 .wrap(middleware::from_fn(http::request_id::trace_request))
                 .app_data(state.clone())
                 .configure(http::routes)
@@ -135,11 +126,6 @@ impl Application {
 
         tracing::info!(%address, "Listening");
         tracing::info!(data_dir = %config.data_dir.display(), "Data directory");
-        tracing::info!(
-            events = replayed.events,
-            follow_ups,
-            "Replayed the journal after the checkpoint"
-        );
         tracing::info!(hold_secs = config.hold_secs, "Purchase holds");
         tracing::info!(source = jwt_source, "Session signing secret");
         tracing::info!(secure = config.cookie_secure, "Session cookie");
@@ -150,7 +136,13 @@ impl Application {
         );
         tracing::info!(threads, "HTTP workers and actor arbiters");
 
+        actix_rt::spawn(start_up(
+            actors.clone(),
+            config.rebuild_projections,
+            readiness.clone(),
+        ));
         Ok(Application {
+            readiness,
             server,
             address,
             actors,
@@ -165,18 +157,36 @@ impl Application {
         self.address
     }
 
+    /// Where start-up is; `wait` on it to know when the shop serves its API.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight
-    /// finish, stops the actors and flushes the store.
+    /// finish, stops the actors and flushes the store. Returns the error if start-up failed.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let handle = self.server.handle();
         // The server future drives the accept loop and the stop command: keep it polled.
         let mut server = actix_rt::spawn(self.server);
+        let readiness = self.readiness.clone();
+        let start_up_failed = async move {
+            match readiness.wait().await {
+                Err(reason) => reason,
+                Ok(()) => std::future::pending().await,
+            }
+        };
+        let mut failure = None;
         tokio::select! {
             result = &mut server => result.context("The HTTP server task failed")??,
             () = shutdown => {
                 tracing::info!("Shutting down: finishing requests in flight");
                 handle.stop(true).await;
                 server.await.context("The HTTP server task failed")??;
+            }
+            reason = start_up_failed => {
+                handle.stop(false).await;
+                server.await.context("The HTTP server task failed")??;
+                failure = Some(reason);
             }
         }
         self.actors.store.durable().await?;
@@ -186,9 +196,59 @@ impl Application {
             // Joining blocks, so wait on the blocking pool; the arbiter thread ends promptly.
             let _ = tokio::task::spawn_blocking(move || arbiter.join()).await;
         }
-        tracing::info!("Stopped");
-        Ok(())
+        match failure {
+            Some(reason) => Err(anyhow::anyhow!("The shop could not start: {reason}")),
+            None => {
+                tracing::info!("Stopped");
+                Ok(())
+            }
+        }
     }
+}
+
+/// Replays the journal into the projections (rebuilding them first when asked), re-drives
+/// the follow-ups it found, and marks the shop ready; or marks start-up failed.
+async fn start_up(actors: Actors, rebuild: bool, readiness: Readiness) {
+    let store = actors.store.clone();
+    let started = std::time::Instant::now();
+    let replayed = tokio::task::spawn_blocking(move || {
+        if rebuild {
+            store
+                .drop_projections()
+                .context("Failed to drop the projections")?;
+        }
+        store.replay().context("Failed to replay the journal")
+    })
+    .await
+    .context("The replay task failed")
+    .and_then(|replayed| replayed);
+    let replayed = match replayed {
+        Ok(replayed) => replayed,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            return readiness.set(Stage::Failed(format!("{error:#}")));
+        }
+    };
+    let follow_ups = replayed.follow_ups.len();
+    for (follow_up, commit) in replayed.follow_ups {
+        match actors.follow_up(follow_up).await {
+            Ok(()) => commit.finish(),
+            Err(error) => tracing::error!(
+                ?follow_up,
+                ?error,
+                "Failed to re-drive a follow-up; it stays pending"
+            ),
+        }
+    }
+    tracing::info!(
+        events = replayed.events,
+        follow_ups,
+        millis = started.elapsed().as_millis() as u64,
+        "Replayed the journal after the checkpoint; ready"
+    );
+    readiness.set(Stage::Ready {
+        replayed: replayed.events,
+    });
 }
 
 /// The JWT signing secret and where it came from: configuration, or a file in the data

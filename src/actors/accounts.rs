@@ -66,12 +66,12 @@ impl Accounts {
     pub async fn signup(&self, email: Email, password: Password) -> Result<SignedIn, AccountError> {
         let user_id = UserId::new(self.ids.next());
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
-        if self.store.claim_email(&email, user_id)? == EmailClaim::InUse {
+        if self.store.claim_email(&email, user_id) == EmailClaim::InUse {
             return Err(AccountError::EmailInUse);
         }
         let committed = self.commit_user(user_id, email.clone(), &password).await;
         if committed.is_err() {
-            self.store.release_email_claim(&email, user_id)?;
+            self.store.release_email_claim(&email, user_id);
         }
         committed?;
         let signed_in = self.open_session(user_id, email)?;

@@ -7,7 +7,8 @@
 //! holds cost one index entry each, and holds that ran out while the process was down are
 //! found by the first look at start-up.
 //!
-//! Lifecycle: started once by `lib.rs` after replay; runs until its arbiter stops.
+//! Lifecycle: started once by `lib.rs`; waits until start-up has replayed the journal, then
+//! runs until its arbiter stops.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +24,7 @@ use super::order::ExpireOrder;
 use crate::clock;
 use crate::domain::order::OrderStatus;
 use crate::domain::time::Timestamp;
+use crate::readiness::Readiness;
 
 /// Due holds read from the index per pass.
 const BATCH: usize = 4096;
@@ -51,11 +53,12 @@ impl HoldWake {
 /// The supervisor actor. Holds a clone of `Actors` for the store and the order registry.
 pub struct HoldSupervisor {
     actors: Actors,
+    readiness: Readiness,
 }
 
 impl HoldSupervisor {
-    pub fn new(actors: Actors) -> HoldSupervisor {
-        HoldSupervisor { actors }
+    pub fn new(actors: Actors, readiness: Readiness) -> HoldSupervisor {
+        HoldSupervisor { actors, readiness }
     }
 }
 
@@ -63,7 +66,14 @@ impl Actor for HoldSupervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.spawn(watch(self.actors.clone()).into_actor(self));
+        let (actors, readiness) = (self.actors.clone(), self.readiness.clone());
+        let after_start_up = async move {
+            // The deadline index is complete only once the replay has run.
+            if readiness.wait().await.is_ok() {
+                watch(actors).await;
+            }
+        };
+        ctx.spawn(after_start_up.into_actor(self));
     }
 }
 
@@ -87,14 +97,7 @@ async fn watch(actors: Actors) {
         // Reset before reading the index: a reservation placed after this point lowers
         // `next` and notifies, one placed before it is already in the index.
         wake.next.store(u64::MAX, Ordering::Release);
-        let earliest = match actors.store.earliest_deadline() {
-            Ok(earliest) => earliest,
-            Err(error) => {
-                tracing::error!(?error, "Failed to read the hold deadlines");
-                tokio::time::sleep(RETRY_AFTER).await;
-                continue;
-            }
-        };
+        let earliest = actors.store.earliest_deadline();
         let now = clock::now();
         match earliest {
             Some(deadline) if deadline <= now => match expire_due(&actors, now).await {
@@ -116,7 +119,7 @@ async fn watch(actors: Actors) {
 
 /// Expires every hold due at `now` (up to one batch); answers how many it ended.
 pub async fn expire_due(actors: &Actors, now: Timestamp) -> Result<usize, EntityError> {
-    let due = actors.store.due_holds(now, BATCH)?;
+    let due = actors.store.due_holds(now, BATCH);
     let outcomes: Vec<_> = futures::stream::iter(due)
         .map(|order_id| {
             let orders = actors.orders.clone();

@@ -28,6 +28,7 @@ use crate::domain::ids::{ChargeId, OrderId, UserId};
 use crate::domain::order::{self, Order, OrderCommand, OrderStatus, PaymentOutcome};
 use crate::payments::webhook::{WebhookEvent, WebhookKind};
 use crate::payments::{ChargeOutcome, ChargeRequest, RefundRequest};
+use crate::readiness::Readiness;
 use crate::store::Known;
 
 /// How a payment request ended, as the buyer is told.
@@ -253,15 +254,21 @@ impl Handler<RetryPayment> for OrderActor {
 
 /// Settles orders left awaiting payment: once at start-up, then every `every`.
 ///
-/// Lifecycle: started by `lib.rs` after replay, on the first actor arbiter; stops with it.
+/// Lifecycle: started by `lib.rs` on the first actor arbiter; waits until start-up has
+/// replayed the journal, then runs until its arbiter stops.
 pub struct PaymentSettler {
     actors: Actors,
     every: Duration,
+    readiness: Readiness,
 }
 
 impl PaymentSettler {
-    pub fn new(actors: Actors, every: Duration) -> PaymentSettler {
-        PaymentSettler { actors, every }
+    pub fn new(actors: Actors, every: Duration, readiness: Readiness) -> PaymentSettler {
+        PaymentSettler {
+            actors,
+            every,
+            readiness,
+        }
     }
 }
 
@@ -269,18 +276,23 @@ impl Actor for PaymentSettler {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.spawn(settle_awaiting(self.actors.clone()).into_actor(self));
+        let (actors, readiness) = (self.actors.clone(), self.readiness.clone());
+        let first = async move {
+            if readiness.wait().await.is_ok() {
+                settle_awaiting(actors).await;
+            }
+        };
+        ctx.spawn(first.into_actor(self));
         ctx.run_interval(self.every, |settler, ctx| {
-            ctx.spawn(settle_awaiting(settler.actors.clone()).into_actor(settler));
+            if settler.readiness.is_ready() {
+                ctx.spawn(settle_awaiting(settler.actors.clone()).into_actor(settler));
+            }
         });
     }
 }
 
 async fn settle_awaiting(actors: Actors) {
-    let awaiting = match actors.store.awaiting_payment() {
-        Ok(ids) => ids,
-        Err(error) => return tracing::error!(?error, "Failed to read the orders awaiting payment"),
-    };
+    let awaiting = actors.store.awaiting_payment();
     futures::stream::iter(awaiting)
         .for_each_concurrent(8, |order_id| {
             let actors = actors.clone();

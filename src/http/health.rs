@@ -1,11 +1,19 @@
-//! GET /healthz and GET /metrics: liveness and a few gauges, no session needed.
+//! GET /healthz, GET /readyz and GET /metrics: liveness, readiness and a few gauges, no
+//! session needed; and the gate that answers 503 to the API until start-up has finished.
 
 use std::fmt::Write;
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 
 use super::AppState;
 use crate::histogram::Histogram;
+use crate::readiness::Stage;
+
+/// How long a client should wait before asking a starting shop again.
+const RETRY_AFTER_SECS: &str = "1";
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     if state.actors.store.is_healthy() {
@@ -14,6 +22,37 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"errors": [{"message": "Store unavailable"}]}))
     }
+}
+
+/// 200 once start-up has replayed the journal, 503 until then.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.readiness.is_ready() {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+    } else {
+        starting()
+    }
+}
+
+fn starting() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header(("retry-after", RETRY_AFTER_SECS))
+        .json(serde_json::json!({"errors": [{"message": "The shop is starting; try again in a moment"}]}))
+}
+
+/// Answers 503 to every `/api/` request until start-up has finished: before the replay the
+/// projections are not yet complete, so an answer could be wrong.
+pub async fn until_ready(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let ready = req
+        .app_data::<web::Data<AppState>>()
+        .is_none_or(|state| state.readiness.is_ready());
+    if ready || !req.path().starts_with("/api/") {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let (req, _) = req.into_parts();
+    Ok(ServiceResponse::new(req, starting()))
 }
 
 /// Prometheus text format: live actors by kind, events committed by tag, group-commit
@@ -44,11 +83,32 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "ticketing_pending_holds {}",
         state.actors.store.pending_holds()
     );
+    let replayed = match state.readiness.stage() {
+        Stage::Ready { replayed } => replayed,
+        Stage::Starting | Stage::Failed(_) => 0,
+    };
     let _ = writeln!(text, "# TYPE ticketing_replayed_events_at_start gauge");
+    let _ = writeln!(text, "ticketing_replayed_events_at_start {replayed}");
+    let _ = writeln!(text, "# TYPE ticketing_ready gauge");
     let _ = writeln!(
         text,
-        "ticketing_replayed_events_at_start {}",
-        state.replayed_at_start
+        "ticketing_ready {}",
+        u8::from(state.readiness.is_ready())
+    );
+    let _ = writeln!(text, "# TYPE ticketing_store_unpersisted_changes gauge");
+    let _ = writeln!(
+        text,
+        "ticketing_store_unpersisted_changes {}",
+        state.actors.store.unpersisted_changes()
+    );
+    let _ = writeln!(
+        text,
+        "# TYPE ticketing_store_persisted_generations_total counter"
+    );
+    let _ = writeln!(
+        text,
+        "ticketing_store_persisted_generations_total {}",
+        state.actors.store.persisted_generations()
     );
     histogram(
         &mut text,

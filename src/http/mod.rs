@@ -31,8 +31,8 @@ pub struct AppState {
     pub cookie_secure: bool,
     /// Verifies Stripe webhooks; `None` turns the webhook route off (404).
     pub webhook_secret: Option<secrecy::SecretString>,
-    /// Journal events the start-up replay applied to the projections (for `/metrics`).
-    pub replayed_at_start: u64,
+    /// Whether start-up has finished (`/readyz`, and the API's 503 until then).
+    pub readiness: crate::readiness::Readiness,
 }
 
 /// The route table.
@@ -48,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/app.js").route(web::get().to(pages::script)))
     .service(resource("/app.css").route(web::get().to(pages::style)))
     .service(resource("/healthz").route(web::get().to(health::healthz)))
+    .service(resource("/readyz").route(web::get().to(health::readyz)))
     .service(resource("/metrics").route(web::get().to(health::metrics)))
     .service(resource("/api/users/signup").route(web::post().to(users::signup)))
     .service(resource("/api/users/signin").route(web::post().to(users::signin)))

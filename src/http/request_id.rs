@@ -1,8 +1,8 @@
 //! Per-request tracing: a request id, a span around the request, and safe 5xx bodies.
 //!
-//! Every response carries `x-request-id`. Any 5xx body is replaced by the generic envelope
-//! naming that id, so no internal detail can reach a client whatever produced the error;
-//! the cause is in the logs under the same id.
+//! Every response carries `x-request-id`. Any 5xx body (but a deliberate 503 with
+//! Retry-After) is replaced by the generic envelope naming that id, so no internal detail can
+//! reach a client whatever produced the error; the cause is in the logs under the same id.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -27,7 +27,11 @@ pub async fn trace_request(
     let response = next.call(req).instrument(span.clone()).await?;
     let status = response.status();
     span.record("status", status.as_u16());
-    let mut response = if status.is_server_error() {
+    // A deliberate 503 with Retry-After (starting up, too busy) keeps its own body: it
+    // says what to do, and carries nothing internal.
+    let deliberate = status == actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+        && response.headers().contains_key("retry-after");
+    let mut response = if status.is_server_error() && !deliberate {
         let body = Envelope {
             errors: vec![FieldError {
                 message: format!("Internal server error (request id {request_id})"),

@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use super::records::{
-    ChargeCreatedV1, ChargeFailedV1, ChargeRefundedV1, ChargeV1, EmailOwnerV1, EventRecord,
-    Invalid, OrderCompletedV1, OrderCreatedV1, OrderEndedV1, OrderV1, RecordKind, SessionV1,
+    ChargeCreatedV1, ChargeFailedV1, ChargeRefundedV1, ChargeV1, EventRecord, Invalid,
+    OrderCompletedV1, OrderCreatedV1, OrderEndedV1, OrderV1, RecordKind, SessionV1,
     TicketCreatedV1, TicketUpdatedV1, TicketV1, UserCreatedV1, UserV1,
 };
 use crate::domain::charge::Charge;
@@ -196,14 +196,6 @@ pub(crate) fn encode_user(user: &User) -> Result<Vec<u8>, StoreError> {
 
 pub(crate) fn decode_user(bytes: &[u8]) -> Result<User, Invalid> {
     decode_v1::<UserV1>(RecordKind::User, bytes)?.into_user()
-}
-
-pub(crate) fn encode_email_owner(owner: &EmailOwnerV1) -> Result<Vec<u8>, StoreError> {
-    encode(RecordKind::EmailOwner, owner)
-}
-
-pub(crate) fn decode_email_owner(bytes: &[u8]) -> Result<EmailOwnerV1, Invalid> {
-    decode_v1(RecordKind::EmailOwner, bytes)
 }
 
 pub(crate) fn encode_session(session: &SessionV1) -> Result<Vec<u8>, StoreError> {

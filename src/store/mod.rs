@@ -8,6 +8,7 @@
 
 mod codec;
 mod group_commit;
+mod indexes;
 mod journal;
 mod overlay;
 mod persister;
@@ -27,16 +28,13 @@ use crate::domain::time::Timestamp;
 use crate::domain::user::{Email, User};
 use crate::histogram::Histogram;
 use crate::sync::lock;
-use codec::{
-    FORMAT, decode_counter, decode_email_owner, decode_session, encode_counter, encode_email_owner,
-    encode_session,
-};
+use codec::{FORMAT, decode_counter, decode_session, encode_counter, encode_session};
 use group_commit::GroupCommit;
 use journal::Journal;
 use overlay::Overlay;
 use persister::Persister;
 use projections::Projections;
-use records::{EmailOwnerV1, SessionV1};
+use records::SessionV1;
 
 /// A storage failure. Every variant is a server fault (HTTP 500); business refusals never
 /// come from here.
@@ -137,8 +135,6 @@ struct Inner {
     sessions: sled::Tree,
     /// Stripe webhook event ids already handled.
     webhooks: sled::Tree,
-    /// Incremented at every start; tells a stale email claim from one in progress.
-    boot: u64,
     committed: [AtomicU64; EventKind::ALL.len()],
     // Dropped before the flusher: stopping writes out the overlay and waits for flushes.
     persister: std::sync::Mutex<Persister>,
@@ -227,17 +223,6 @@ impl Store {
             dir.display()
         );
         meta.insert(b"format", encode_counter(u64::from(FORMAT))?)?;
-        let boot = match meta.get(b"boot")? {
-            Some(bytes) => {
-                decode_counter(&bytes).map_err(|reason| StoreError::Corrupt {
-                    tree: "meta",
-                    key: "boot".into(),
-                    reason,
-                })? + 1
-            }
-            None => 1,
-        };
-        meta.insert(b"boot", encode_counter(boot)?)?;
         let journal = Journal::open(&db)?;
         let overlay = Arc::new(Overlay::new(tuning.room));
         let projections = Projections::open(&db, overlay.clone())?;
@@ -262,7 +247,6 @@ impl Store {
                 projections,
                 sessions,
                 webhooks,
-                boot,
                 committed: std::array::from_fn(|_| AtomicU64::new(0)),
                 persister: std::sync::Mutex::new(persister),
                 flusher,
@@ -285,9 +269,9 @@ impl Store {
         Ok(())
     }
 
-    /// Re-applies the journal after the checkpoint to the projections. Run at start-up,
-    /// before anything is served. The overlay takes the changes and the persister writes
-    /// them out meanwhile; a replay that fills the overlay waits for it.
+    /// Builds the indexes from the snapshots, then re-applies the journal after the
+    /// checkpoint. Run at start-up, before anything is served. The overlay takes the changes
+    /// and the persister writes them out meanwhile; a replay that fills the overlay waits.
     pub fn replay(&self) -> Result<Replayed, StoreError> {
         let journal = &self.inner.journal;
         let mut replayed = Replayed {
@@ -296,6 +280,7 @@ impl Store {
         };
         // The replay's own hold: the event it is at, unless that one is held anyway for
         // its follow-up.
+        self.inner.projections.build_indexes()?;
         let mut holding = None;
         for entry in journal.read_from(journal.checkpoint()?) {
             let (seq, event) = entry?;
@@ -391,57 +376,20 @@ impl Store {
 
     // ----- accounts -----
 
-    /// Claims `email` for a signup atomically (compare-and-swap in sled, after checking the
-    /// overlay for an account not yet written out). A claim left by an earlier process that
-    /// never committed its `UserCreated` is stale and is taken over.
-    pub fn claim_email(&self, email: &Email, user_id: UserId) -> Result<EmailClaim, StoreError> {
-        let boot = self.inner.boot;
-        let in_use = |owner: &EmailOwnerV1| match owner {
-            EmailOwnerV1::Taken { .. } => true,
-            EmailOwnerV1::Claimed { boot: claimed, .. } => *claimed == boot,
-        };
-        if self
-            .inner
-            .projections
-            .email_owner(email)?
-            .is_some_and(|o| in_use(&o))
-        {
-            return Ok(EmailClaim::InUse);
-        }
-        let claims = self.inner.projections.email_claims();
-        let mine = encode_email_owner(&EmailOwnerV1::claimed(user_id, boot))?;
-        let key = email.as_str().as_bytes();
-        loop {
-            let current = claims.get(key)?;
-            if let Some(bytes) = &current {
-                let owner = decode_email_owner(bytes).map_err(|reason| StoreError::Corrupt {
-                    tree: "emails",
-                    key: email.as_str().to_owned(),
-                    reason,
-                })?;
-                if in_use(&owner) {
-                    return Ok(EmailClaim::InUse);
-                }
-            }
-            if claims
-                .compare_and_swap(key, current, Some(mine.clone()))?
-                .is_ok()
-            {
-                return Ok(EmailClaim::Claimed);
-            }
+    /// Claims `email` for a signup: exclusive until the signup commits its `UserCreated` or
+    /// gives the claim back. Claims live in memory, so a signup that died with the process
+    /// leaves none behind.
+    pub fn claim_email(&self, email: &Email, user_id: UserId) -> EmailClaim {
+        if self.inner.projections.claim_email(email, user_id) {
+            EmailClaim::Claimed
+        } else {
+            EmailClaim::InUse
         }
     }
 
     /// Gives a claim back after a signup failed before its commit.
-    pub fn release_email_claim(&self, email: &Email, user_id: UserId) -> Result<(), StoreError> {
-        let mine = encode_email_owner(&EmailOwnerV1::claimed(user_id, self.inner.boot))?;
-        // Losing the swap means the claim is no longer ours: nothing to give back.
-        let _ = self.inner.projections.email_claims().compare_and_swap(
-            email.as_str(),
-            Some(mine),
-            None::<Vec<u8>>,
-        )?;
-        Ok(())
+    pub fn release_email_claim(&self, email: &Email, user_id: UserId) {
+        self.inner.projections.release_email_claim(email, user_id);
     }
 
     pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -518,11 +466,11 @@ impl Store {
         self.inner.projections.orders_of(buyer)
     }
 
-    pub fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<OrderId>, StoreError> {
+    pub fn due_holds(&self, now: Timestamp, limit: usize) -> Vec<OrderId> {
         self.inner.projections.due_holds(now, limit)
     }
 
-    pub fn earliest_deadline(&self) -> Result<Option<Timestamp>, StoreError> {
+    pub fn earliest_deadline(&self) -> Option<Timestamp> {
         self.inner.projections.earliest_deadline()
     }
 
@@ -530,7 +478,7 @@ impl Store {
         self.inner.projections.pending_holds()
     }
 
-    pub fn awaiting_payment(&self) -> Result<Vec<OrderId>, StoreError> {
+    pub fn awaiting_payment(&self) -> Vec<OrderId> {
         self.inner.projections.awaiting_payment()
     }
 }

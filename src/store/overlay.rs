@@ -28,18 +28,12 @@ use crossbeam_skiplist::SkipMap;
 use crate::sync::lock;
 
 /// Entries the overlay may hold before writers wait for the persister: at about 200 bytes
-/// each, 25 MB. A reservation writes five.
+/// each, 25 MB. A reservation writes two (the ticket and the order).
 pub(crate) const ROOM: usize = 128 * 1024;
 
-/// The projection trees, in the order the persister writes them: indexes before snapshots,
-/// so that after a crash a snapshot on disk implies its index entries are too.
+/// The snapshot trees, one per entity kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tree {
-    Emails,
-    Listing,
-    UserOrders,
-    Deadlines,
-    AwaitingPayment,
     Users,
     Tickets,
     Orders,
@@ -47,26 +41,11 @@ pub(crate) enum Tree {
 }
 
 impl Tree {
-    pub(crate) const ALL: [Tree; 9] = [
-        Tree::Emails,
-        Tree::Listing,
-        Tree::UserOrders,
-        Tree::Deadlines,
-        Tree::AwaitingPayment,
-        Tree::Users,
-        Tree::Tickets,
-        Tree::Orders,
-        Tree::Charges,
-    ];
+    pub(crate) const ALL: [Tree; 4] = [Tree::Users, Tree::Tickets, Tree::Orders, Tree::Charges];
 
     /// The sled tree's name (persisted: never rename one).
     pub(crate) fn name(self) -> &'static str {
         match self {
-            Tree::Emails => "emails",
-            Tree::Listing => "listing",
-            Tree::UserOrders => "user_orders",
-            Tree::Deadlines => "deadlines",
-            Tree::AwaitingPayment => "awaiting_payment",
             Tree::Users => "users",
             Tree::Tickets => "tickets",
             Tree::Orders => "orders",
@@ -383,21 +362,21 @@ mod tests {
     #[test]
     fn the_active_generation_wins_over_the_frozen_one_and_removals_are_remembered() {
         let overlay = Overlay::new(ROOM);
-        put(&overlay, Tree::Listing, b"a", Some(b"1"));
-        put(&overlay, Tree::Listing, b"b", Some(b"1"));
+        put(&overlay, Tree::Tickets, b"a", Some(b"1"));
+        put(&overlay, Tree::Tickets, b"b", Some(b"1"));
         let frozen = overlay.freeze().expect("something to freeze");
-        put(&overlay, Tree::Listing, b"a", None);
-        put(&overlay, Tree::Listing, b"c", Some(b"2"));
+        put(&overlay, Tree::Tickets, b"a", None);
+        put(&overlay, Tree::Tickets, b"c", Some(b"2"));
         let view = overlay.view();
-        assert_eq!(view.get(Tree::Listing, b"a"), Some(None));
+        assert_eq!(view.get(Tree::Tickets, b"a"), Some(None));
         assert_eq!(
-            view.get(Tree::Listing, b"b").flatten().as_deref(),
+            view.get(Tree::Tickets, b"b").flatten().as_deref(),
             Some(&b"1"[..])
         );
-        assert_eq!(view.get(Tree::Listing, b"z"), None);
-        assert_eq!(view.get(Tree::Tickets, b"a"), None, "trees are apart");
+        assert_eq!(view.get(Tree::Tickets, b"z"), None);
+        assert_eq!(view.get(Tree::Orders, b"a"), None, "trees are apart");
         let keys: Vec<_> = view
-            .range(Tree::Listing, Bound::Unbounded, Bound::Unbounded)
+            .range(Tree::Tickets, Bound::Unbounded, Bound::Unbounded)
             .map(|(key, value)| (key, value.is_some()))
             .collect();
         assert_eq!(
@@ -412,10 +391,10 @@ mod tests {
         // A view taken before the release keeps the frozen generation readable.
         overlay.release();
         assert_eq!(
-            view.get(Tree::Listing, b"b").flatten().as_deref(),
+            view.get(Tree::Tickets, b"b").flatten().as_deref(),
             Some(&b"1"[..])
         );
-        assert_eq!(overlay.view().get(Tree::Listing, b"b"), None);
+        assert_eq!(overlay.view().get(Tree::Tickets, b"b"), None);
         assert_eq!(overlay.len(), 2);
     }
 

@@ -42,13 +42,12 @@ pub(crate) enum RecordKind {
     Ticket = 65,
     Order = 66,
     Charge = 67,
-    EmailOwner = 68,
     Session = 69,
     Counter = 70,
 }
 
 impl RecordKind {
-    const ALL: [RecordKind; 17] = [
+    const ALL: [RecordKind; 16] = [
         RecordKind::UserCreated,
         RecordKind::TicketCreated,
         RecordKind::TicketUpdated,
@@ -63,7 +62,6 @@ impl RecordKind {
         RecordKind::Ticket,
         RecordKind::Order,
         RecordKind::Charge,
-        RecordKind::EmailOwner,
         RecordKind::Session,
         RecordKind::Counter,
     ];
@@ -562,44 +560,6 @@ impl ChargeV1 {
             stripe_refund_id: self.stripe_refund_id,
             token: self.token,
         })
-    }
-}
-
-/// Who an email address belongs to (the `emails` index). A claim is taken atomically before
-/// `UserCreated` is committed; the projection of `UserCreated` turns it into `Taken`.
-/// The variant order is the persisted index: append only.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum EmailOwnerV1 {
-    /// A signup in progress, made by the process started as boot number `boot`.
-    Claimed {
-        user_id: Id,
-        boot: u64,
-    },
-    Taken {
-        user_id: Id,
-    },
-}
-
-impl EmailOwnerV1 {
-    pub(crate) fn claimed(user: UserId, boot: u64) -> EmailOwnerV1 {
-        EmailOwnerV1::Claimed {
-            user_id: *user.as_bytes(),
-            boot,
-        }
-    }
-
-    pub(crate) fn taken(user: UserId) -> EmailOwnerV1 {
-        EmailOwnerV1::Taken {
-            user_id: *user.as_bytes(),
-        }
-    }
-
-    /// The owner of a completed signup.
-    pub(crate) fn taken_by(&self) -> Option<UserId> {
-        match self {
-            EmailOwnerV1::Taken { user_id: user } => Some(user_id(*user)),
-            EmailOwnerV1::Claimed { .. } => None,
-        }
     }
 }
 

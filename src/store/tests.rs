@@ -101,10 +101,8 @@ fn views(store: &Store, (ticket_id, order_id, buyer): (TicketId, OrderId, UserId
         store.order(order_id).expect("read"),
         store.orders_of(buyer).expect("read"),
         store.tickets_for_sale(None, 10).expect("read"),
-        store
-            .due_holds(Timestamp::from_millis(10_000), 10)
-            .expect("read"),
-        store.awaiting_payment().expect("read"),
+        store.due_holds(Timestamp::from_millis(10_000), 10),
+        store.awaiting_payment(),
         store.pending_holds(),
     )
 }
@@ -181,13 +179,7 @@ fn replay_from_an_empty_projection_set_rebuilds_identical_snapshots() {
     );
     assert_eq!(before, after);
     assert_eq!(after.0.expect("ticket").version, Version::new(1));
-    assert_eq!(
-        store
-            .due_holds(Timestamp::from_millis(5_000), 10)
-            .expect("read")
-            .len(),
-        1
-    );
+    assert_eq!(store.due_holds(Timestamp::from_millis(5_000), 10).len(), 1);
     // Replaying the same events again changes nothing.
     store.drop_projections().expect("drop");
     store.replay().expect("replay");
@@ -196,32 +188,36 @@ fn replay_from_an_empty_projection_set_rebuilds_identical_snapshots() {
 }
 
 #[test]
-fn an_email_claim_is_exclusive_and_a_stale_one_is_taken_over() {
+fn an_email_claim_is_exclusive_until_given_back_and_does_not_outlive_the_process() {
     let dir = tempfile::tempdir().expect("temp dir");
     let email = Email::parse("a@example.com").expect("valid");
     let first = UserId::new(RawId::from_parts(1, 1));
     let second = UserId::new(RawId::from_parts(1, 2));
     {
         let store = open(&dir);
-        assert_eq!(
-            store.claim_email(&email, first).expect("claim"),
-            EmailClaim::Claimed
-        );
-        assert_eq!(
-            store.claim_email(&email, second).expect("claim"),
-            EmailClaim::InUse
-        );
-        // The process "crashes" here: the claim never got its UserCreated.
+        assert_eq!(store.claim_email(&email, first), EmailClaim::Claimed);
+        assert_eq!(store.claim_email(&email, second), EmailClaim::InUse);
+        // The process ends here: the claim never got its UserCreated.
     }
     let store = open(&dir);
+    store.replay().expect("replay");
+    assert_eq!(store.claim_email(&email, second), EmailClaim::Claimed);
+    store.release_email_claim(&email, second);
+    assert_eq!(store.claim_email(&email, first), EmailClaim::Claimed);
+    // A committed account holds its email for good, across a restart too.
+    let created = crate::domain::user::decide_signup(first, email.clone(), "hash".into());
+    store
+        .commit(&created, Known::Nothing)
+        .expect("commit")
+        .finish();
+    assert_eq!(store.claim_email(&email, second), EmailClaim::InUse);
+    drop(store);
+    let store = open(&dir);
+    store.replay().expect("replay");
+    assert_eq!(store.claim_email(&email, second), EmailClaim::InUse);
     assert_eq!(
-        store.claim_email(&email, second).expect("claim"),
-        EmailClaim::Claimed
-    );
-    store.release_email_claim(&email, second).expect("release");
-    assert_eq!(
-        store.claim_email(&email, first).expect("claim"),
-        EmailClaim::Claimed
+        store.user_by_email(&email).expect("read").map(|u| u.id),
+        Some(first)
     );
 }
 
@@ -312,19 +308,10 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
 fn the_pending_hold_count_survives_replays_rebuilds_and_restarts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(&dir);
-    let (_, order_id, _) = list_and_reserve(&store);
+    list_and_reserve(&store);
     assert_eq!(store.pending_holds(), 1);
 
     // Replayed over projections that already have it: counted once, not twice.
-    forget_checkpoint(&store);
-    store.replay().expect("replay");
-    assert_eq!(store.pending_holds(), 1);
-    // As after a crash between the index write and the snapshot's: the replay inserts a
-    // deadline entry that is already there, which must not count again.
-    store.settle();
-    store.inner.projections.sled_trees()[overlay::Tree::Orders.index()]
-        .remove(order_id.as_bytes())
-        .expect("remove the snapshot");
     forget_checkpoint(&store);
     store.replay().expect("replay");
     assert_eq!(store.pending_holds(), 1);
@@ -335,7 +322,9 @@ fn the_pending_hold_count_survives_replays_rebuilds_and_restarts() {
     assert_eq!(store.pending_holds(), 1);
     // Counted afresh when the store opens again.
     drop(store);
-    assert_eq!(open(&dir).pending_holds(), 1);
+    let store = open(&dir);
+    store.replay().expect("replay");
+    assert_eq!(store.pending_holds(), 1);
 }
 
 #[test]

@@ -74,11 +74,13 @@ impl TestApp {
             .await
             .expect("the app starts");
         self.address = format!("http://{}", application.address());
+        let readiness = application.readiness();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         self.stop = Some(stop);
         self.task = Some(actix_rt::spawn(application.run_until_stopped(async move {
             let _ = stopped.await;
         })));
+        readiness.wait().await.expect("the app finishes starting");
     }
 
     /// Stops the app gracefully and waits until it has released the data directory.
@@ -416,7 +418,7 @@ pub fn spawn_process(data_dir: &Path, extra: &[(&str, &str)]) -> ChildApp {
 impl ChildApp {
     pub async fn wait_ready(&self) {
         let client = Client::new();
-        let url = format!("{}/healthz", self.address);
+        let url = format!("{}/readyz", self.address);
         let ready = eventually(Duration::from_secs(30), || {
             let request = client.get(&url).send();
             async move { request.await.is_ok_and(|r| r.status() == 200) }

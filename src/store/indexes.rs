@@ -1,0 +1,234 @@
+//! The indexes: which tickets are for sale, each buyer's orders, the hold deadlines, the
+//! payments in flight, who owns each email. All in memory.
+//!
+//! An index is a function of the snapshots, so instead of being persisted (a sled key per
+//! entry, each costing a node split on the commit path) it is rebuilt from the snapshots when
+//! the store opens and kept up to date by `Projections::apply`, which hands every snapshot
+//! change to `Indexes::update` as (old, new). Nothing here is ever written to disk, so a
+//! crash cannot leave an index out of step with its snapshots.
+//!
+//! Memory per entry (docs/ARCHITECTURE.md, "Memory"): a ticket for sale 12 bytes in a
+//! B-tree, an order 12 bytes in its buyer's list, a pending hold 20 bytes in a B-tree, a
+//! payment in flight 12 bytes, an account its email and 12 bytes in a hash map.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::domain::ids::{OrderId, TicketId, UserId};
+use crate::domain::order::{Order, OrderStatus};
+use crate::domain::ticket::Ticket;
+use crate::domain::time::Timestamp;
+use crate::domain::user::User;
+
+#[derive(Default)]
+pub(crate) struct Indexes {
+    /// Tickets for sale, oldest first (ids sort by creation time).
+    listing: BTreeSet<TicketId>,
+    /// Each buyer's orders, oldest first.
+    buyer_orders: HashMap<UserId, Vec<OrderId>>,
+    /// Holds that run out unless paid first, soonest first.
+    deadlines: BTreeSet<(Timestamp, OrderId)>,
+    /// Orders whose payment outcome is not yet known.
+    awaiting_payment: BTreeSet<OrderId>,
+    /// Normalised email -> account.
+    emails: HashMap<String, UserId>,
+    /// Emails claimed by signups in progress (not yet committed). Kept with `emails` under
+    /// one lock so that claiming checks both at once; lost with the process, like the
+    /// signups they belong to.
+    claims: HashMap<String, UserId>,
+}
+
+impl Indexes {
+    /// Moves a ticket's entries from what `old` implied to what `new` implies.
+    pub(crate) fn ticket_changed(&mut self, old: Option<&Ticket>, new: &Ticket) {
+        let listed = |t: &Ticket| t.is_for_sale();
+        if old.map(listed) != Some(listed(new)) {
+            if listed(new) {
+                self.listing.insert(new.id);
+            } else {
+                self.listing.remove(&new.id);
+            }
+        }
+    }
+
+    pub(crate) fn order_changed(&mut self, old: Option<&Order>, new: &Order) {
+        if old.is_none() {
+            let orders = self.buyer_orders.entry(new.buyer).or_default();
+            // Orders arrive in commit order, which two threads may make differ slightly
+            // from id order: insert in place (almost always at the end).
+            let at = orders.partition_point(|id| *id < new.id);
+            if orders.get(at) != Some(&new.id) {
+                orders.insert(at, new.id);
+            }
+        }
+        let due = (new.expires_at, new.id);
+        if old.map(Order::awaits_expiry) != Some(new.awaits_expiry()) {
+            if new.awaits_expiry() {
+                self.deadlines.insert(due);
+            } else {
+                self.deadlines.remove(&due);
+            }
+        }
+        let awaiting = |o: &Order| o.status == OrderStatus::AwaitingPayment;
+        if old.map(awaiting) != Some(awaiting(new)) {
+            if awaiting(new) {
+                self.awaiting_payment.insert(new.id);
+            } else {
+                self.awaiting_payment.remove(&new.id);
+            }
+        }
+    }
+
+    pub(crate) fn user_changed(&mut self, new: &User) {
+        self.claims.remove(new.email.as_str());
+        self.emails.insert(new.email.as_str().to_owned(), new.id);
+    }
+
+    /// Claims `email` for a signup by `user`; false when an account or another signup in
+    /// progress has it.
+    pub(crate) fn claim(&mut self, email: &str, user: UserId) -> bool {
+        if self.emails.contains_key(email) || self.claims.contains_key(email) {
+            return false;
+        }
+        self.claims.insert(email.to_owned(), user);
+        true
+    }
+
+    /// Gives `user`'s claim on `email` back (a signup that failed before its commit).
+    pub(crate) fn release_claim(&mut self, email: &str, user: UserId) {
+        if self.claims.get(email) == Some(&user) {
+            self.claims.remove(email);
+        }
+    }
+
+    /// Up to `limit` tickets for sale after `after`, oldest first.
+    pub(crate) fn listed_after(&self, after: Option<TicketId>, limit: usize) -> Vec<TicketId> {
+        use std::ops::Bound;
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.listing
+            .range((lower, Bound::Unbounded))
+            .take(limit)
+            .copied()
+            .collect()
+    }
+
+    pub(crate) fn orders_of(&self, buyer: UserId) -> Vec<OrderId> {
+        self.buyer_orders.get(&buyer).cloned().unwrap_or_default()
+    }
+
+    /// Up to `limit` orders whose deadline is at or before `now`, soonest first.
+    pub(crate) fn due(&self, now: Timestamp, limit: usize) -> Vec<OrderId> {
+        self.deadlines
+            .iter()
+            .take_while(|(deadline, _)| *deadline <= now)
+            .take(limit)
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
+    pub(crate) fn earliest_deadline(&self) -> Option<Timestamp> {
+        self.deadlines.first().map(|(deadline, _)| *deadline)
+    }
+
+    pub(crate) fn pending_holds(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    pub(crate) fn awaiting_payment(&self) -> Vec<OrderId> {
+        self.awaiting_payment.iter().copied().collect()
+    }
+
+    pub(crate) fn owner_of(&self, email: &str) -> Option<UserId> {
+        self.emails.get(email).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::RawId;
+    use crate::domain::money::Price;
+    use crate::domain::order::TicketSummary;
+    use crate::domain::ticket::Title;
+    use crate::domain::version::Version;
+
+    fn ticket(n: u64) -> Ticket {
+        Ticket {
+            id: TicketId::new(RawId::from_parts(10, n)),
+            owner: UserId::new(RawId::from_parts(1, 1)),
+            title: Title::parse("Gig").expect("valid"),
+            price: Price::from_cents(2000).expect("valid"),
+            version: Version::INITIAL,
+            order_id: None,
+            sold: false,
+        }
+    }
+
+    fn order(n: u64, buyer: u64, status: OrderStatus) -> Order {
+        let t = ticket(n);
+        Order {
+            id: OrderId::new(RawId::from_parts(20, n)),
+            buyer: UserId::new(RawId::from_parts(1, buyer)),
+            ticket: TicketSummary {
+                id: t.id,
+                title: t.title,
+                price: t.price,
+                version: Version::new(1),
+            },
+            status,
+            expires_at: Timestamp::from_millis(1_000 * n),
+            version: Version::INITIAL,
+            charge_id: None,
+        }
+    }
+
+    #[test]
+    fn a_ticket_leaves_the_listing_when_held_and_returns_when_released() {
+        let mut indexes = Indexes::default();
+        let free = ticket(1);
+        indexes.ticket_changed(None, &free);
+        indexes.ticket_changed(None, &ticket(2));
+        assert_eq!(indexes.listed_after(None, 10).len(), 2);
+        let held = Ticket {
+            order_id: Some(OrderId::new(RawId::from_parts(20, 1))),
+            ..free.clone()
+        };
+        indexes.ticket_changed(Some(&free), &held);
+        assert_eq!(indexes.listed_after(None, 10), vec![ticket(2).id]);
+        indexes.ticket_changed(Some(&held), &free);
+        assert_eq!(indexes.listed_after(None, 10), vec![free.id, ticket(2).id]);
+        assert_eq!(indexes.listed_after(Some(free.id), 10), vec![ticket(2).id]);
+    }
+
+    #[test]
+    fn an_order_is_due_while_created_and_in_flight_while_awaiting_payment() {
+        let mut indexes = Indexes::default();
+        let created = order(2, 7, OrderStatus::Created);
+        indexes.order_changed(None, &order(3, 7, OrderStatus::Created));
+        indexes.order_changed(None, &created);
+        assert_eq!(indexes.pending_holds(), 2);
+        assert_eq!(indexes.earliest_deadline(), Some(created.expires_at));
+        assert_eq!(
+            indexes.due(Timestamp::from_millis(2_000), 10),
+            vec![created.id]
+        );
+        let paying = Order {
+            status: OrderStatus::AwaitingPayment,
+            ..created.clone()
+        };
+        indexes.order_changed(Some(&created), &paying);
+        assert_eq!(indexes.pending_holds(), 1);
+        assert_eq!(indexes.awaiting_payment(), vec![created.id]);
+        let paid = Order {
+            status: OrderStatus::Complete,
+            ..created.clone()
+        };
+        indexes.order_changed(Some(&paying), &paid);
+        assert!(indexes.awaiting_payment().is_empty());
+        // The buyer's orders stay in id order whatever order they were added in.
+        let buyer = created.buyer;
+        assert_eq!(
+            indexes.orders_of(buyer),
+            vec![created.id, order(3, 7, OrderStatus::Created).id]
+        );
+    }
+}
