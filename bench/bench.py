@@ -17,6 +17,8 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
                                   # the median round of each (how changes are compared here)
     bench/bench.py sustained      # one long reservation load: rate, live actors and RSS
                                   # every 5 s (--tickets 700000 --seconds 75)
+    bench/bench.py startup        # seconds to ready after 1,000,000 events: clean stop,
+                                  # SIGKILL under load, full rebuild (--tickets 700000)
     bench/bench.py storage        # the store alone committing reservations, against sled
                                   # doing the same writes and the journal insert alone
                                   # (needs `cargo build --release --example commit_bench`)
@@ -51,15 +53,28 @@ class Server:
 
     def __init__(self, *flags, binary=BIN):
         self.dir = tempfile.TemporaryDirectory(prefix="ticketing-bench-")
+        self.flags, self.binary = flags, binary
+        self.start()
+
+    def start(self, *extra):
+        """Starts the server on its data directory and waits until it serves its API;
+        answers the seconds from launch to ready."""
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         # The server logs at its default level unless BENCH_RUST_LOG says otherwise.
         env = dict(os.environ, RUST_LOG=os.environ.get("BENCH_RUST_LOG", "info"))
+        launched = time.time()
         self.process = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, binary, "--addr", f"127.0.0.1:{port}",
-             "--data-dir", self.dir.name, *flags],
+            ["taskset", "-c", SERVER_CORE, self.binary, "--addr", f"127.0.0.1:{port}",
+             "--data-dir", self.dir.name, *self.flags, *extra],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: get(self.base + "/healthz")[0] == 200, 60, "the server to start")
+        wait_until(self.ready, 600, "the server to start")
+        return time.time() - launched
+
+    def ready(self):
+        # Builds before /readyz serve their API as soon as /healthz answers.
+        status = get(self.base + "/readyz")[0]
+        return status == 200 or (status == 404 and get(self.base + "/healthz")[0] == 200)
 
     def metric(self, series):
         text = get(self.base + "/metrics")[1].decode()
@@ -84,9 +99,18 @@ class Server:
                     return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
 
-    def stop(self):
+    def terminate(self):
+        """Stops the server gracefully, keeping its data directory."""
         self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=120)
+
+    def kill(self):
+        """SIGKILLs the server, keeping its data directory."""
+        self.process.kill()
         self.process.wait(timeout=60)
+
+    def stop(self):
+        self.terminate()
         self.dir.cleanup()
 
 
@@ -455,6 +479,46 @@ def sustained(args):
     print(line(f"reserve distinct tickets, 256 conns, {args.seconds} s", result))
 
 
+def startup(args):
+    """Start-up time after a large journal: a shop with `--tickets` listed and half of them
+    reserved, restarted after a clean stop (checkpointed), after a SIGKILL in the middle of
+    a reservation load, and with every projection rebuilt from the whole journal."""
+    server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb))
+    try:
+        seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
+        create_tickets(server, seller, args.tickets)
+        ids = tickets_for_sale(server)
+        reserve_all(server, buyer, ids[: len(ids) // 2], 256)
+        events = sum(committed(server, kind) for kind in ("TicketCreated", "OrderCreated"))
+        print(f"{events:,.0f} journal events ({len(ids):,} tickets listed, "
+              f"{len(ids) // 2:,} reserved)", file=sys.stderr)
+        rows = []
+        server.terminate()
+        took = server.start()
+        rows.append(("after a clean stop (checkpointed)", took, server.metric("ticketing_replayed_events_at_start")))
+        # SIGKILL while reservations are being committed: whatever the persister had not
+        # yet written behind the journal is replayed.
+        load = threading.Thread(target=reserve_all, args=(server, buyer, ids[len(ids) // 2:], 256),
+                                kwargs={"duration": 4}, daemon=True)
+        load.start()
+        time.sleep(3)
+        server.kill()
+        load.join()
+        took = server.start()
+        rows.append(("after SIGKILL during a reservation load", took, server.metric("ticketing_replayed_events_at_start")))
+        server.terminate()
+        took = server.start("--rebuild-projections")
+        rows.append(("rebuilding every projection from the whole journal", took, server.metric("ticketing_replayed_events_at_start")))
+        rss = server.rss_mb()
+    finally:
+        server.stop()
+    print("| start | seconds to ready | events replayed |")
+    print("|---|---|---|")
+    for name, took, replayed in rows:
+        print(f"| {name} | {took:.2f} | {replayed:,.0f} |")
+    print(f"\nRSS after the rebuild: {rss:.0f} MB")
+
+
 def storage(args):
     """The storage share of a reservation, without HTTP: examples/commit_bench.rs in each of
     its modes, one process per mode per round, pinned to the server's core, modes in turn."""
@@ -484,7 +548,8 @@ def storage(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage", "sustained"])
+    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage", "sustained",
+                                             "startup"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
     parser.add_argument("--tickets", type=int, default=300_000)
     parser.add_argument("--holds", type=int, default=100_000)
@@ -502,7 +567,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build")
     args = parser.parse_args()
     scenarios = {"reservations": reservations, "holds": holds, "memory": memory,
-                 "marketplace": marketplace, "ab": ab, "storage": storage, "sustained": sustained}
+                 "marketplace": marketplace, "ab": ab, "storage": storage, "sustained": sustained,
+                 "startup": startup}
     scenarios[args.scenario](args)
 
 

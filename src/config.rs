@@ -91,9 +91,9 @@ pub struct Config {
     #[arg(long, env = "TICKETING_ACTOR_IDLE_MS", default_value_t = 60_000)]
     pub actor_idle_ms: u64,
 
-    /// Store cache size in MiB. sled's resident memory runs well above this figure (about
-    /// 450 MB with 128 and 205 MB with 32 after 1,000,000 tickets are listed), so the default
-    /// is small; raise it on a machine with memory to spare (docs/BENCHMARKS.md).
+    /// Store cache size in MiB: sled's page cache for the journal and the snapshots. Its
+    /// resident memory runs two to three times above this, so the default is small; raise it
+    /// on a machine with memory to spare and a large catalogue (docs/BENCHMARKS.md).
     #[arg(long, env = "TICKETING_CACHE_MB", default_value_t = 32)]
     pub cache_mb: u64,
 

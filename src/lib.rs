@@ -111,8 +111,10 @@ impl Application {
             webhook_secret: config.stripe_webhook_secret.clone(),
             readiness: readiness.clone(),
         });
+        let readiness_data = web::Data::new(readiness.clone());
         let server = HttpServer::new(move || {
             App::new()
+                .app_data(readiness_data.clone())
                 .wrap(middleware::from_fn(http::health::until_ready))
                 .wrap(middleware::from_fn(http::request_id::trace_request))
                 .app_data(state.clone())

@@ -1,8 +1,8 @@
 //! The account service: signup, signin, signout and session lookup.
 //!
 //! Accounts need no actor: the only contended rule, one account per email, is enforced by a
-//! compare-and-swap claim on the email index before `UserCreated` is committed, so
-//! concurrent signups with one email (in any letter case) produce exactly one account.
+//! claim on the store's email index (atomic, in memory) before `UserCreated` is committed,
+//! so concurrent signups with one email (in any letter case) produce exactly one account.
 //! Sessions are records in the store's sessions tree, written durably before the reply.
 
 use std::sync::Arc;

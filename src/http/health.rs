@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, web};
 
 use super::AppState;
 use crate::histogram::Histogram;
-use crate::readiness::Stage;
+use crate::readiness::{Readiness, Stage};
 
 /// How long a client should wait before asking a starting shop again.
 const RETRY_AFTER_SECS: &str = "1";
@@ -25,8 +25,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// 200 once start-up has replayed the journal, 503 until then.
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if state.readiness.is_ready() {
+pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    if readiness.is_ready() {
         HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
     } else {
         starting()
@@ -46,8 +46,8 @@ pub async fn until_ready(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let ready = req
-        .app_data::<web::Data<AppState>>()
-        .is_none_or(|state| state.readiness.is_ready());
+        .app_data::<web::Data<Readiness>>()
+        .is_none_or(|readiness| readiness.is_ready());
     if ready || !req.path().starts_with("/api/") {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
@@ -136,4 +136,50 @@ fn histogram(text: &mut String, name: &str, histogram: &Histogram) {
     }
     let _ = writeln!(text, "{name}_sum {sum}");
     let _ = writeln!(text, "{name}_count {count}");
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, test, web};
+
+    use super::*;
+
+    async fn ok() -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    #[actix_web::test]
+    async fn the_api_and_readyz_answer_503_until_start_up_ends_and_healthz_answers_throughout() {
+        // Arrange
+        let readiness = Readiness::new();
+        let app = test::init_service(
+            App::new()
+                .wrap(actix_web::middleware::from_fn(until_ready))
+                .app_data(web::Data::new(readiness.clone()))
+                .route("/readyz", web::get().to(readyz))
+                .route("/api/tickets", web::get().to(ok))
+                .route("/healthz", web::get().to(ok)),
+        )
+        .await;
+        let status = |path: &'static str| {
+            let app = &app;
+            async move {
+                let response =
+                    test::call_service(app, test::TestRequest::get().uri(path).to_request()).await;
+                let retry = response.headers().get("retry-after").cloned();
+                (response.status().as_u16(), retry)
+            }
+        };
+        // Act and assert: starting.
+        assert_eq!(status("/api/tickets").await.0, 503);
+        assert_eq!(
+            status("/readyz").await,
+            (503, Some("1".parse().expect("a header")))
+        );
+        assert_eq!(status("/healthz").await.0, 200);
+        // Ready.
+        readiness.set(Stage::Ready { replayed: 3 });
+        assert_eq!(status("/api/tickets").await.0, 200);
+        assert_eq!(status("/readyz").await.0, 200);
+    }
 }

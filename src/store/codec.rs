@@ -1,6 +1,6 @@
 //! The one place records become bytes and back (docs/STORAGE.md, "Record layout").
 //!
-//! Every value this release writes is `[FORMAT, kind, version] ++ bincode(record)`: the
+//! Every value this release writes is `[ENVELOPE, kind, version] ++ bincode(record)`: the
 //! envelope format, the record's kind (`RecordKind`) and its layout version. A reader
 //! checks the kind against what the tree holds and upgrades an older layout to the newest
 //! before converting it to the domain's type. Values written by the first release have the
@@ -26,7 +26,7 @@ use crate::domain::ticket::Ticket;
 use crate::domain::user::User;
 
 /// The envelope this release writes.
-pub(crate) const FORMAT: u8 = 2;
+pub(crate) const ENVELOPE: u8 = 2;
 /// The first release's envelope: one format byte, no kind, layout version 1.
 const FIRST_RELEASE: u8 = 1;
 
@@ -51,7 +51,7 @@ fn read_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Invalid> {
 
 /// A record of `kind` in this release's layout, with its header.
 pub(crate) fn encode<T: Serialize>(kind: RecordKind, record: &T) -> Result<Vec<u8>, StoreError> {
-    let mut bytes = vec![FORMAT, kind.code(), kind.current_version()];
+    let mut bytes = vec![ENVELOPE, kind.code(), kind.current_version()];
     bytes.extend(body(record)?);
     Ok(bytes)
 }
@@ -60,7 +60,7 @@ pub(crate) fn encode<T: Serialize>(kind: RecordKind, record: &T) -> Result<Vec<u
 fn open(kind: RecordKind, bytes: &[u8]) -> Result<(u8, &[u8]), Invalid> {
     match bytes {
         [FIRST_RELEASE, body @ ..] => Ok((1, body)),
-        [FORMAT, code, version, body @ ..] => {
+        [ENVELOPE, code, version, body @ ..] => {
             if *code != kind.code() {
                 let found = RecordKind::from_code(*code)
                     .map_or_else(|| format!("unknown kind {code}"), |k| format!("{k:?}"));
@@ -118,7 +118,7 @@ pub(crate) fn decode_event(bytes: &[u8]) -> Result<Event, Invalid> {
             let (version, body) = open(kind, &body)?;
             return event_body(kind, version, body);
         }
-        [FORMAT, code, version, body @ ..] => {
+        [ENVELOPE, code, version, body @ ..] => {
             let kind = RecordKind::from_code(*code)
                 .filter(|k| k.event_kind().is_some())
                 .ok_or_else(|| format!("record kind {code} is not an event"))?;
@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(ticket.order_id, None);
         // Written back in this release's envelope, it reads the same again.
         let rewritten = encode_ticket(&ticket).expect("encodes");
-        assert_eq!(&rewritten[..3], &[FORMAT, RecordKind::Ticket.code(), 1]);
+        assert_eq!(&rewritten[..3], &[ENVELOPE, RecordKind::Ticket.code(), 1]);
         assert_eq!(&rewritten[3..], &stored[1..], "the layout is unchanged");
         assert_eq!(decode_ticket(&rewritten).expect("reads"), ticket);
     }

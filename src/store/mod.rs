@@ -28,13 +28,18 @@ use crate::domain::time::Timestamp;
 use crate::domain::user::{Email, User};
 use crate::histogram::Histogram;
 use crate::sync::lock;
-use codec::{FORMAT, decode_counter, decode_session, encode_counter, encode_session};
+use codec::{decode_counter, decode_session, encode_counter, encode_session};
 use group_commit::GroupCommit;
 use journal::Journal;
 use overlay::Overlay;
 use persister::Persister;
 use projections::Projections;
 use records::SessionV1;
+
+/// The storage format of a data directory: raised whenever a record kind or layout version
+/// is added (docs/STORAGE.md), so that an older release refuses a directory a newer one has
+/// written instead of misreading it. The first release wrote 1 (and no `meta/format`).
+const FORMAT_VERSION: u64 = 2;
 
 /// A storage failure. Every variant is a server fault (HTTP 500); business refusals never
 /// come from here.
@@ -217,12 +222,14 @@ impl Store {
             None => 1,
         };
         anyhow::ensure!(
-            written_by <= u64::from(FORMAT),
+            written_by <= FORMAT_VERSION,
             "The data directory {} was written by a newer release of ticketing (storage format \
-             {written_by}; this release reads up to {FORMAT}): run that release or a later one",
+             {written_by}; this release reads up to {FORMAT_VERSION}): run that release or a later one",
             dir.display()
         );
-        meta.insert(b"format", encode_counter(u64::from(FORMAT))?)?;
+        if written_by < FORMAT_VERSION {
+            meta.insert(b"format", encode_counter(FORMAT_VERSION)?)?;
+        }
         let journal = Journal::open(&db)?;
         let overlay = Arc::new(Overlay::new(tuning.room));
         let projections = Projections::open(&db, overlay.clone())?;

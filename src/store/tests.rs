@@ -138,7 +138,7 @@ fn events_round_trip_through_the_codec_with_their_kind_and_version() {
     let bytes = codec::encode_event(&event).expect("encode");
     assert_eq!(
         &bytes[..3],
-        &[codec::FORMAT, 2, 1],
+        &[codec::ENVELOPE, 2, 1],
         "format, kind, version first"
     );
     assert_eq!(codec::decode_event(&bytes).expect("decode"), event);
@@ -147,7 +147,7 @@ fn events_round_trip_through_the_codec_with_their_kind_and_version() {
         "unknown format byte is refused"
     );
     assert!(
-        codec::decode_event(&[codec::FORMAT, 65, 1]).is_err(),
+        codec::decode_event(&[codec::ENVELOPE, 65, 1]).is_err(),
         "a snapshot's kind is not an event"
     );
 }
@@ -430,4 +430,34 @@ async fn writers_wait_for_room_when_the_overlay_is_full_and_all_finish() {
     assert!(most <= 64 + 2, "held {most}");
     assert!(store.persisted_generations() > 1);
     assert_eq!(store.tickets_for_sale(None, 1000).expect("read").len(), 400);
+}
+
+#[test]
+fn a_directory_written_by_a_newer_release_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let store = open(&dir);
+        let meta = store.inner.db.open_tree("meta").expect("meta");
+        meta.insert(b"format", codec::encode_counter(99).expect("encodes"))
+            .expect("write");
+    }
+    let error = Store::open(dir.path(), 1024 * 1024).err().expect("refused");
+    let message = error.to_string();
+    assert!(message.contains("newer release"), "{message}");
+    assert!(message.contains("99"), "{message}");
+}
+
+#[test]
+fn an_unreadable_snapshot_is_an_error_naming_its_tree_and_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    let (ticket_id, ..) = list_and_reserve(&store);
+    store.settle();
+    store.inner.projections.sled_trees()[overlay::Tree::Tickets.index()]
+        .insert(ticket_id.as_bytes(), &[codec::ENVELOPE, 65, 1, 0xff][..])
+        .expect("write garbage");
+    let error = store.ticket(ticket_id).expect_err("unreadable");
+    let message = error.to_string();
+    assert!(message.contains("tickets"), "{message}");
+    assert!(message.contains(&ticket_id.to_string()), "{message}");
 }
