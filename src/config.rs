@@ -104,6 +104,69 @@ pub struct Config {
     /// Rebuild every projection from the journal at start-up.
     #[arg(long, env = "TICKETING_REBUILD_PROJECTIONS", default_value_t = false)]
     pub rebuild_projections: bool,
+
+    /// `off` lifts every limit below at once (the rates, the hold cap, the hashing queue),
+    /// for load tests on a private network. Timeouts and the Origin check stay (DESIGN §8).
+    #[arg(long, env = "TICKETING_LIMITS", value_enum, default_value_t = Switch::On)]
+    pub limits: Switch,
+
+    /// Signups per minute from one client address (0: no limit).
+    #[arg(long, env = "TICKETING_SIGNUPS_PER_MINUTE", default_value_t = 5)]
+    pub signups_per_minute: u32,
+
+    /// Signins per minute from one client address (0: no limit).
+    #[arg(long, env = "TICKETING_SIGNINS_PER_MINUTE", default_value_t = 20)]
+    pub signins_per_minute: u32,
+
+    /// Password changes per minute from one client address (0: no limit).
+    #[arg(
+        long,
+        env = "TICKETING_PASSWORD_CHANGES_PER_MINUTE",
+        default_value_t = 5
+    )]
+    pub password_changes_per_minute: u32,
+
+    /// Failed signins per hour on one account, from anywhere, before it is locked for the
+    /// rest of that hour (0: no limit).
+    #[arg(long, env = "TICKETING_FAILED_SIGNINS_PER_HOUR", default_value_t = 20)]
+    pub failed_signins_per_hour: u32,
+
+    /// Address of a reverse proxy whose `X-Forwarded-For` names the real client (repeat, or
+    /// separate with commas). Without it, the client is the connection's peer.
+    #[arg(
+        long = "trusted-proxy",
+        env = "TICKETING_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// Tickets one buyer may hold at once, unpaid (0: no cap).
+    #[arg(long, env = "TICKETING_MAX_HOLDS", default_value_t = 10)]
+    pub max_holds_per_buyer: u32,
+
+    /// Password hashes that may wait for a free core; past it, 503 with Retry-After.
+    #[arg(long, env = "TICKETING_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
+
+    /// Time allowed for a request's headers to arrive, in milliseconds (408 after it).
+    #[arg(long, env = "TICKETING_HEADER_TIMEOUT_MS", default_value_t = 5_000)]
+    pub header_timeout_ms: u64,
+
+    /// Time allowed for a request's body to arrive once its headers have, in milliseconds
+    /// (408 after it, and the connection is closed).
+    #[arg(long, env = "TICKETING_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+
+    /// How long an idle keep-alive connection stays open, in seconds.
+    #[arg(long, env = "TICKETING_KEEP_ALIVE_SECS", default_value_t = 5)]
+    pub keep_alive_secs: u64,
+}
+
+/// On or off, as a flag's value.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// What `ticketing loadtest` does. The load tester is an HTTP client of a running shop, so
@@ -188,6 +251,14 @@ fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
 }
 
 impl Config {
+    /// `value`, or 0 (no limit) when `--limits off`.
+    pub fn limit(&self, value: u32) -> u32 {
+        match self.limits {
+            Switch::On => value,
+            Switch::Off => 0,
+        }
+    }
+
     /// The payment gateway's settings.
     pub fn gateway(&self) -> crate::payments::GatewayConfig {
         crate::payments::GatewayConfig {

@@ -10,6 +10,7 @@
 pub mod actors;
 pub mod clock;
 pub mod config;
+pub mod data_dir;
 pub mod domain;
 pub mod histogram;
 pub mod http;
@@ -22,14 +23,12 @@ pub mod telemetry;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
-use secrecy::ExposeSecret;
 
 use actors::accounts::Accounts;
 use actors::holds::HoldSupervisor;
@@ -40,7 +39,7 @@ use actors::{Actors, Settings};
 use clock::IdGenerator;
 use config::Config;
 use http::AppState;
-use readiness::{Readiness, Stage};
+use readiness::Readiness;
 use store::Store;
 
 /// A started shop: the store is open, the actors and the hold supervisor running, the
@@ -64,6 +63,7 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .with_context(|| format!("Failed to listen on {}", config.addr))?;
         let address = listener.local_addr()?;
+        data_dir::prepare(&config.data_dir)?;
         let store = Store::open(&config.data_dir.join("db"), config.cache_mb * 1024 * 1024)?;
 
         let threads = config.threads();
@@ -72,6 +72,7 @@ impl Application {
         let settings = Settings {
             hold_secs: config.hold_secs,
             idle_after: Duration::from_millis(config.actor_idle_ms.max(1)),
+            max_holds_per_buyer: config.limit(config.max_holds_per_buyer),
         };
         let payments = payments::from_config(&config.gateway())?;
         let gateway = payments.describe();
@@ -95,13 +96,17 @@ impl Application {
             PaymentSettler::new(settler_actors, retry_every, ready)
         });
 
-        let (jwt_secret, jwt_source) = jwt_secret(&config)?;
+        let (jwt_secret, jwt_source) = data_dir::jwt_secret(&config)?;
         let accounts = Accounts::new(
             store.clone(),
             ids,
-            Passwords::new(threads),
+            Passwords::new(
+                threads,
+                (config.limits == config::Switch::On).then_some(config.hash_queue),
+            ),
             Tokens::new(&jwt_secret),
             config.session_secs,
+            config.limit(config.failed_signins_per_hour),
         );
         let state = web::Data::new(AppState {
             actors: actors.clone(),
@@ -110,11 +115,17 @@ impl Application {
             cookie_secure: config.cookie_secure,
             webhook_secret: config.stripe_webhook_secret.clone(),
             readiness: readiness.clone(),
+            limits: http::limits::RateLimits::from_config(&config),
         });
+        let body_timeout = Duration::from_millis(config.body_timeout_ms.max(1));
         let readiness_data = web::Data::new(readiness.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(readiness_data.clone())
+                .wrap(middleware::from_fn(http::guard::guard))
+                .wrap(middleware::from_fn(move |req, next| {
+                    http::guard::body_timeout(req, next, body_timeout)
+                }))
                 .wrap(middleware::from_fn(http::health::until_ready))
                 .wrap(middleware::from_fn(http::request_id::trace_request))
                 .app_data(state.clone())
@@ -122,6 +133,9 @@ impl Application {
         })
         .listen(listener)?
         .workers(threads)
+        .client_request_timeout(Duration::from_millis(config.header_timeout_ms.max(1)))
+        .keep_alive(Duration::from_secs(config.keep_alive_secs))
+        .client_disconnect_timeout(Duration::from_secs(1))
         .disable_signals()
         .shutdown_timeout(30)
         .run();
@@ -137,12 +151,29 @@ impl Application {
             "Stripe webhooks at /api/payments/webhook"
         );
         tracing::info!(threads, "HTTP workers and actor arbiters");
+        match config.limits {
+            config::Switch::On => tracing::info!(
+                signups_per_minute = config.signups_per_minute,
+                signins_per_minute = config.signins_per_minute,
+                password_changes_per_minute = config.password_changes_per_minute,
+                failed_signins_per_hour = config.failed_signins_per_hour,
+                max_holds_per_buyer = config.max_holds_per_buyer,
+                hash_queue = config.hash_queue,
+                trusted_proxies = ?config.trusted_proxies,
+                "Limits for a public shop (0: none; --limits off lifts them all)"
+            ),
+            config::Switch::Off => tracing::warn!(
+                "LIMITS ARE OFF (--limits off): no rate limits, no hold cap, no bound on \
+                 waiting password hashes. Only for load tests on a private network."
+            ),
+        }
 
         actix_rt::spawn(start_up(
             actors.clone(),
             config.rebuild_projections,
             readiness.clone(),
         ));
+
         Ok(Application {
             readiness,
             server,
@@ -171,10 +202,17 @@ impl Application {
         // The server future drives the accept loop and the stop command: keep it polled.
         let mut server = actix_rt::spawn(self.server);
         let readiness = self.readiness.clone();
-        let start_up_failed = async move {
-            match readiness.wait().await {
-                Err(reason) => reason,
-                Ok(()) => std::future::pending().await,
+        let store = self.actors.store.clone();
+        // Start-up failed, or a flush did (DESIGN §8: fatal). From the moment the store fails
+        // the gate answers 503 to everything, so nothing more is acknowledged.
+        let failed = async move {
+            tokio::select! {
+                reason = readiness.failed() => reason,
+                cause = store.failed() => {
+                    let reason = format!("the store failed: {cause}");
+                    readiness.set_failed(reason.clone());
+                    reason
+                }
             }
         };
         let mut failure = None;
@@ -185,13 +223,15 @@ impl Application {
                 handle.stop(true).await;
                 server.await.context("The HTTP server task failed")??;
             }
-            reason = start_up_failed => {
+            reason = failed => {
                 handle.stop(false).await;
                 server.await.context("The HTTP server task failed")??;
                 failure = Some(reason);
             }
         }
-        self.actors.store.durable().await?;
+        if !self.actors.store.has_failed() {
+            self.actors.store.durable().await?;
+        }
         self.actors.shutdown();
         for arbiter in self.arbiters {
             arbiter.stop();
@@ -199,7 +239,7 @@ impl Application {
             let _ = tokio::task::spawn_blocking(move || arbiter.join()).await;
         }
         match failure {
-            Some(reason) => Err(anyhow::anyhow!("The shop could not start: {reason}")),
+            Some(reason) => Err(anyhow::anyhow!("The shop stopped: {reason}")),
             None => {
                 tracing::info!("Stopped");
                 Ok(())
@@ -228,7 +268,7 @@ async fn start_up(actors: Actors, rebuild: bool, readiness: Readiness) {
         Ok(replayed) => replayed,
         Err(error) => {
             tracing::error!("{error:#}");
-            return readiness.set(Stage::Failed(format!("{error:#}")));
+            return readiness.set_failed(format!("{error:#}"));
         }
     };
     let follow_ups = replayed.follow_ups.len();
@@ -248,48 +288,5 @@ async fn start_up(actors: Actors, rebuild: bool, readiness: Readiness) {
         millis = started.elapsed().as_millis() as u64,
         "Replayed the journal after the checkpoint; ready"
     );
-    readiness.set(Stage::Ready {
-        replayed: replayed.events,
-    });
-}
-
-/// The JWT signing secret and where it came from: configuration, or a file in the data
-/// directory created on first start with owner-only permissions.
-fn jwt_secret(config: &Config) -> anyhow::Result<(Vec<u8>, &'static str)> {
-    if let Some(secret) = &config.jwt_secret {
-        return Ok((
-            secret.expose_secret().as_bytes().to_vec(),
-            "configured (JWT_KEY)",
-        ));
-    }
-    let path = config.data_dir.join("jwt-secret");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok((
-            text.trim().as_bytes().to_vec(),
-            "kept in the data directory",
-        )),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let secret: String = (0..32)
-                .map(|_| format!("{:02x}", rand::random::<u8>()))
-                .collect();
-            write_private(&path, &secret)
-                .with_context(|| format!("Failed to save {}", path.display()))?;
-            Ok((
-                secret.into_bytes(),
-                "generated and kept in the data directory",
-            ))
-        }
-        Err(error) => Err(error).with_context(|| format!("Failed to read {}", path.display())),
-    }
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
+    readiness.set_ready(replayed.events);
 }

@@ -24,6 +24,12 @@ fn main() -> ExitCode {
 
 fn serve(config: Config) -> ExitCode {
     use std::io::IsTerminal;
+    // Every file the shop creates (sled's included) is owner-only: the data directory holds
+    // password hashes, session ids and the session secret (DESIGN §8).
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     ticketing::telemetry::init(
         config.log_json,
         std::io::stdout().is_terminal(),

@@ -18,7 +18,7 @@ pub enum Stage {
     Ready {
         replayed: u64,
     },
-    /// Start-up failed; the app stops with this message.
+    /// Start-up failed, or the store did later; the app stops with this message.
     Failed(String),
 }
 
@@ -49,8 +49,41 @@ impl Readiness {
         matches!(*self.stage.borrow(), Stage::Ready { .. })
     }
 
-    pub fn set(&self, stage: Stage) {
-        self.stage.send_replace(stage);
+    /// Marks start-up done, unless the shop has failed meanwhile.
+    pub fn set_ready(&self, replayed: u64) {
+        self.stage.send_if_modified(|stage| {
+            let starting = *stage == Stage::Starting;
+            if starting {
+                *stage = Stage::Ready { replayed };
+            }
+            starting
+        });
+    }
+
+    /// Marks the shop failed (the first reason is kept): the app stops.
+    pub fn set_failed(&self, reason: String) {
+        self.stage.send_if_modified(|stage| {
+            let first = !matches!(stage, Stage::Failed(_));
+            if first {
+                *stage = Stage::Failed(reason);
+            }
+            first
+        });
+    }
+
+    /// Resolves with the reason once the shop has failed, at start-up or later (its store).
+    pub async fn failed(&self) -> String {
+        let mut stage = self.stage.subscribe();
+        match stage
+            .wait_for(|stage| matches!(stage, Stage::Failed(_)))
+            .await
+        {
+            Ok(stage) => match &*stage {
+                Stage::Failed(reason) => reason.clone(),
+                _ => String::new(),
+            },
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Waits until start-up has ended: `Ok` once ready, `Err` with the reason if it failed.

@@ -5,7 +5,13 @@
 //! so concurrent signups with one email (in any letter case) produce exactly one account.
 //! Sessions are records in the store's sessions tree, written durably before the reply.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::passwords::{PasswordError, Passwords};
 use super::tokens::{Claims, Tokens};
@@ -13,6 +19,7 @@ use crate::clock::{self, IdGenerator};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::user::{self, Email, Password, User};
 use crate::store::{EmailClaim, Known, SessionRecord, Store, StoreError};
+use crate::sync::lock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -20,6 +27,12 @@ pub enum AccountError {
     EmailInUse,
     #[error("Invalid credentials")]
     InvalidCredentials,
+    /// The current password given for a change was wrong.
+    #[error("Current password is incorrect")]
+    WrongCurrentPassword,
+    /// Too many failed signins on this account; try again after this long.
+    #[error("Too many failed signins for this account; try again later")]
+    Locked(Duration),
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
@@ -43,15 +56,22 @@ pub struct Accounts {
     passwords: Passwords,
     tokens: Tokens,
     session_secs: u64,
+    failed_signins: Arc<FailedSignins>,
+    /// Password changes commit one at a time: users have no actor to serialise them, and a
+    /// change is checked against the version it read (`change_password`).
+    user_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Accounts {
+    /// `failed_signins_per_hour`: failures one account may see in an hour before it refuses
+    /// signins for a while (0: no limit).
     pub fn new(
         store: Store,
         ids: Arc<IdGenerator>,
         passwords: Passwords,
         tokens: Tokens,
         session_secs: u64,
+        failed_signins_per_hour: u32,
     ) -> Accounts {
         Accounts {
             store,
@@ -59,7 +79,14 @@ impl Accounts {
             passwords,
             tokens,
             session_secs,
+            failed_signins: Arc::new(FailedSignins::new(failed_signins_per_hour)),
+            user_writes: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Hashes running now (for `/metrics`).
+    pub fn hashes_running(&self) -> usize {
+        self.passwords.running()
     }
 
     #[tracing::instrument(name = "Signing up", skip_all, fields(user_id))]
@@ -69,14 +96,59 @@ impl Accounts {
         if self.store.claim_email(&email, user_id) == EmailClaim::InUse {
             return Err(AccountError::EmailInUse);
         }
-        let committed = self.commit_user(user_id, email.clone(), &password).await;
-        if committed.is_err() {
-            self.store.release_email_claim(&email, user_id);
-        }
-        committed?;
+        // Given back if the signup fails or its request is dropped before the commit (the
+        // client went away while the password was hashing): the email is free again at once.
+        let mut claim = ClaimGuard {
+            store: &self.store,
+            email: &email,
+            user_id,
+            committed: false,
+        };
+        self.commit_user(user_id, email.clone(), &password).await?;
+        claim.committed = true;
+        drop(claim);
         let signed_in = self.open_session(user_id, email)?;
         self.store.durable().await?;
         Ok(signed_in)
+    }
+
+    /// Changes the caller's password after checking the current one, and revokes every
+    /// other session of theirs (DESIGN §4).
+    #[tracing::instrument(name = "Changing a password", skip_all, fields(user_id = %user_id))]
+    pub async fn change_password(
+        &self,
+        user_id: UserId,
+        session_id: Option<SessionId>,
+        current: Password,
+        new: Password,
+    ) -> Result<(), AccountError> {
+        let user = self
+            .store
+            .user(user_id)?
+            .ok_or(AccountError::InvalidCredentials)?;
+        let hash = Some(user.password_hash.clone());
+        if !self.passwords.verify(current.expose(), hash).await? {
+            return Err(AccountError::WrongCurrentPassword);
+        }
+        let new_hash = self.passwords.hash(new.expose()).await?;
+        {
+            let _one_at_a_time = self.user_writes.lock().await;
+            let now = self
+                .store
+                .user(user_id)?
+                .ok_or(AccountError::InvalidCredentials)?;
+            if now.version != user.version {
+                // Changed meanwhile (another of the user's sessions): the check above was
+                // against a password that no longer holds.
+                return Err(AccountError::WrongCurrentPassword);
+            }
+            self.store
+                .commit(&user::change_password(&now, new_hash), Known::Nothing)?
+                .finish();
+        }
+        self.store.revoke_sessions(user_id, session_id)?;
+        self.store.durable().await?;
+        Ok(())
     }
 
     async fn commit_user(
@@ -93,11 +165,17 @@ impl Accounts {
     }
 
     /// Unknown email and wrong password are the same error, after the same amount of work.
+    /// An account that has seen too many failures refuses signins for a while, before any
+    /// password is checked, so guessing cannot go on from many addresses either.
     #[tracing::instrument(name = "Signing in", skip_all)]
     pub async fn signin(&self, email: Email, password: Password) -> Result<SignedIn, AccountError> {
+        if let Some(wait) = self.failed_signins.locked_for(&email) {
+            return Err(AccountError::Locked(wait));
+        }
         let user: Option<User> = self.store.user_by_email(&email)?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         if !self.passwords.verify(password.expose(), hash).await? {
+            self.failed_signins.failed(&email);
             return Err(AccountError::InvalidCredentials);
         }
         let user = user.ok_or(AccountError::InvalidCredentials)?;
@@ -162,5 +240,67 @@ impl Accounts {
             token,
             claims,
         })
+    }
+}
+
+/// Gives a signup's email claim back when dropped before the signup committed: on an error,
+/// and when the request's future is dropped mid-hash. (A commit turns the claim into the
+/// account's entry in the email index.)
+struct ClaimGuard<'a> {
+    store: &'a Store,
+    email: &'a Email,
+    user_id: UserId,
+    committed: bool,
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.store.release_email_claim(self.email, self.user_id);
+        }
+    }
+}
+
+/// Failed signins per account (DESIGN §8). Each failure takes one from the account's
+/// bucket (a burst of `per_hour`, refilled over the hour); a failure that finds it empty
+/// locks the account until the bucket would take one again. Locks are kept apart from the
+/// bucket because checking a bucket spends from it, and a locked account must be refused
+/// without spending.
+struct FailedSignins {
+    bucket: Option<DefaultKeyedRateLimiter<String>>,
+    locked: Mutex<HashMap<String, Instant>>,
+}
+
+/// Locks are swept of expired ones when there are more than this many.
+const LOCKS_BEFORE_SWEEP: usize = 10_000;
+
+impl FailedSignins {
+    fn new(per_hour: u32) -> FailedSignins {
+        FailedSignins {
+            bucket: NonZeroU32::new(per_hour).map(|n| RateLimiter::keyed(Quota::per_hour(n))),
+            locked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How much longer the account stays locked, if it is.
+    fn locked_for(&self, email: &Email) -> Option<Duration> {
+        let until = *lock(&self.locked).get(email.as_str())?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    fn failed(&self, email: &Email) {
+        let Some(bucket) = &self.bucket else {
+            return;
+        };
+        if let Err(not_until) = bucket.check_key(&email.as_str().to_owned()) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let mut locked = lock(&self.locked);
+            if locked.len() > LOCKS_BEFORE_SWEEP {
+                let now = Instant::now();
+                locked.retain(|_, until| *until > now);
+                bucket.retain_recent();
+            }
+            locked.insert(email.as_str().to_owned(), Instant::now() + wait);
+        }
     }
 }

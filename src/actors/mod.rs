@@ -38,6 +38,8 @@ pub struct Settings {
     pub hold_secs: u64,
     /// How long an idle actor lives before it passivates.
     pub idle_after: Duration,
+    /// Tickets one buyer may hold at once (0: no cap).
+    pub max_holds_per_buyer: u32,
 }
 
 /// Everything an actor may reach: the store, the registries, the hold supervisor's wake-up,

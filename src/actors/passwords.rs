@@ -1,10 +1,15 @@
 //! Password hashing with argon2id, off the async threads and capped in concurrency.
 //!
 //! Each hash costs about 35 ms of CPU and 19 MiB of memory (CRATES.md), so hashing runs on
-//! tokio's blocking pool behind a semaphore sized to the cores. Signin with an unknown email
-//! verifies against a dummy hash, so it costs what a wrong password costs.
+//! tokio's blocking pool behind a semaphore sized to the cores. The permit moves into the
+//! blocking task: a client that disconnects drops its request, not the hash it started, so
+//! the hash keeps its permit until it ends and no more than `concurrency` ever run. Requests
+//! waiting for a permit are bounded too (`queue`): past it, `Busy`, which the API answers
+//! with 503 and Retry-After (DESIGN §8). Signin with an unknown email verifies against a
+//! dummy hash, so it costs what a wrong password costs.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -16,20 +21,34 @@ pub enum PasswordError {
     Hash(String),
     #[error("password hashing was interrupted")]
     Interrupted,
+    #[error("too many password hashes are waiting")]
+    Busy,
 }
 
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    /// Places in the queue for a permit; `None`: unbounded (`--limits off`).
+    queue: Option<Arc<Semaphore>>,
+    /// Hashes running now, counted inside the blocking task (`/metrics`).
+    running: Arc<AtomicUsize>,
     dummy: Arc<OnceCell<String>>,
 }
 
 impl Passwords {
-    pub fn new(concurrency: usize) -> Passwords {
+    /// At most `concurrency` hashes at once, and `queue` more waiting (`None`: no bound).
+    pub fn new(concurrency: usize, queue: Option<usize>) -> Passwords {
         Passwords {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            queue: queue.map(|places| Arc::new(Semaphore::new(places))),
+            running: Arc::new(AtomicUsize::new(0)),
             dummy: Arc::new(OnceCell::new()),
         }
+    }
+
+    /// Hashes running at this moment.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
     }
 
     /// Hashes a password into a PHC string with a fresh salt.
@@ -78,13 +97,32 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
+        let place = match &self.queue {
+            Some(queue) => Some(
+                queue
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| PasswordError::Busy)?,
+            ),
+            None => None,
+        };
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| PasswordError::Interrupted)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| PasswordError::Interrupted)?
+        drop(place);
+        let running = self.running.clone();
+        tokio::task::spawn_blocking(move || {
+            // Held until the hash ends, whether or not anyone still waits for it.
+            let _permit = permit;
+            running.fetch_add(1, Ordering::Relaxed);
+            let result = work();
+            running.fetch_sub(1, Ordering::Relaxed);
+            result
+        })
+        .await
+        .map_err(|_| PasswordError::Interrupted)?
     }
 }

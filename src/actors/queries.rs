@@ -29,10 +29,15 @@ impl Actors {
         blocking(move || store.tickets_for_sale(after, limit)).await
     }
 
-    /// A buyer's orders, oldest first.
-    pub async fn orders_of(&self, buyer: UserId) -> Result<Vec<Order>, EntityError> {
+    /// Up to `limit` of a buyer's orders placed after `after`, oldest first.
+    pub async fn orders_of(
+        &self,
+        buyer: UserId,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>, EntityError> {
         let store = self.store.clone();
-        blocking(move || store.orders_of(buyer)).await
+        blocking(move || store.orders_of(buyer, after, limit)).await
     }
 }
 

@@ -218,6 +218,44 @@ impl Handler<MarkTicketSold> for TicketActor {
     }
 }
 
+/// Reserves `ticket_id` for `buyer`, within the cap on how many tickets one buyer may hold
+/// at once: a place among the buyer's holds is claimed first, so that concurrent
+/// reservations by one buyer cannot overshoot the cap together, and given back when the
+/// reservation has committed (it then counts as a hold) or failed, or when the request is
+/// dropped.
+pub async fn reserve(
+    actors: &Actors,
+    ticket_id: TicketId,
+    buyer: UserId,
+) -> Result<Order, EntityError> {
+    let cap = actors.settings.max_holds_per_buyer;
+    let mut refused = None;
+    let claimed = actors.store.claim_hold(buyer, |held| {
+        refused = order::may_hold_another(held, cap).err();
+        refused.is_none()
+    });
+    if !claimed {
+        return Err(refused.map_or(EntityError::Unavailable, EntityError::from));
+    }
+    let _place = HoldPlace {
+        store: &actors.store,
+        buyer,
+    };
+    actors.tickets.ask(ticket_id, ReserveTicket { buyer }).await
+}
+
+/// Gives a claimed place among a buyer's holds back when dropped.
+struct HoldPlace<'a> {
+    store: &'a Store,
+    buyer: UserId,
+}
+
+impl Drop for HoldPlace<'_> {
+    fn drop(&mut self) {
+        self.store.release_hold(self.buyer);
+    }
+}
+
 /// Lists a new ticket. A fresh id cannot be contended, so creation needs no actor: it
 /// commits directly, and the ticket's actor is activated by its first later message.
 pub async fn create_ticket(

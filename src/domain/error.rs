@@ -29,6 +29,11 @@ pub enum DomainError {
     /// Paying an order that was cancelled or whose hold expired.
     #[error("Order is cancelled")]
     OrderCancelled,
+    /// A buyer who already holds as many tickets as one buyer may (DESIGN §8).
+    #[error(
+        "You already hold {0} tickets, the most one buyer may hold at once: pay for or cancel one first"
+    )]
+    TooManyHolds(u32),
     /// A follow-up naming an order that does not hold the ticket (a bug elsewhere).
     #[error("Ticket is not held by this order")]
     NotHeldByOrder,

@@ -68,11 +68,21 @@ catalogue!(
     ChargeCreated,
     ChargeFailed,
     ChargeRefunded,
+    UserUpdated,
 );
 
 /// An account was registered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserCreated {
+    pub user_id: UserId,
+    pub email: Email,
+    pub password_hash: String,
+    pub version: Version,
+}
+
+/// An account changed (its password): carries the whole result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserUpdated {
     pub user_id: UserId,
     pub email: Email,
     pub password_hash: String,
@@ -190,6 +200,15 @@ impl Event {
     /// The persisted name of the event's kind.
     pub fn tag(&self) -> &'static str {
         self.kind().tag()
+    }
+
+    /// The user whose snapshot this event changes, if any.
+    pub fn changes_user(&self) -> Option<UserId> {
+        match self {
+            Event::UserCreated(e) => Some(e.user_id),
+            Event::UserUpdated(e) => Some(e.user_id),
+            _ => None,
+        }
     }
 
     /// The ticket whose snapshot this event changes, if any.

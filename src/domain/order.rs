@@ -178,6 +178,24 @@ pub fn decide(order: &Order, command: OrderCommand) -> Result<Option<Event>, Dom
     }
 }
 
+/// Whether a buyer who holds `held` tickets (unpaid, or with a payment in flight) may hold
+/// another, when one buyer may hold at most `cap` at once (0: no cap). Keeps one account
+/// from holding every ticket for sale (DESIGN §8).
+pub fn may_hold_another(held: u32, cap: u32) -> Result<(), DomainError> {
+    if cap == 0 || held < cap {
+        Ok(())
+    } else {
+        Err(DomainError::TooManyHolds(cap))
+    }
+}
+
+impl OrderStatus {
+    /// Whether an order in this status holds its ticket for a buyer who has not paid yet.
+    pub fn holds_unpaid(self) -> bool {
+        matches!(self, OrderStatus::Created | OrderStatus::AwaitingPayment)
+    }
+}
+
 /// A success reported for an order that can no longer be completed: the money must go back.
 pub fn needs_refund(order: &Order, charge_id: ChargeId, outcome: &PaymentOutcome) -> bool {
     matches!(outcome, PaymentOutcome::Succeeded { .. })

@@ -132,6 +132,36 @@ fn titles_are_trimmed_and_count_unicode_characters() {
 }
 
 #[test]
+fn titles_refuse_control_direction_changing_and_invisible_characters() {
+    use crate::domain::ticket::InvalidTitle;
+    let refused = [
+        ("Gig\u{0007}night", "a control character"),
+        ("Gig\nnight", "a line break"),
+        ("Gig \u{202E}thgin", "a right-to-left override"),
+        ("Gig \u{2067}night\u{2069}", "an isolate"),
+        ("G\u{200B}ig", "a zero-width space"),
+        ("Gig\u{200D}", "a zero-width joiner"),
+        ("\u{FEFF}Gig", "a byte order mark"),
+        ("Gig\u{2060}night", "a word joiner"),
+    ];
+    for (text, why) in refused {
+        assert_eq!(Title::parse(text), Err(InvalidTitle::Characters), "{why}");
+    }
+    assert_eq!(Title::parse(""), Err(InvalidTitle::Length));
+    // Letters of every script, emoji and accents are titles like any other.
+    for text in [
+        "Résumé ✓",
+        "東京ドーム",
+        "مباراة",
+        "🎸 Gig",
+        "Ωmega",
+        "I ❤\u{FE0F} jazz",
+    ] {
+        assert!(Title::parse(text).is_ok(), "{text}");
+    }
+}
+
+#[test]
 fn ids_are_24_lowercase_hex_and_sort_by_time() {
     let early = RawId::from_parts(5, 999);
     let late = RawId::from_parts(6, 0);

@@ -17,19 +17,29 @@ use super::version::Version;
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Title(String);
 
+/// Why a title was refused; the message is what the API shows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Title must be between 1 and 200 characters")]
-pub struct InvalidTitle;
+pub enum InvalidTitle {
+    #[error("Title must be between 1 and 200 characters")]
+    Length,
+    /// Control characters break the pages and logs that show a title; direction overrides
+    /// and invisible characters make one title look like another (or reorder what follows
+    /// it on screen).
+    #[error("Title must not contain control, direction-changing or invisible characters")]
+    Characters,
+}
 
 impl Title {
     pub fn parse(text: &str) -> Result<Title, InvalidTitle> {
         let trimmed = text.trim();
         let length = trimmed.chars().count();
-        if (1..=200).contains(&length) {
-            Ok(Title(trimmed.to_owned()))
-        } else {
-            Err(InvalidTitle)
+        if !(1..=200).contains(&length) {
+            return Err(InvalidTitle::Length);
         }
+        if trimmed.chars().any(is_hidden_or_control) {
+            return Err(InvalidTitle::Characters);
+        }
+        Ok(Title(trimmed.to_owned()))
     }
 
     /// A title as it was accepted earlier and stored. Rules added since (a shorter limit,
@@ -42,6 +52,29 @@ impl Title {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Control characters, the bidirectional overrides, embeddings and isolates, and the
+/// zero-width and invisible formatting characters (the zero-width joiner too, though emoji
+/// sequences use it: one title must not pass for another). Variation selectors stay allowed,
+/// since emoji need them.
+fn is_hidden_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
 }
 
 impl fmt::Debug for Title {

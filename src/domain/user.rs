@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::events::{Event, UserCreated};
+use super::events::{Event, UserCreated, UserUpdated};
 use super::ids::UserId;
 use super::version::Version;
 
@@ -103,16 +103,32 @@ pub fn decide_signup(id: UserId, email: Email, password_hash: String) -> Event {
     })
 }
 
+/// Changing the password: the caller has checked the current one and hashed the new one.
+pub fn change_password(user: &User, password_hash: String) -> Event {
+    Event::UserUpdated(UserUpdated {
+        user_id: user.id,
+        email: user.email.clone(),
+        password_hash,
+        version: user.version.next(),
+    })
+}
+
 /// Applies an event to a user snapshot; events that do not concern users, and events the
 /// snapshot has already seen (by version), leave it as it is.
 pub fn evolve(state: Option<User>, event: &Event) -> Option<User> {
-    match event {
-        Event::UserCreated(e) if state.is_none() => Some(User {
+    match (state, event) {
+        (None, Event::UserCreated(e)) => Some(User {
             id: e.user_id,
             email: e.email.clone(),
             password_hash: e.password_hash.clone(),
             version: e.version,
         }),
-        _ => state,
+        (Some(u), Event::UserUpdated(e)) if e.version > u.version => Some(User {
+            email: e.email.clone(),
+            password_hash: e.password_hash.clone(),
+            version: e.version,
+            ..u
+        }),
+        (state, _) => state,
     }
 }

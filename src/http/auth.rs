@@ -26,15 +26,23 @@ pub struct CurrentUser {
 /// A caller who may or may not be signed in.
 pub struct MaybeUser(pub Option<CurrentUser>);
 
+/// The token of an `Authorization: Bearer` header; the scheme is matched in any letter case
+/// (RFC 9110 §11.1).
+pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    let value = headers
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+}
+
 /// The raw token a request carries, valid or not (for signout).
 pub fn token_of(req: &HttpRequest) -> Option<String> {
-    let bearer = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
-    bearer.or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()))
+    bearer_token(req.headers()).or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()))
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Option<CurrentUser>, ApiError> {

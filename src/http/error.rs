@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::actors::accounts::AccountError;
 use crate::actors::error::EntityError;
+use crate::actors::passwords::PasswordError;
 use crate::domain::error::DomainError;
 
 /// One entry of the error envelope.
@@ -33,6 +34,18 @@ pub enum ApiError {
     Unauthorized,
     #[error("Not authorized")]
     Forbidden,
+    /// A cookie-authenticated write from another site's page (`guard.rs`).
+    #[error("Requests from another site are not accepted with the session cookie")]
+    ForeignOrigin,
+    /// A rate limit of DESIGN §8; the client may try again after that many seconds.
+    #[error("Too many requests; try again in {0} s")]
+    TooManyRequests(u64),
+    /// Too much work already queued (password hashing); try again after that many seconds.
+    #[error("The shop is busy; try again in {0} s")]
+    Busy(u64),
+    /// The request's body did not arrive in time.
+    #[error("The request took too long to arrive")]
+    RequestTimeout,
     #[error("Not found")]
     NotFound,
     #[error("{0}")]
@@ -75,7 +88,10 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::ForeignOrigin => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -91,7 +107,15 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             tracing::error!(error = ?cause, "Request failed with a server fault");
         }
-        HttpResponse::build(self.status_code()).json(Envelope {
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::TooManyRequests(secs) | ApiError::Busy(secs) = self {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        if let ApiError::RequestTimeout = self {
+            // The rest of a late body may still arrive: nothing after it can be trusted.
+            response.insert_header((actix_web::http::header::CONNECTION, "close"));
+        }
+        response.json(Envelope {
             errors: self.entries(),
         })
     }
@@ -122,7 +146,8 @@ impl From<DomainError> for ApiError {
             | DomainError::TicketReserved
             | DomainError::OrderPaid
             | DomainError::PaymentInFlight
-            | DomainError::OrderCancelled => ApiError::Conflict(rule.to_string()),
+            | DomainError::OrderCancelled
+            | DomainError::TooManyHolds(_) => ApiError::Conflict(rule.to_string()),
             DomainError::OwnTicket => ApiError::BadRequest(rule.to_string()),
             DomainError::NotOwner => ApiError::Forbidden,
             DomainError::VersionMismatch => ApiError::PreconditionFailed(rule.to_string()),
@@ -139,6 +164,14 @@ impl From<AccountError> for ApiError {
             AccountError::EmailInUse | AccountError::InvalidCredentials => {
                 ApiError::BadRequest(error.to_string())
             }
+            AccountError::WrongCurrentPassword => ApiError::Validation(vec![FieldError {
+                message: error.to_string(),
+                field: Some("currentPassword".into()),
+            }]),
+            AccountError::Locked(wait) => {
+                ApiError::TooManyRequests(super::limits::whole_seconds(wait))
+            }
+            AccountError::Password(PasswordError::Busy) => ApiError::Busy(1),
             other => ApiError::internal(
                 anyhow::Error::new(other).context("Failed to handle an account request"),
             ),
@@ -158,6 +191,9 @@ pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error 
         }
         JsonPayloadError::Deserialize(_) => {
             ApiError::BadRequest("Request body is not valid JSON".into())
+        }
+        JsonPayloadError::Payload(ref payload) if super::guard::is_body_timeout(payload) => {
+            ApiError::RequestTimeout
         }
         _ => ApiError::BadRequest("Request body could not be read".into()),
     };

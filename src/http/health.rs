@@ -178,7 +178,7 @@ mod tests {
         );
         assert_eq!(status("/healthz").await.0, 200);
         // Ready.
-        readiness.set(Stage::Ready { replayed: 3 });
+        readiness.set_ready(3);
         assert_eq!(status("/api/tickets").await.0, 200);
         assert_eq!(status("/readyz").await.0, 200);
     }

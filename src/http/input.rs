@@ -32,6 +32,28 @@ impl Fields {
         parsed
     }
 
+    /// `text`, with the message of the parse error itself (one text per rule, kept with
+    /// the rule in `domain`); a missing or non-string field gets `missing`.
+    pub fn text_explained<T, E: std::fmt::Display>(
+        &mut self,
+        body: &Map<String, Value>,
+        name: &str,
+        missing: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let Some(text) = body.get(name).and_then(Value::as_str) else {
+            self.fail(name, missing);
+            return None;
+        };
+        match parse(text) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.fail(name, &error.to_string());
+                None
+            }
+        }
+    }
+
     /// Reads a field that may be a JSON number or a numeric string, as its decimal text.
     pub fn decimal<T, E>(
         &mut self,

@@ -6,10 +6,13 @@
 
 pub mod auth;
 pub mod error;
+pub mod guard;
 pub mod health;
 pub mod input;
+pub mod limits;
 pub mod orders;
 pub mod pages;
+pub mod paging;
 pub mod payments;
 pub mod request_id;
 pub mod tickets;
@@ -33,6 +36,8 @@ pub struct AppState {
     pub webhook_secret: Option<secrecy::SecretString>,
     /// Whether start-up has finished (`/readyz`, and the API's 503 until then).
     pub readiness: crate::readiness::Readiness,
+    /// Rate limits on signup, signin and password change (DESIGN §8).
+    pub limits: limits::RateLimits,
 }
 
 /// The route table.
@@ -54,6 +59,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/users/signin").route(web::post().to(users::signin)))
     .service(resource("/api/users/signout").route(web::post().to(users::signout)))
     .service(resource("/api/users/currentuser").route(web::get().to(users::current_user)))
+    .service(resource("/api/users/password").route(web::post().to(users::change_password)))
     .service(
         resource("/api/tickets")
             .route(web::get().to(tickets::list))

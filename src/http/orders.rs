@@ -9,9 +9,10 @@ use super::AppState;
 use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::input::Fields;
+use super::paging::{PageQuery, page_response};
 use super::tickets::price_number;
 use crate::actors::order::CancelOrder;
-use crate::actors::ticket::ReserveTicket;
+use crate::actors::ticket::reserve;
 use crate::domain::ids::{OrderId, TicketId};
 use crate::domain::order::Order;
 use crate::domain::time::Timestamp;
@@ -30,17 +31,27 @@ pub async fn create(
     );
     fields.finish()?;
     let ticket_id = ticket_id.ok_or(ApiError::NotFound)?;
-    let order = state
-        .actors
-        .tickets
-        .ask(ticket_id, ReserveTicket { buyer: user.id })
-        .await?;
+    let order = reserve(&state.actors, ticket_id, user.id).await?;
     Ok(HttpResponse::Created().json(OrderBody::from(&order)))
 }
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
-    let orders = state.actors.orders_of(user.id).await?;
-    Ok(HttpResponse::Ok().json(orders.iter().map(OrderBody::from).collect::<Vec<_>>()))
+/// The caller's orders, oldest first, paged like the listing.
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.parse(
+        OrderId::parse,
+        "cursor must be an order id from a previous page",
+    )?;
+    let orders = state
+        .actors
+        .orders_of(user.id, page.after, page.limit)
+        .await?;
+    let bodies: Vec<_> = orders.iter().map(OrderBody::from).collect();
+    let last = orders.last().map(|o| o.id.to_string());
+    Ok(page_response("/api/orders", page.limit, &bodies, last))
 }
 
 pub async fn show(

@@ -2,66 +2,38 @@
 
 use actix_web::http::header::{self, ETag, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::input::{Fields, all2};
+use super::paging::{PageQuery, page_response};
 use crate::actors::ticket::{UpdateTicket, create_ticket};
 use crate::domain::ids::TicketId;
 use crate::domain::money::Price;
-use crate::domain::ticket::{Ticket, Title};
+use crate::domain::ticket::{InvalidTitle, Ticket, Title};
 use crate::domain::version::Version;
 
-const TITLE_MESSAGE: &str = "Title must be between 1 and 200 characters";
 const PRICE_MESSAGE: &str =
     "Price must be a number from 0.50 to 999999.99 with at most two decimals";
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
-
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
 
 pub async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = Fields::default();
-    let limit = match &query.limit {
-        None => Some(DEFAULT_LIMIT),
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l)),
-    };
-    if limit.is_none() {
-        fields.fail("limit", "limit must be a whole number from 1 to 1000");
-    }
-    let cursor = match &query.cursor {
-        None => Some(None),
-        Some(text) => TicketId::parse(text).ok().map(Some),
-    };
-    if cursor.is_none() {
-        fields.fail("cursor", "cursor must be a ticket id from a previous page");
-    }
-    let (limit, cursor) = all2(fields, limit, cursor)?;
-    let tickets = state.actors.tickets_for_sale(cursor, limit).await?;
-    let mut response = HttpResponse::Ok();
-    if let Some(last) = tickets.last().filter(|_| tickets.len() == limit) {
-        response.insert_header((
-            header::LINK,
-            format!(
-                "</api/tickets?limit={limit}&cursor={}>; rel=\"next\"",
-                last.id
-            ),
-        ));
-    }
-    Ok(response.json(tickets.iter().map(TicketBody::from).collect::<Vec<_>>()))
+    let page = query.parse(
+        TicketId::parse,
+        "cursor must be a ticket id from a previous page",
+    )?;
+    let tickets = state
+        .actors
+        .tickets_for_sale(page.after, page.limit)
+        .await?;
+    let bodies: Vec<_> = tickets.iter().map(TicketBody::from).collect();
+    let last = tickets.last().map(|t| t.id.to_string());
+    Ok(page_response("/api/tickets", page.limit, &bodies, last))
 }
 
 pub async fn show(
@@ -138,7 +110,8 @@ pub fn price_number(price: Price) -> f64 {
 
 fn read_ticket(body: &Map<String, Value>) -> Result<(Title, Price), ApiError> {
     let mut fields = Fields::default();
-    let title = fields.text(body, "title", TITLE_MESSAGE, Title::parse);
+    let missing = InvalidTitle::Length.to_string();
+    let title = fields.text_explained(body, "title", &missing, Title::parse);
     let price = fields.decimal(body, "price", PRICE_MESSAGE, Price::parse);
     all2(fields, title, price)
 }

@@ -1,14 +1,16 @@
-//! /api/users: signup, signin, signout, currentuser (DESIGN §4).
+//! /api/users: signup, signin, signout, currentuser, password (DESIGN §4).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::AppState;
-use super::auth::{MaybeUser, cleared_cookie, session_cookie, token_of};
+use super::auth::{CurrentUser, MaybeUser, cleared_cookie, session_cookie, token_of};
 use super::error::ApiError;
 use super::input::{Fields, all2};
+use super::limits::Limited;
 use crate::actors::accounts::SignedIn;
+use crate::domain::ids::SessionId;
 use crate::domain::user::{Email, Password};
 
 const EMAIL_MESSAGE: &str = "Email must be valid";
@@ -16,8 +18,10 @@ const PASSWORD_MESSAGE: &str = "Password must be between 8 and 128 characters";
 
 pub async fn signup(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Limited::Signup, &req)?;
     let mut fields = Fields::default();
     let email = fields.text(&body, "email", EMAIL_MESSAGE, Email::parse);
     let password = fields.text(&body, "password", PASSWORD_MESSAGE, Password::parse);
@@ -32,8 +36,10 @@ pub async fn signup(
 
 pub async fn signin(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Limited::Signin, &req)?;
     let mut fields = Fields::default();
     let email = fields.text(&body, "email", EMAIL_MESSAGE, Email::parse);
     let password = fields.text(&body, "password", "You must supply a password", |p| {
@@ -61,6 +67,31 @@ pub async fn signout(
     Ok(HttpResponse::Ok()
         .cookie(cleared_cookie(state.cookie_secure))
         .json(serde_json::json!({})))
+}
+
+/// Changes the caller's password; every other session of theirs is signed out.
+pub async fn change_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Limited::PasswordChange, &req)?;
+    let mut fields = Fields::default();
+    let current = fields.text(
+        &body,
+        "currentPassword",
+        "Current password is incorrect",
+        Password::parse,
+    );
+    let new = fields.text(&body, "newPassword", PASSWORD_MESSAGE, Password::parse);
+    let (current, new) = all2(fields, current, new)?;
+    let session = SessionId::parse(&user.claims.sid).ok();
+    state
+        .accounts
+        .change_password(user.id, session, current, new)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
 
 pub async fn current_user(user: MaybeUser) -> HttpResponse {

@@ -262,14 +262,46 @@ impl Api {
             .await
     }
 
-    /// GET /api/orders: the caller's orders.
+    /// GET /api/orders: every one of the caller's orders, following the pages (`Link:
+    /// rel="next"`). Each page is recorded as one call; later pages are timed from their
+    /// own send.
     pub async fn list_orders(&self, session: &Session, started: Instant) -> Reply<Vec<OrderView>> {
-        let request = self
-            .http
-            .get(self.url("/api/orders"))
-            .bearer_auth(&session.token);
-        self.call(Kind::ListOrders, started, request, 200, json_body)
-            .await
+        let mut orders = Vec::new();
+        let mut path = "/api/orders?limit=1000".to_owned();
+        let mut sent = started;
+        loop {
+            let request = self.http.get(self.url(&path)).bearer_auth(&session.token);
+            let expect = Expect {
+                status: 200,
+                headers: true,
+            };
+            let reply = self
+                .call(Kind::ListOrders, sent, request, expect, |headers, body| {
+                    let page: Vec<OrderView> = serde_json::from_slice(body).ok()?;
+                    Some((page, next_page(headers)))
+                })
+                .await;
+            let (done, next) = match reply.body {
+                Some((page, next)) => {
+                    orders.extend(page);
+                    (true, next)
+                }
+                None => (false, None),
+            };
+            match next {
+                Some(next) => {
+                    path = next;
+                    sent = Instant::now();
+                }
+                None => {
+                    return Reply {
+                        answer: reply.answer,
+                        body: done.then_some(orders),
+                        failure: reply.failure,
+                    };
+                }
+            }
+        }
     }
 
     /// Sends, reads the whole answer, records it, and parses the body of the success
@@ -346,6 +378,19 @@ impl From<u16> for Expect {
 
 fn json_body<T: DeserializeOwned>(_: &HeaderMap, body: &[u8]) -> Option<T> {
     serde_json::from_slice(body).ok()
+}
+
+/// The path of the next page named by a `Link: <path>; rel="next"` header.
+fn next_page(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
+    let (target, params) = link.split_once(';')?;
+    params.contains("rel=\"next\"").then(|| {
+        target
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned()
+    })
 }
 
 /// The value of the `session` cookie among the Set-Cookie headers.

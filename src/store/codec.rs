@@ -94,7 +94,7 @@ fn decode_v1<T: DeserializeOwned>(kind: RecordKind, bytes: &[u8]) -> Result<T, I
 pub(crate) fn encode_event(event: &Event) -> Result<Vec<u8>, StoreError> {
     let kind = RecordKind::of_event(event.kind());
     match EventRecord::from_event(event) {
-        EventRecord::UserCreated(r) => encode(kind, &r),
+        EventRecord::UserCreated(r) | EventRecord::UserUpdated(r) => encode(kind, &r),
         EventRecord::TicketCreated(r) => encode(kind, &r),
         EventRecord::TicketUpdated(r) => encode(kind, &r),
         EventRecord::OrderCreated(r) => encode(kind, &r),
@@ -140,6 +140,7 @@ fn event_body(kind: RecordKind, version: u8, body: &[u8]) -> Result<Event, Inval
     }
     let record = match kind {
         RecordKind::UserCreated => EventRecord::UserCreated(read_body::<UserCreatedV1>(body)?),
+        RecordKind::UserUpdated => EventRecord::UserUpdated(read_body::<UserCreatedV1>(body)?),
         RecordKind::TicketCreated => {
             EventRecord::TicketCreated(read_body::<TicketCreatedV1>(body)?)
         }

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::StoreError;
+use super::failure::Failure;
 use crate::histogram::Histogram;
 use crate::sync::lock;
 
@@ -49,6 +50,8 @@ struct Shared {
     /// How long each flush took: a slow disk shows here
     /// first, since every writer waiting meanwhile waits for it.
     flush_ms: Histogram,
+    /// Set by the first failed flush; every wait fails from then on.
+    failure: Failure,
 }
 
 pub(crate) struct GroupCommit {
@@ -57,13 +60,14 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(db: sled::Db) -> std::io::Result<GroupCommit> {
+    pub(crate) fn start(db: sled::Db, failure: Failure) -> std::io::Result<GroupCommit> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             flushes: AtomicU64::new(0),
             waiters_served: AtomicU64::new(0),
             flush_ms: Histogram::new(),
+            failure,
         });
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -88,6 +92,9 @@ impl GroupCommit {
     }
 
     fn enqueue(&self) -> Result<oneshot::Receiver<Result<(), String>>, StoreError> {
+        if let Some(cause) = self.shared.failure.cause() {
+            return Err(StoreError::Flush(cause));
+        }
         let (tx, rx) = oneshot::channel();
         let wake = {
             let mut queue = lock(&self.shared.queue);
@@ -160,9 +167,13 @@ fn flush_loop(shared: &Shared, db: &sled::Db) {
         }
         let batch = std::mem::take(&mut lock(&shared.queue).waiters);
         let started = Instant::now();
-        let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
-        if let Err(error) = &result {
-            tracing::error!(%error, "Failed to flush the store");
+        let result = match shared.failure.cause() {
+            // After a failure nothing is flushed on anyone's behalf again.
+            Some(cause) => Err(cause),
+            None => db.flush().map(|_| ()).map_err(|e| e.to_string()),
+        };
+        if let Err(cause) = &result {
+            shared.failure.fail(cause.clone());
         }
         let ended = Instant::now();
         let took = ended.duration_since(started).as_millis();

@@ -9,7 +9,8 @@
 //!
 //! Memory per entry (docs/ARCHITECTURE.md, "Memory"): a ticket for sale 12 bytes in a
 //! B-tree, an order 12 bytes in its buyer's list, a pending hold 20 bytes in a B-tree, a
-//! payment in flight 12 bytes, an account its email and 12 bytes in a hash map.
+//! payment in flight 12 bytes, an account its email and 12 bytes in a hash map, a buyer with
+//! unpaid holds 16 bytes.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -29,6 +30,10 @@ pub(crate) struct Indexes {
     deadlines: BTreeSet<(Timestamp, OrderId)>,
     /// Orders whose payment outcome is not yet known.
     awaiting_payment: BTreeSet<OrderId>,
+    /// Each buyer's unpaid holds (created or awaiting payment), and reservations under way
+    /// that have claimed a place among them (`claim_hold`); absent means none.
+    holds_of: HashMap<UserId, u32>,
+    hold_claims: HashMap<UserId, u32>,
     /// Normalised email -> account.
     emails: HashMap<String, UserId>,
     /// Emails claimed by signups in progress (not yet committed). Kept with `emails` under
@@ -68,6 +73,10 @@ impl Indexes {
                 self.deadlines.remove(&due);
             }
         }
+        let unpaid = |o: &Order| o.status.holds_unpaid();
+        if old.map(unpaid) != Some(unpaid(new)) && (unpaid(new) || old.is_some()) {
+            adjust(&mut self.holds_of, new.buyer, unpaid(new));
+        }
         let awaiting = |o: &Order| o.status == OrderStatus::AwaitingPayment;
         if old.map(awaiting) != Some(awaiting(new)) {
             if awaiting(new) {
@@ -76,6 +85,23 @@ impl Indexes {
                 self.awaiting_payment.remove(&new.id);
             }
         }
+    }
+
+    /// Claims a place for one more hold of `buyer` if `allowed` says the holds they have
+    /// (and the reservations already under way) leave room; `release_hold` gives it back
+    /// once the reservation has committed (and so counts among the holds) or failed.
+    pub(crate) fn claim_hold(&mut self, buyer: UserId, allowed: impl FnOnce(u32) -> bool) -> bool {
+        let held = self.holds_of.get(&buyer).copied().unwrap_or(0)
+            + self.hold_claims.get(&buyer).copied().unwrap_or(0);
+        if !allowed(held) {
+            return false;
+        }
+        adjust(&mut self.hold_claims, buyer, true);
+        true
+    }
+
+    pub(crate) fn release_hold(&mut self, buyer: UserId) {
+        adjust(&mut self.hold_claims, buyer, false);
     }
 
     pub(crate) fn user_changed(&mut self, new: &User) {
@@ -111,8 +137,18 @@ impl Indexes {
             .collect()
     }
 
-    pub(crate) fn orders_of(&self, buyer: UserId) -> Vec<OrderId> {
-        self.buyer_orders.get(&buyer).cloned().unwrap_or_default()
+    /// Up to `limit` of a buyer's orders after `after`, oldest first.
+    pub(crate) fn orders_of(
+        &self,
+        buyer: UserId,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Vec<OrderId> {
+        let Some(orders) = self.buyer_orders.get(&buyer) else {
+            return Vec::new();
+        };
+        let from = after.map_or(0, |after| orders.partition_point(|id| *id <= after));
+        orders[from..].iter().take(limit).copied().collect()
     }
 
     /// Up to `limit` orders whose deadline is at or before `now`, soonest first.
@@ -139,6 +175,18 @@ impl Indexes {
 
     pub(crate) fn owner_of(&self, email: &str) -> Option<UserId> {
         self.emails.get(email).copied()
+    }
+}
+
+/// Adds one to, or takes one from, a count kept only while it is above zero.
+fn adjust(counts: &mut HashMap<UserId, u32>, user: UserId, up: bool) {
+    if up {
+        *counts.entry(user).or_default() += 1;
+    } else if let Some(count) = counts.get_mut(&user) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            counts.remove(&user);
+        }
     }
 }
 
@@ -226,9 +274,9 @@ mod tests {
         assert!(indexes.awaiting_payment().is_empty());
         // The buyer's orders stay in id order whatever order they were added in.
         let buyer = created.buyer;
-        assert_eq!(
-            indexes.orders_of(buyer),
-            vec![created.id, order(3, 7, OrderStatus::Created).id]
-        );
+        let third = order(3, 7, OrderStatus::Created).id;
+        assert_eq!(indexes.orders_of(buyer, None, 10), vec![created.id, third]);
+        assert_eq!(indexes.orders_of(buyer, Some(created.id), 10), vec![third]);
+        assert_eq!(indexes.orders_of(buyer, None, 1), vec![created.id]);
     }
 }

@@ -7,6 +7,7 @@
 //! folder only.
 
 mod codec;
+mod failure;
 mod group_commit;
 mod indexes;
 mod journal;
@@ -138,9 +139,14 @@ struct Inner {
     overlay: Arc<Overlay>,
     projections: Projections,
     sessions: sled::Tree,
+    /// Each user's live sessions, so that a password change can revoke the others. Built
+    /// from the sessions tree at open (expired ones are dropped then).
+    sessions_of: std::sync::Mutex<std::collections::HashMap<UserId, Vec<SessionId>>>,
     /// Stripe webhook event ids already handled.
     webhooks: sled::Tree,
     committed: [AtomicU64; EventKind::ALL.len()],
+    /// The first flush or write-behind failure, after which nothing is acknowledged.
+    failure: failure::Failure,
     // Dropped before the flusher: stopping writes out the overlay and waits for flushes.
     persister: std::sync::Mutex<Persister>,
     // Dropped after everything above that holds the database: its thread flushes the store
@@ -148,6 +154,30 @@ struct Inner {
     flusher: Arc<GroupCommit>,
     // Declared last so it is dropped last, once nothing of ours holds the database.
     _released: LockRelease,
+}
+
+/// Every user's sessions that have not expired; expired ones are removed on the way.
+fn live_sessions(
+    sessions: &sled::Tree,
+) -> Result<std::collections::HashMap<UserId, Vec<SessionId>>, StoreError> {
+    let now = crate::clock::now();
+    let mut live: std::collections::HashMap<UserId, Vec<SessionId>> = Default::default();
+    for entry in sessions.iter() {
+        let (key, value) = entry?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            tree: "sessions",
+            key: key.iter().map(|b| format!("{b:02x}")).collect(),
+            reason,
+        };
+        let record = decode_session(&value).map_err(corrupt)?;
+        let id = SessionId::from_bytes(&key).map_err(|_| corrupt("not a session id".into()))?;
+        if Timestamp::from_millis(record.expires_at) <= now {
+            sessions.remove(&key)?;
+        } else {
+            live.entry(record.user()).or_default().push(id);
+        }
+    }
+    Ok(live)
 }
 
 /// Waits, when the store closes, until sled has really let go of its lock file.
@@ -197,8 +227,12 @@ impl Store {
         tuning: Tuning,
     ) -> anyhow::Result<Store> {
         use anyhow::Context;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("Failed to create the data directory {}", dir.display()))?;
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("Failed to create the store's directory {}", dir.display()))?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -234,16 +268,21 @@ impl Store {
         let overlay = Arc::new(Overlay::new(tuning.room));
         let projections = Projections::open(&db, overlay.clone())?;
         let sessions = db.open_tree("sessions")?;
+        let sessions_of = live_sessions(&sessions)?;
         let webhooks = db.open_tree("webhook_events")?;
         db.flush()?;
-        let flusher =
-            Arc::new(GroupCommit::start(db.clone()).context("Failed to start the flusher thread")?);
+        let failure = failure::Failure::new();
+        let flusher = Arc::new(
+            GroupCommit::start(db.clone(), failure.clone())
+                .context("Failed to start the flusher thread")?,
+        );
         let persister = Persister::start(persister::Parts {
             overlay: overlay.clone(),
             trees: projections.sled_trees(),
             journal: journal.clone(),
             flusher: flusher.clone(),
             gather: tuning.gather,
+            failure: failure.clone(),
         })
         .context("Failed to start the persister thread")?;
         Ok(Store {
@@ -253,8 +292,10 @@ impl Store {
                 overlay,
                 projections,
                 sessions,
+                sessions_of: std::sync::Mutex::new(sessions_of),
                 webhooks,
                 committed: std::array::from_fn(|_| AtomicU64::new(0)),
+                failure,
                 persister: std::sync::Mutex::new(persister),
                 flusher,
                 // sled keeps its lock on the file `db` inside its directory.
@@ -287,7 +328,9 @@ impl Store {
         };
         // The replay's own hold: the event it is at, unless that one is held anyway for
         // its follow-up.
-        self.inner.projections.build_indexes()?;
+        self.inner
+            .projections
+            .build_indexes(|| journal.read_from(0))?;
         let mut holding = None;
         for entry in journal.read_from(journal.checkpoint()?) {
             let (seq, event) = entry?;
@@ -349,7 +392,10 @@ impl Store {
     /// Waits (blocking, so not on an async thread) until every projection change committed
     /// so far is written to sled: for tests, benchmarks and start-up, not request paths.
     pub fn settle(&self) {
-        self.inner.overlay.wait_until_empty();
+        let failure = self.inner.failure.clone();
+        self.inner
+            .overlay
+            .wait_until_empty(|| failure.cause().is_some());
     }
 
     /// Projection changes committed and not yet written to sled.
@@ -376,9 +422,20 @@ impl Store {
         self.inner.journal.len()
     }
 
-    /// Whether the engine answers a read.
+    /// Whether the engine answers a read and no flush has failed.
     pub fn is_healthy(&self) -> bool {
-        self.inner.sessions.first().is_ok()
+        self.inner.failure.cause().is_none() && self.inner.sessions.first().is_ok()
+    }
+
+    /// Resolves with the cause once a flush or a write behind the journal has failed. The
+    /// app then stops: nothing it holds in memory can be trusted to be on disk.
+    pub async fn failed(&self) -> String {
+        self.inner.failure.wait().await
+    }
+
+    /// Whether the store has failed (see `failed`).
+    pub fn has_failed(&self) -> bool {
+        self.inner.failure.cause().is_some()
     }
 
     // ----- accounts -----
@@ -399,6 +456,18 @@ impl Store {
         self.inner.projections.release_email_claim(email, user_id);
     }
 
+    /// Claims a place for one more unpaid hold of `buyer`, if `allowed` says the count of
+    /// their holds (and of their reservations under way) leaves room. Atomic with every
+    /// other claim, so concurrent reservations cannot overshoot together. Give it back with
+    /// `release_hold` once the reservation has committed or failed.
+    pub fn claim_hold(&self, buyer: UserId, allowed: impl FnOnce(u32) -> bool) -> bool {
+        self.inner.projections.claim_hold(buyer, allowed)
+    }
+
+    pub fn release_hold(&self, buyer: UserId) {
+        self.inner.projections.release_hold(buyer);
+    }
+
     pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.inner.projections.user(id)
     }
@@ -415,6 +484,10 @@ impl Store {
         self.inner
             .sessions
             .insert(id.as_bytes(), encode_session(&record)?)?;
+        lock(&self.inner.sessions_of)
+            .entry(session.user_id)
+            .or_default()
+            .push(id);
         Ok(())
     }
 
@@ -434,8 +507,32 @@ impl Store {
     }
 
     pub fn delete_session(&self, id: SessionId) -> Result<(), StoreError> {
+        if let Some(session) = self.session(id)?
+            && let Some(ids) = lock(&self.inner.sessions_of).get_mut(&session.user_id)
+        {
+            ids.retain(|other| *other != id);
+        }
         self.inner.sessions.remove(id.as_bytes())?;
         Ok(())
+    }
+
+    /// Revokes every session of `user` but `keep`; answers how many went.
+    pub fn revoke_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+    ) -> Result<usize, StoreError> {
+        let revoked: Vec<SessionId> = {
+            let mut sessions_of = lock(&self.inner.sessions_of);
+            let ids = sessions_of.entry(user).or_default();
+            let (kept, revoked) = ids.drain(..).partition(|id| Some(*id) == keep);
+            *ids = kept;
+            revoked
+        };
+        for id in &revoked {
+            self.inner.sessions.remove(id.as_bytes())?;
+        }
+        Ok(revoked.len())
     }
 
     pub fn webhook_seen(&self, event_id: &str) -> Result<bool, StoreError> {
@@ -469,8 +566,14 @@ impl Store {
         self.inner.projections.tickets_for_sale(after, limit)
     }
 
-    pub fn orders_of(&self, buyer: UserId) -> Result<Vec<Order>, StoreError> {
-        self.inner.projections.orders_of(buyer)
+    /// Up to `limit` of a buyer's orders placed after `after`, oldest first.
+    pub fn orders_of(
+        &self,
+        buyer: UserId,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        self.inner.projections.orders_of(buyer, after, limit)
     }
 
     pub fn due_holds(&self, now: Timestamp, limit: usize) -> Vec<OrderId> {

@@ -247,10 +247,10 @@ impl Overlay {
         self.wake_persister();
     }
 
-    /// Waits (blocking) until every change is written out and released.
-    pub(crate) fn wait_until_empty(&self) {
+    /// Waits (blocking) until every change is written out and released, or `give_up` holds.
+    pub(crate) fn wait_until_empty(&self, give_up: impl Fn() -> bool) {
         let mut released = lock(&self.released);
-        while self.len() > 0 {
+        while self.len() > 0 && !give_up() {
             self.hurry_persister();
             released = self
                 .released_signal

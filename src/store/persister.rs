@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::StoreError;
+use super::failure::Failure;
 use super::group_commit::GroupCommit;
 use super::journal::Journal;
 use super::overlay::{Generation, Overlay, Tree};
@@ -28,8 +29,6 @@ use super::overlay::{Generation, Overlay, Tree};
 pub(crate) const GATHER: Duration = Duration::from_millis(20);
 /// How long an idle persister sleeps before it looks again anyway.
 const IDLE: Duration = Duration::from_millis(500);
-/// Pause before writing a generation again after sled refused it.
-const RETRY: Duration = Duration::from_secs(1);
 
 /// What the persister thread works with.
 pub(crate) struct Parts {
@@ -38,6 +37,7 @@ pub(crate) struct Parts {
     pub(crate) journal: Journal,
     pub(crate) flusher: Arc<GroupCommit>,
     pub(crate) gather: Duration,
+    pub(crate) failure: Failure,
 }
 
 pub(crate) struct Persister {
@@ -96,10 +96,18 @@ fn run(parts: &Parts, stopping: &AtomicBool, cycles: &AtomicU64) {
             stop() || overlay.hurried() || overlay.is_filling()
         });
         let stop = stop();
+        if parts.failure.cause().is_some() {
+            // Nothing more is written: the journal, not this overlay, is the truth, and the
+            // next start replays it.
+            return;
+        }
         let checkpoint = parts.journal.checkpoint_candidate();
         match parts.overlay.freeze() {
             Some(generation) => {
-                write_out(parts, &generation, checkpoint);
+                if !write_out(parts, &generation, checkpoint) {
+                    // The generation stays readable; the store has failed and the app stops.
+                    return;
+                }
                 parts.overlay.release();
                 cycles.fetch_add(1, Ordering::Relaxed);
             }
@@ -114,22 +122,20 @@ fn run(parts: &Parts, stopping: &AtomicBool, cycles: &AtomicU64) {
     }
 }
 
-/// Writes one generation until sled takes it, waits until it is durable, then records the
-/// checkpoint noted before it was frozen.
-fn write_out(parts: &Parts, generation: &Generation, checkpoint: u64) {
-    loop {
-        match write_generation(&parts.trees, generation)
-            .and_then(|()| parts.flusher.wait_blocking())
-        {
-            Ok(()) => break,
-            Err(error) => {
-                tracing::error!(%error, "Failed to write projections behind the journal; retrying");
-                std::thread::sleep(RETRY);
-            }
+/// Writes one generation, waits until it is durable, then records the checkpoint noted
+/// before it was frozen. A failure is the store's failure: the checkpoint stays where it was.
+fn write_out(parts: &Parts, generation: &Generation, checkpoint: u64) -> bool {
+    let written = write_generation(&parts.trees, generation)
+        .and_then(|()| parts.flusher.wait_blocking())
+        .and_then(|()| parts.journal.record_checkpoint(checkpoint));
+    match written {
+        Ok(()) => true,
+        Err(error) => {
+            parts.failure.fail(format!(
+                "writing projections behind the journal failed: {error}"
+            ));
+            false
         }
-    }
-    if let Err(error) = parts.journal.record_checkpoint(checkpoint) {
-        tracing::error!(%error, "Failed to record the checkpoint");
     }
 }
 

@@ -84,25 +84,99 @@ impl Projections {
         Ok(())
     }
 
-    /// Builds the indexes from every snapshot. Run once, before the replay.
-    pub(crate) fn build_indexes(&self) -> Result<(), StoreError> {
+    /// Builds the indexes from every snapshot. Run once, before the replay. A snapshot that
+    /// cannot be read is logged by tree and key, and rebuilt from the journal (`events`: the
+    /// whole journal, read once for all of them) instead of failing every read near it.
+    pub(crate) fn build_indexes<I>(&self, events: impl FnOnce() -> I) -> Result<(), StoreError>
+    where
+        I: Iterator<Item = Result<(u64, Event), StoreError>>,
+    {
         let mut indexes = Indexes::default();
+        let mut broken: Vec<(Tree, Vec<u8>)> = Vec::new();
         let view = self.overlay.view();
-        self.scan(&view, Tree::Users, |key, value| {
-            indexes.user_changed(&decode_user(value).map_err(|r| corrupt(Tree::Users, key, r))?);
-            Ok(())
-        })?;
-        self.scan(&view, Tree::Tickets, |key, value| {
-            let ticket = decode_ticket(value).map_err(|r| corrupt(Tree::Tickets, key, r))?;
-            indexes.ticket_changed(None, &ticket);
-            Ok(())
-        })?;
-        self.scan(&view, Tree::Orders, |key, value| {
-            let order = decode_order(value).map_err(|r| corrupt(Tree::Orders, key, r))?;
-            indexes.order_changed(None, &order);
-            Ok(())
-        })?;
+        for tree in [Tree::Users, Tree::Tickets, Tree::Orders] {
+            self.scan(&view, tree, |key, value| {
+                let indexed = match tree {
+                    Tree::Users => decode_user(value).map(|u| indexes.user_changed(&u)),
+                    Tree::Tickets => decode_ticket(value).map(|t| indexes.ticket_changed(None, &t)),
+                    Tree::Orders => decode_order(value).map(|o| indexes.order_changed(None, &o)),
+                    Tree::Charges => Ok(()),
+                };
+                if let Err(reason) = indexed {
+                    tracing::error!(error = %corrupt(tree, key, reason), "Rebuilding an unreadable snapshot from the journal");
+                    broken.push((tree, key.to_vec()));
+                }
+                Ok(())
+            })?;
+        }
+        drop(view);
         *lock(&self.indexes) = indexes;
+        if !broken.is_empty() {
+            self.rebuild_from_journal(&broken, events())?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the snapshots of `entities` by applying, from nothing, every journal event
+    /// that changes them, and indexes the results.
+    fn rebuild_from_journal(
+        &self,
+        entities: &[(Tree, Vec<u8>)],
+        events: impl Iterator<Item = Result<(u64, Event), StoreError>>,
+    ) -> Result<(), StoreError> {
+        let touches = |event: &Event, tree: Tree, key: &[u8]| match tree {
+            Tree::Users => event.changes_user().is_some_and(|id| id.as_bytes() == key),
+            Tree::Tickets => event
+                .changes_ticket()
+                .is_some_and(|id| id.as_bytes() == key),
+            Tree::Orders => event.changes_order().is_some_and(|id| id.as_bytes() == key),
+            Tree::Charges => event
+                .changes_charge()
+                .is_some_and(|id| id.as_bytes() == key),
+        };
+        let mut users: Vec<Option<User>> = vec![None; entities.len()];
+        let mut tickets: Vec<Option<Ticket>> = vec![None; entities.len()];
+        let mut orders: Vec<Option<Order>> = vec![None; entities.len()];
+        for entry in events {
+            let (_, event) = entry?;
+            for (i, (tree, key)) in entities.iter().enumerate() {
+                if touches(&event, *tree, key) {
+                    match tree {
+                        Tree::Users => users[i] = user::evolve(users[i].take(), &event),
+                        Tree::Tickets => tickets[i] = ticket::evolve(tickets[i].take(), &event),
+                        Tree::Orders => orders[i] = order::evolve(orders[i].take(), &event),
+                        Tree::Charges => {}
+                    }
+                }
+            }
+        }
+        let mut writes = Vec::new();
+        let mut indexes = lock(&self.indexes);
+        for (i, (tree, key)) in entities.iter().enumerate() {
+            match tree {
+                Tree::Users => {
+                    if let Some(user) = &users[i] {
+                        writes.push(put(*tree, key, encode_user(user)?));
+                        indexes.user_changed(user);
+                    }
+                }
+                Tree::Tickets => {
+                    if let Some(ticket) = &tickets[i] {
+                        writes.push(put(*tree, key, encode_ticket(ticket)?));
+                        indexes.ticket_changed(None, ticket);
+                    }
+                }
+                Tree::Orders => {
+                    if let Some(order) = &orders[i] {
+                        writes.push(put(*tree, key, encode_order(order)?));
+                        indexes.order_changed(None, order);
+                    }
+                }
+                Tree::Charges => {}
+            }
+        }
+        drop(indexes);
+        self.overlay.write(writes);
         Ok(())
     }
 
@@ -119,10 +193,10 @@ impl Projections {
         let mut user_change = None;
         let mut ticket_change = None;
         let mut order_change = None;
-        if let Event::UserCreated(e) = event {
+        if let Some(id) = event.changes_user() {
             let old = match live {
-                Some(_) => None,
-                None => self.user_in(&view, e.user_id)?,
+                Some(_) if matches!(event, Event::UserCreated(_)) => None,
+                _ => self.user_in(&view, id)?,
             };
             if let Some(new) = user::evolve(old.clone(), event).filter(|u| old.as_ref() != Some(u))
             {
@@ -281,6 +355,14 @@ impl Projections {
         lock(&self.indexes).release_claim(email.as_str(), user);
     }
 
+    pub(crate) fn claim_hold(&self, buyer: UserId, allowed: impl FnOnce(u32) -> bool) -> bool {
+        lock(&self.indexes).claim_hold(buyer, allowed)
+    }
+
+    pub(crate) fn release_hold(&self, buyer: UserId) {
+        lock(&self.indexes).release_hold(buyer);
+    }
+
     pub(crate) fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         self.ticket_in(&self.overlay.view(), id)
     }
@@ -319,10 +401,15 @@ impl Projections {
         Ok(tickets)
     }
 
-    /// A user's orders, oldest first.
-    pub(crate) fn orders_of(&self, buyer: UserId) -> Result<Vec<Order>, StoreError> {
+    /// Up to `limit` of a buyer's orders placed after `after`, oldest first.
+    pub(crate) fn orders_of(
+        &self,
+        buyer: UserId,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError> {
         let view = self.overlay.view();
-        let ids = lock(&self.indexes).orders_of(buyer);
+        let ids = lock(&self.indexes).orders_of(buyer, after, limit);
         let mut orders = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(order) = self.order_in(&view, id)? {

@@ -38,6 +38,7 @@ pub(crate) enum RecordKind {
     ChargeCreated = 8,
     ChargeFailed = 9,
     ChargeRefunded = 10,
+    UserUpdated = 11,
     User = 64,
     Ticket = 65,
     Order = 66,
@@ -47,7 +48,7 @@ pub(crate) enum RecordKind {
 }
 
 impl RecordKind {
-    const ALL: [RecordKind; 16] = [
+    const ALL: [RecordKind; 17] = [
         RecordKind::UserCreated,
         RecordKind::TicketCreated,
         RecordKind::TicketUpdated,
@@ -58,6 +59,7 @@ impl RecordKind {
         RecordKind::ChargeCreated,
         RecordKind::ChargeFailed,
         RecordKind::ChargeRefunded,
+        RecordKind::UserUpdated,
         RecordKind::User,
         RecordKind::Ticket,
         RecordKind::Order,
@@ -93,6 +95,7 @@ impl RecordKind {
             EventKind::ChargeCreated => RecordKind::ChargeCreated,
             EventKind::ChargeFailed => RecordKind::ChargeFailed,
             EventKind::ChargeRefunded => RecordKind::ChargeRefunded,
+            EventKind::UserUpdated => RecordKind::UserUpdated,
         }
     }
 
@@ -139,6 +142,9 @@ pub(crate) struct UserCreatedV1 {
     password_hash: String,
     version: u64,
 }
+
+/// `UserUpdated` has the same fields as `UserCreated`.
+type UserUpdatedV1 = UserCreatedV1;
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct TicketCreatedV1 {
@@ -217,6 +223,7 @@ pub(crate) struct ChargeRefundedV1 {
 /// An event as the journal stores it, in the newest layout of its kind.
 pub(crate) enum EventRecord {
     UserCreated(UserCreatedV1),
+    UserUpdated(UserUpdatedV1),
     TicketCreated(TicketCreatedV1),
     TicketUpdated(TicketUpdatedV1),
     OrderCreated(OrderCreatedV1),
@@ -232,6 +239,12 @@ impl EventRecord {
     pub(crate) fn from_event(event: &Event) -> EventRecord {
         match event {
             Event::UserCreated(e) => EventRecord::UserCreated(UserCreatedV1 {
+                user_id: *e.user_id.as_bytes(),
+                email: e.email.as_str().to_owned(),
+                password_hash: e.password_hash.clone(),
+                version: e.version.get(),
+            }),
+            Event::UserUpdated(e) => EventRecord::UserUpdated(UserUpdatedV1 {
                 user_id: *e.user_id.as_bytes(),
                 email: e.email.as_str().to_owned(),
                 password_hash: e.password_hash.clone(),
@@ -305,6 +318,12 @@ impl EventRecord {
     pub(crate) fn into_event(self) -> Result<Event, Invalid> {
         Ok(match self {
             EventRecord::UserCreated(r) => Event::UserCreated(ev::UserCreated {
+                user_id: user_id(r.user_id),
+                email: Email::restore(r.email),
+                password_hash: r.password_hash,
+                version: Version::new(r.version),
+            }),
+            EventRecord::UserUpdated(r) => Event::UserUpdated(ev::UserUpdated {
                 user_id: user_id(r.user_id),
                 email: Email::restore(r.email),
                 password_hash: r.password_hash,

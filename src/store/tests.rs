@@ -99,7 +99,7 @@ fn views(store: &Store, (ticket_id, order_id, buyer): (TicketId, OrderId, UserId
     (
         store.ticket(ticket_id).expect("read"),
         store.order(order_id).expect("read"),
-        store.orders_of(buyer).expect("read"),
+        store.orders_of(buyer, None, 100).expect("read"),
         store.tickets_for_sale(None, 10).expect("read"),
         store.due_holds(Timestamp::from_millis(10_000), 10),
         store.awaiting_payment(),
@@ -162,7 +162,7 @@ fn replay_from_an_empty_projection_set_rebuilds_identical_snapshots() {
         (
             store.ticket(id).expect("read"),
             store
-                .orders_of(UserId::new(RawId::from_parts(1, 2)))
+                .orders_of(UserId::new(RawId::from_parts(1, 2)), None, 100)
                 .expect("read"),
         )
     };
@@ -174,7 +174,7 @@ fn replay_from_an_empty_projection_set_rebuilds_identical_snapshots() {
     let after = (
         store.ticket(id).expect("read"),
         store
-            .orders_of(UserId::new(RawId::from_parts(1, 2)))
+            .orders_of(UserId::new(RawId::from_parts(1, 2)), None, 100)
             .expect("read"),
     );
     assert_eq!(before, after);

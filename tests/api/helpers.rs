@@ -36,9 +36,12 @@ fn init_logs() {
     }
 }
 
-/// A config for tests: random port, temporary data dir, 60 s hold, known JWT secret.
+/// A config for tests: random port, temporary data dir, 60 s hold, known JWT secret, and
+/// the limits of DESIGN §8 off (tests sign up many users from one address); the tests of
+/// the limits turn them on.
 pub fn test_config(data_dir: &Path) -> Config {
     let mut config = Config::defaults();
+    config.limits = ticketing::config::Switch::Off;
     config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
     config.data_dir = data_dir.to_path_buf();
     config.hold_secs = 60;
@@ -402,6 +405,7 @@ pub fn spawn_process(data_dir: &Path, extra: &[(&str, &str)]) -> ChildApp {
         .env("TICKETING_DATA_DIR", data_dir)
         .env("JWT_KEY", JWT_SECRET)
         .env("TICKETING_CACHE_MB", "16")
+        .env("TICKETING_LIMITS", "off")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
@@ -512,11 +516,21 @@ impl TestApp {
             .expect("request")
     }
 
-    /// GET /api/orders as JSON.
+    /// Every one of the caller's orders, following GET /api/orders from page to page.
     pub async fn orders_json(&self, client: &Client) -> Vec<Value> {
-        let response = self.orders(client).await;
-        assert_eq!(response.status(), 200, "GET /api/orders");
-        response.json().await.expect("json")
+        let mut path = "/api/orders?limit=1000".to_owned();
+        let mut orders = Vec::new();
+        loop {
+            let response = self.get(client, &path).await;
+            assert_eq!(response.status(), 200, "GET {path}");
+            let next = next_link(&response);
+            let page: Vec<Value> = response.json().await.expect("json");
+            orders.extend(page);
+            match next {
+                Some(next) => path = next,
+                None => return orders,
+            }
+        }
     }
 
     /// POST /api/orders that reports a failed connection instead of panicking (for servers

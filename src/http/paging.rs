@@ -1,0 +1,72 @@
+//! Paged lists (DESIGN §4): `?limit=` (1 to 1000, default 100) and `?cursor=`, the id of the
+//! last item of the previous page; `Link: <…>; rel="next"` when more may follow.
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::input::{Fields, all2};
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// A page asked for: at most `limit` items after `after`.
+pub struct Page<Id> {
+    pub limit: usize,
+    pub after: Option<Id>,
+}
+
+impl PageQuery {
+    /// Reads the query; a bad limit or cursor is a 400 naming it.
+    pub fn parse<Id, E>(
+        &self,
+        parse_id: impl Fn(&str) -> Result<Id, E>,
+        cursor_message: &str,
+    ) -> Result<Page<Id>, ApiError> {
+        let mut fields = Fields::default();
+        let limit = match &self.limit {
+            None => Some(DEFAULT_LIMIT),
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|l| (1..=MAX_LIMIT).contains(l)),
+        };
+        if limit.is_none() {
+            fields.fail("limit", "limit must be a whole number from 1 to 1000");
+        }
+        let cursor = match &self.cursor {
+            None => Some(None),
+            Some(text) => parse_id(text).ok().map(Some),
+        };
+        if cursor.is_none() {
+            fields.fail("cursor", cursor_message);
+        }
+        let (limit, after) = all2(fields, limit, cursor)?;
+        Ok(Page { limit, after })
+    }
+}
+
+/// 200 with the page's items, and a `Link` to the next page when this one is full: `last`
+/// is the id of its last item, the next page's cursor.
+pub fn page_response<T: Serialize>(
+    path: &str,
+    limit: usize,
+    items: &[T],
+    last: Option<String>,
+) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    if let Some(last) = last.filter(|_| items.len() == limit) {
+        response.insert_header((
+            header::LINK,
+            format!("<{path}?limit={limit}&cursor={last}>; rel=\"next\""),
+        ));
+    }
+    response.json(items)
+}
