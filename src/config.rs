@@ -79,6 +79,12 @@ pub struct Config {
     #[arg(long, env = "TICKETING_PAYMENT_RETRY_MS", default_value_t = 30_000)]
     pub payment_retry_ms: u64,
 
+    /// Age in seconds past which a payment of unknown outcome is looked up at Stripe (by the
+    /// order id in its metadata) instead of asked for again: Stripe forgets an idempotency
+    /// key after 24 hours, and asking later could charge twice.
+    #[arg(long, env = "TICKETING_PAYMENT_MAX_AGE_SECS", default_value_t = 23 * 3600)]
+    pub payment_max_age_secs: u64,
+
     /// Mark the session cookie Secure (serve over HTTPS when set).
     #[arg(long, env = "TICKETING_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,

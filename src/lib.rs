@@ -73,6 +73,7 @@ impl Application {
             hold_secs: config.hold_secs,
             idle_after: Duration::from_millis(config.actor_idle_ms.max(1)),
             max_holds_per_buyer: config.limit(config.max_holds_per_buyer),
+            payment_max_age_secs: config.payment_max_age_secs,
         };
         let payments = payments::from_config(&config.gateway())?;
         let gateway = payments.describe();

@@ -304,3 +304,35 @@ impl FailedSignins {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::RawId;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signup_dropped_mid_hash_gives_its_email_back_at_once() {
+        // Arrange
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open(dir.path(), 1024 * 1024).expect("a store");
+        store.replay().expect("replay");
+        let accounts = Accounts::new(
+            store.clone(),
+            Arc::new(IdGenerator::new()),
+            Passwords::new(1, None),
+            Tokens::new(b"a test secret of thirty-two bytes!"),
+            3600,
+            0,
+        );
+        let email = Email::parse("dropped@example.com").expect("valid");
+        let password = Password::parse("a long password").expect("valid");
+        // Act: the request goes away while its password hashes (~35 ms).
+        let signup = accounts.signup(email.clone(), password);
+        let abandoned = tokio::time::timeout(Duration::from_millis(3), signup).await;
+        // Assert
+        assert!(abandoned.is_err(), "the signup was still hashing");
+        let someone_else = UserId::new(RawId::from_parts(1, 1));
+        assert_eq!(store.claim_email(&email, someone_else), EmailClaim::Claimed);
+        assert!(store.user_by_email(&email).expect("read").is_none());
+    }
+}

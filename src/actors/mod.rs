@@ -40,6 +40,8 @@ pub struct Settings {
     pub idle_after: Duration,
     /// Tickets one buyer may hold at once (0: no cap).
     pub max_holds_per_buyer: u32,
+    /// Past this age a charge of unknown outcome is looked up, never asked for again.
+    pub payment_max_age_secs: u64,
 }
 
 /// Everything an actor may reach: the store, the registries, the hold supervisor's wake-up,
@@ -57,6 +59,10 @@ pub struct Actors {
     pub settings: Arc<Settings>,
     /// Stripe, or the offline test gateway.
     pub payments: Arc<dyn PaymentGateway>,
+    /// Orders whose payment could not be settled even by looking it up once it was too old
+    /// to ask again: a person must look (`/metrics`, and the log names each). Kept by the
+    /// `PaymentSettler`.
+    pub payments_for_the_operator: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Actors {
@@ -77,6 +83,7 @@ impl Actors {
             ids,
             settings: Arc::new(settings),
             payments,
+            payments_for_the_operator: Arc::default(),
         };
         let for_tickets = actors.clone();
         actors.tickets.set_factory(move |_, ticket, life| {

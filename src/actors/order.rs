@@ -23,6 +23,10 @@ pub struct OrderActor {
     pub(super) order: Order,
     pub(super) actors: Actors,
     pub(super) life: Life<OrderActor>,
+    /// Set while a call to the payment gateway for this order is out (`actors/payments.rs`):
+    /// one call at a time per order. The call holds the actor busy, so a passivation cannot
+    /// forget the flag while it is set.
+    pub(super) paying: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 impl OrderActor {
@@ -31,6 +35,7 @@ impl OrderActor {
             order,
             actors,
             life,
+            paying: Default::default(),
         }
     }
 

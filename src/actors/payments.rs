@@ -13,7 +13,8 @@
 //! the `PaymentSettler` asks the gateway again with the same idempotency key, after a
 //! restart too. A success for an order that can no longer complete is refunded.
 
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use futures::StreamExt;
@@ -79,11 +80,14 @@ impl Handler<PayOrder> for OrderActor {
                 let actors = self.actors.clone();
                 let order_id = self.order.id;
                 let busy = self.life.busy();
+                // The order was `created` until this commit, so no call can be out for it.
+                let call = self.begin_gateway_call();
                 Box::pin(async move {
                     actors.store.durable().await?;
                     commit.finish();
-                    drop(busy);
-                    charge_and_settle(&actors, order_id, charge_id).await
+                    let answer = charge_and_settle(&actors, order_id, charge_id).await;
+                    drop((call, busy));
+                    answer
                 })
             }
         }
@@ -91,6 +95,8 @@ impl Handler<PayOrder> for OrderActor {
 }
 
 /// Asks the gateway (again, with the same key, when settling) and feeds the outcome back.
+/// A charge too old for the provider to still know its key is looked up by its order
+/// instead of asked for again (`charge::may_ask_again`).
 async fn charge_and_settle(
     actors: &Actors,
     order_id: OrderId,
@@ -100,7 +106,13 @@ async fn charge_and_settle(
         .store
         .charge(charge_id)?
         .ok_or(EntityError::NotFound)?;
-    let (outcome, message) = match actors.payments.charge(charge_request(&charge)).await {
+    let max_age = actors.settings.payment_max_age_secs;
+    let outcome = if charge::may_ask_again(&charge, clock::now(), max_age) {
+        actors.payments.charge(charge_request(&charge)).await
+    } else {
+        actors.payments.find(order_id.to_string()).await
+    };
+    let (outcome, message) = match outcome {
         ChargeOutcome::Succeeded { intent_id } => (
             PaymentOutcome::Succeeded {
                 stripe_id: intent_id,
@@ -246,13 +258,48 @@ impl Handler<RetryPayment> for OrderActor {
         if let Some(answer) = answer {
             return Box::pin(std::future::ready(Ok(answer)));
         }
+        // One call to the gateway at a time per order: while one is out (the buyer's own,
+        // or an earlier settling), this one waits for the next round.
+        let Some(call) = self.begin_gateway_call() else {
+            return Box::pin(std::future::ready(Ok(PaymentAnswer::Pending { charge_id })));
+        };
         let actors = self.actors.clone();
         let order_id = self.order.id;
-        Box::pin(async move { charge_and_settle(&actors, order_id, charge_id).await })
+        let busy = self.life.busy();
+        Box::pin(async move {
+            let answer = charge_and_settle(&actors, order_id, charge_id).await;
+            drop((call, busy));
+            answer
+        })
     }
 }
 
-/// Settles orders left awaiting payment: once at start-up, then every `every`.
+impl OrderActor {
+    /// Marks a gateway call for this order as out, unless one already is.
+    fn begin_gateway_call(&self) -> Option<GatewayCall> {
+        if self.paying.replace(true) {
+            return None;
+        }
+        Some(GatewayCall(self.paying.clone()))
+    }
+}
+
+/// A gateway call in flight for one order; clears the order's mark when it ends (or when
+/// the request that made it is dropped).
+struct GatewayCall(std::rc::Rc<std::cell::Cell<bool>>);
+
+impl Drop for GatewayCall {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// Settles orders left awaiting payment: once at start-up, then again and again, each order
+/// backing off on its own (`every`, doubling per attempt up to `MAX_RETRY_PAUSE`). A pass
+/// starts only when the previous one has ended, and an order whose gateway call is still out
+/// is skipped, so there is never more than one call per order at a time. An order whose
+/// charge is too old to ask for again is looked up instead; one the lookup cannot settle is
+/// left for a person (`ticketing_payments_for_the_operator`, and an error in the log).
 ///
 /// Lifecycle: started by `lib.rs` on the first actor arbiter; waits until start-up has
 /// replayed the journal, then runs until its arbiter stops.
@@ -260,7 +307,17 @@ pub struct PaymentSettler {
     actors: Actors,
     every: Duration,
     readiness: Readiness,
+    /// A pass is under way.
+    running: bool,
+    /// When each order still awaiting payment may be asked about next, and how many times
+    /// it has been. Forgotten at restart, when every order is asked about once at start-up.
+    next: HashMap<OrderId, (Instant, u32)>,
+    /// Orders left for a person.
+    for_the_operator: HashSet<OrderId>,
 }
+
+/// The longest pause between two attempts to settle one order.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30 * 60);
 
 impl PaymentSettler {
     pub fn new(actors: Actors, every: Duration, readiness: Readiness) -> PaymentSettler {
@@ -268,7 +325,77 @@ impl PaymentSettler {
             actors,
             every,
             readiness,
+            running: false,
+            next: HashMap::new(),
+            for_the_operator: HashSet::new(),
         }
+    }
+
+    /// Starts a pass over the orders that are due, unless one is under way.
+    fn pass(&mut self, ctx: &mut Context<Self>) {
+        if self.running || !self.readiness.is_ready() {
+            return;
+        }
+        let now = Instant::now();
+        let awaiting: HashSet<OrderId> = self.actors.store.awaiting_payment().into_iter().collect();
+        // Orders settled since (or by someone else) are no longer followed.
+        self.next.retain(|order_id, _| awaiting.contains(order_id));
+        self.for_the_operator
+            .retain(|order_id| awaiting.contains(order_id));
+        let due: Vec<OrderId> = awaiting
+            .into_iter()
+            .filter(|order_id| self.next.get(order_id).is_none_or(|(at, _)| *at <= now))
+            .collect();
+        if due.is_empty() {
+            return self.publish();
+        }
+        self.running = true;
+        let actors = self.actors.clone();
+        let settling = async move {
+            futures::stream::iter(due)
+                .map(|order_id| {
+                    let actors = actors.clone();
+                    async move { (order_id, settle_one(&actors, order_id).await) }
+                })
+                .buffer_unordered(8)
+                .collect::<Vec<_>>()
+                .await
+        };
+        ctx.spawn(settling.into_actor(self).map(|outcomes, settler, _| {
+            settler.running = false;
+            for (order_id, outcome) in outcomes {
+                settler.after(order_id, outcome);
+            }
+            settler.publish();
+        }));
+    }
+
+    /// Schedules the next attempt for an order still unsettled, or forgets a settled one.
+    fn after(&mut self, order_id: OrderId, outcome: Settling) {
+        match outcome {
+            Settling::Settled => {
+                self.next.remove(&order_id);
+                self.for_the_operator.remove(&order_id);
+            }
+            Settling::Again | Settling::ForTheOperator => {
+                let tries = self.next.get(&order_id).map_or(0, |(_, tries)| *tries) + 1;
+                let pause = self
+                    .every
+                    .saturating_mul(1 << tries.min(16))
+                    .min(MAX_RETRY_PAUSE);
+                self.next.insert(order_id, (Instant::now() + pause, tries));
+                if outcome == Settling::ForTheOperator && self.for_the_operator.insert(order_id) {
+                    tracing::error!(%order_id, "A payment of unknown outcome is too old to ask for again, and looking it up at the provider did not settle it: a person must look");
+                }
+            }
+        }
+    }
+
+    fn publish(&self) {
+        self.actors.payments_for_the_operator.store(
+            self.for_the_operator.len(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 
@@ -276,35 +403,59 @@ impl Actor for PaymentSettler {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (actors, readiness) = (self.actors.clone(), self.readiness.clone());
-        let first = async move {
-            if readiness.wait().await.is_ok() {
-                settle_awaiting(actors).await;
-            }
-        };
-        ctx.spawn(first.into_actor(self));
-        ctx.run_interval(self.every, |settler, ctx| {
-            if settler.readiness.is_ready() {
-                ctx.spawn(settle_awaiting(settler.actors.clone()).into_actor(settler));
-            }
-        });
+        let readiness = self.readiness.clone();
+        ctx.spawn(
+            async move { readiness.wait().await.is_ok() }
+                .into_actor(self)
+                .map(|ready, settler, ctx| {
+                    if ready {
+                        settler.pass(ctx);
+                    }
+                }),
+        );
+        ctx.run_interval(self.every, |settler, ctx| settler.pass(ctx));
     }
 }
 
-async fn settle_awaiting(actors: Actors) {
-    let awaiting = actors.store.awaiting_payment();
-    futures::stream::iter(awaiting)
-        .for_each_concurrent(8, |order_id| {
-            let actors = actors.clone();
-            async move {
-                match actors.orders.ask(order_id, RetryPayment).await {
-                    Ok(PaymentAnswer::Pending { .. }) => {}
-                    Ok(answer) => tracing::info!(%order_id, ?answer, "Settled a payment"),
-                    Err(error) => tracing::error!(%order_id, ?error, "Failed to settle a payment"),
-                }
+/// What one attempt to settle an order left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settling {
+    Settled,
+    Again,
+    /// Still unknown although the charge is too old to ask for again.
+    ForTheOperator,
+}
+
+async fn settle_one(actors: &Actors, order_id: OrderId) -> Settling {
+    match actors.orders.ask(order_id, RetryPayment).await {
+        Ok(PaymentAnswer::Pending { charge_id }) => {
+            let too_old = actors
+                .store
+                .charge(charge_id)
+                .ok()
+                .flatten()
+                .is_some_and(|charge| {
+                    !charge::may_ask_again(
+                        &charge,
+                        clock::now(),
+                        actors.settings.payment_max_age_secs,
+                    )
+                });
+            if too_old {
+                Settling::ForTheOperator
+            } else {
+                Settling::Again
             }
-        })
-        .await;
+        }
+        Ok(answer) => {
+            tracing::info!(%order_id, ?answer, "Settled a payment");
+            Settling::Settled
+        }
+        Err(error) => {
+            tracing::error!(%order_id, ?error, "Failed to settle a payment");
+            Settling::Again
+        }
+    }
 }
 
 impl Actors {

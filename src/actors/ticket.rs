@@ -220,9 +220,9 @@ impl Handler<MarkTicketSold> for TicketActor {
 
 /// Reserves `ticket_id` for `buyer`, within the cap on how many tickets one buyer may hold
 /// at once: a place among the buyer's holds is claimed first, so that concurrent
-/// reservations by one buyer cannot overshoot the cap together, and given back when the
-/// reservation has committed (it then counts as a hold) or failed, or when the request is
-/// dropped.
+/// reservations by one buyer cannot overshoot the cap together; the reservation's commit
+/// makes it a hold, and a reservation that fails (or whose request is dropped) gives it
+/// back.
 pub async fn reserve(
     actors: &Actors,
     ticket_id: TicketId,
@@ -230,7 +230,7 @@ pub async fn reserve(
 ) -> Result<Order, EntityError> {
     let cap = actors.settings.max_holds_per_buyer;
     let mut refused = None;
-    let claimed = actors.store.claim_hold(buyer, |held| {
+    let claimed = actors.store.claim_hold(buyer, ticket_id, |held| {
         refused = order::may_hold_another(held, cap).err();
         refused.is_none()
     });
@@ -240,19 +240,22 @@ pub async fn reserve(
     let _place = HoldPlace {
         store: &actors.store,
         buyer,
+        ticket_id,
     };
     actors.tickets.ask(ticket_id, ReserveTicket { buyer }).await
 }
 
-/// Gives a claimed place among a buyer's holds back when dropped.
+/// Gives a claimed place among a buyer's holds back when dropped, unless the reservation
+/// committed (its `OrderCreated` has already made it a hold).
 struct HoldPlace<'a> {
     store: &'a Store,
     buyer: UserId,
+    ticket_id: TicketId,
 }
 
 impl Drop for HoldPlace<'_> {
     fn drop(&mut self) {
-        self.store.release_hold(self.buyer);
+        self.store.release_hold(self.buyer, self.ticket_id);
     }
 }
 

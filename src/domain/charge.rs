@@ -7,6 +7,7 @@
 use super::events::{ChargeRefunded, Event};
 use super::ids::{ChargeId, OrderId};
 use super::money::Price;
+use super::time::Timestamp;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChargeStatus {
@@ -49,6 +50,14 @@ impl Charge {
     pub fn refund_key(&self) -> String {
         format!("ticketing-refund-{}", self.id)
     }
+}
+
+/// Whether the payment of an unknown outcome may be asked for again with the same request,
+/// or is too old for that: the provider remembers an idempotency key only so long (Stripe:
+/// 24 hours), and asking past it could create a second payment. Past `max_age_secs`, the
+/// charge is looked up instead, never created again.
+pub fn may_ask_again(charge: &Charge, now: Timestamp, max_age_secs: u64) -> bool {
+    now < charge.id.created_at().plus_secs(max_age_secs)
 }
 
 /// Recording a refund made for this charge; `None` when one is already recorded.

@@ -50,6 +50,13 @@ impl RawId {
     pub fn as_bytes(&self) -> &[u8; 12] {
         &self.0
     }
+
+    /// When the id was made: its first 6 bytes, in milliseconds since the epoch.
+    pub fn created_millis(&self) -> u64 {
+        let mut millis = [0u8; 8];
+        millis[2..].copy_from_slice(&self.0[..6]);
+        u64::from_be_bytes(millis)
+    }
 }
 
 fn hex_digit(c: u8) -> Result<u8, InvalidId> {
@@ -102,6 +109,11 @@ macro_rules! typed_id {
 
             pub fn as_bytes(&self) -> &[u8; 12] {
                 self.0.as_bytes()
+            }
+
+            /// When the id was made (ids sort by it).
+            pub fn created_at(&self) -> super::time::Timestamp {
+                super::time::Timestamp::from_millis(self.0.created_millis())
             }
         }
 

@@ -95,6 +95,21 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "ticketing_ready {}",
         u8::from(state.readiness.is_ready())
     );
+    let _ = writeln!(text, "# TYPE ticketing_password_hashes_running gauge");
+    let _ = writeln!(
+        text,
+        "ticketing_password_hashes_running {}",
+        state.accounts.hashes_running()
+    );
+    let _ = writeln!(text, "# TYPE ticketing_payments_for_the_operator gauge");
+    let _ = writeln!(
+        text,
+        "ticketing_payments_for_the_operator {}",
+        state
+            .actors
+            .payments_for_the_operator
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     let _ = writeln!(text, "# TYPE ticketing_store_unpersisted_changes gauge");
     let _ = writeln!(
         text,

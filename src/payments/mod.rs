@@ -104,6 +104,14 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// with the same idempotency key refunds at most once.
     fn refund(&self, request: RefundRequest) -> BoxFuture<'static, Result<String, GatewayError>>;
 
+    /// What became of the charges made for `order_id` (our order id, which every charge
+    /// carries in its metadata), without creating anything: `Succeeded` if one took the
+    /// money, `Declined` if none did and none is still in progress (including when none was
+    /// ever made), `Unknown` otherwise. Used instead of `charge` once a charge is too old for
+    /// the provider to still recognise its idempotency key (Stripe: 24 hours), when asking
+    /// again could create a second payment.
+    fn find(&self, order_id: String) -> BoxFuture<'static, ChargeOutcome>;
+
     /// For the start-up log, e.g. "Stripe at https://api.stripe.com/ (test mode)" or
     /// "offline test gateway (test mode: no real payments)".
     fn describe(&self) -> String;

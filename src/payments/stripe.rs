@@ -32,6 +32,7 @@ use stripe::{
 use stripe_core::payment_intent::{
     CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods,
     CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects, RetrievePaymentIntent,
+    SearchPaymentIntent,
 };
 use stripe_core::refund::CreateRefund;
 use stripe_core::{PaymentIntent, PaymentIntentStatus};
@@ -122,6 +123,11 @@ impl PaymentGateway for StripeGateway {
     fn refund(&self, request: RefundRequest) -> BoxFuture<'static, Result<String, GatewayError>> {
         let inner = Arc::clone(&self.inner);
         async move { inner.refund(request).await }.boxed()
+    }
+
+    fn find(&self, order_id: String) -> BoxFuture<'static, ChargeOutcome> {
+        let inner = Arc::clone(&self.inner);
+        async move { inner.find(&order_id).await }.boxed()
     }
 
     fn describe(&self) -> String {
@@ -242,6 +248,39 @@ impl Inner {
         } else {
             create.payment_method(request.token.clone())
         }
+    }
+
+    /// Searches the PaymentIntents whose metadata names the order (every charge we create
+    /// carries it). One that succeeded settles the order; none succeeded and none in
+    /// progress (or none at all) means no money was taken.
+    #[tracing::instrument(name = "Looking an order's payments up at Stripe", skip_all, fields(%order_id))]
+    async fn find(&self, order_id: &str) -> ChargeOutcome {
+        // Our ids are 24 hex digits, so the query needs no escaping.
+        let search = SearchPaymentIntent::new(format!("metadata['order_id']:'{order_id}'"));
+        let found = with_retries(self.max_attempts, || search.customize().send(&self.client)).await;
+        let intents = match found {
+            Ok(list) => list.data,
+            Err(failure) => {
+                return ChargeOutcome::Unknown {
+                    reason: format!("the search failed: {}", failure.describe()),
+                };
+            }
+        };
+        let outcomes: Vec<Option<ChargeOutcome>> = intents.iter().map(final_outcome).collect();
+        if let Some(paid) = outcomes
+            .iter()
+            .flatten()
+            .find(|o| matches!(o, ChargeOutcome::Succeeded { .. }))
+        {
+            return paid.clone();
+        }
+        if outcomes.iter().any(Option::is_none) {
+            return ChargeOutcome::Unknown {
+                reason: "a payment for the order is still in progress at Stripe".to_owned(),
+            };
+        }
+        let intent_id = intents.first().map(|intent| intent.id.to_string());
+        declined(intent_id, "The payment was not completed.".to_owned())
     }
 
     #[tracing::instrument(name = "Refunding a payment through Stripe", skip_all, fields(intent_id = %request.intent_id))]

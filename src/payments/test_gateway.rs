@@ -17,6 +17,7 @@ use super::{ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway, RefundRe
 const SUCCEEDING_TOKENS: [&str; 2] = ["tok_visa", "pm_card_visa"];
 const DECLINED_TOKENS: [&str; 2] = ["tok_chargeDeclined", "pm_card_chargeDeclined"];
 const INTENT_PREFIX: &str = "pi_test_";
+const NEVER_MADE: &str = "The payment was never made.";
 const REFUND_PREFIX: &str = "re_test_";
 
 /// A gateway that takes no real money. Stateless, so cloning or sharing it is free.
@@ -58,6 +59,18 @@ impl PaymentGateway for TestGateway {
     fn charge(&self, request: ChargeRequest) -> BoxFuture<'static, ChargeOutcome> {
         let outcome = Self::decide(&request);
         async move { outcome }.boxed()
+    }
+
+    /// The test gateway answers every charge at once, so no charge of an order awaiting
+    /// payment was ever made here: nothing to find, no money taken.
+    fn find(&self, _order_id: String) -> BoxFuture<'static, ChargeOutcome> {
+        async move {
+            ChargeOutcome::Declined {
+                intent_id: None,
+                message: NEVER_MADE.to_owned(),
+            }
+        }
+        .boxed()
     }
 
     fn refund(&self, request: RefundRequest) -> BoxFuture<'static, Result<String, GatewayError>> {

@@ -30,10 +30,12 @@ pub(crate) struct Indexes {
     deadlines: BTreeSet<(Timestamp, OrderId)>,
     /// Orders whose payment outcome is not yet known.
     awaiting_payment: BTreeSet<OrderId>,
-    /// Each buyer's unpaid holds (created or awaiting payment), and reservations under way
-    /// that have claimed a place among them (`claim_hold`); absent means none.
+    /// Each buyer's unpaid holds (created or awaiting payment); absent means none.
     holds_of: HashMap<UserId, u32>,
-    hold_claims: HashMap<UserId, u32>,
+    /// Reservations under way that have claimed a place among their buyer's holds
+    /// (`claim_hold`), by the ticket they are for. The reservation's `OrderCreated` turns
+    /// its claim into a hold in one step, so the count is never one too many or too few.
+    hold_claims: HashMap<UserId, Vec<TicketId>>,
     /// Normalised email -> account.
     emails: HashMap<String, UserId>,
     /// Emails claimed by signups in progress (not yet committed). Kept with `emails` under
@@ -57,6 +59,7 @@ impl Indexes {
 
     pub(crate) fn order_changed(&mut self, old: Option<&Order>, new: &Order) {
         if old.is_none() {
+            self.release_hold(new.buyer, new.ticket.id);
             let orders = self.buyer_orders.entry(new.buyer).or_default();
             // Orders arrive in commit order, which two threads may make differ slightly
             // from id order: insert in place (almost always at the end).
@@ -87,21 +90,34 @@ impl Indexes {
         }
     }
 
-    /// Claims a place for one more hold of `buyer` if `allowed` says the holds they have
-    /// (and the reservations already under way) leave room; `release_hold` gives it back
-    /// once the reservation has committed (and so counts among the holds) or failed.
-    pub(crate) fn claim_hold(&mut self, buyer: UserId, allowed: impl FnOnce(u32) -> bool) -> bool {
-        let held = self.holds_of.get(&buyer).copied().unwrap_or(0)
-            + self.hold_claims.get(&buyer).copied().unwrap_or(0);
-        if !allowed(held) {
+    /// Claims a place for one more hold of `buyer`, for `ticket`, if `allowed` says the
+    /// holds they have and the reservations already under way leave room. The reservation's
+    /// commit turns the claim into a hold; `release_hold` gives back one that did not
+    /// commit (a no-op for one that did).
+    pub(crate) fn claim_hold(
+        &mut self,
+        buyer: UserId,
+        ticket: TicketId,
+        allowed: impl FnOnce(u32) -> bool,
+    ) -> bool {
+        let claims = self.hold_claims.get(&buyer).map_or(0, Vec::len);
+        let held = self.holds_of.get(&buyer).copied().unwrap_or(0);
+        if !allowed(held + u32::try_from(claims).unwrap_or(u32::MAX)) {
             return false;
         }
-        adjust(&mut self.hold_claims, buyer, true);
+        self.hold_claims.entry(buyer).or_default().push(ticket);
         true
     }
 
-    pub(crate) fn release_hold(&mut self, buyer: UserId) {
-        adjust(&mut self.hold_claims, buyer, false);
+    pub(crate) fn release_hold(&mut self, buyer: UserId, ticket: TicketId) {
+        if let Some(claims) = self.hold_claims.get_mut(&buyer) {
+            if let Some(at) = claims.iter().position(|t| *t == ticket) {
+                claims.swap_remove(at);
+            }
+            if claims.is_empty() {
+                self.hold_claims.remove(&buyer);
+            }
+        }
     }
 
     pub(crate) fn user_changed(&mut self, new: &User) {

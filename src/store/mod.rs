@@ -456,16 +456,22 @@ impl Store {
         self.inner.projections.release_email_claim(email, user_id);
     }
 
-    /// Claims a place for one more unpaid hold of `buyer`, if `allowed` says the count of
-    /// their holds (and of their reservations under way) leaves room. Atomic with every
-    /// other claim, so concurrent reservations cannot overshoot together. Give it back with
-    /// `release_hold` once the reservation has committed or failed.
-    pub fn claim_hold(&self, buyer: UserId, allowed: impl FnOnce(u32) -> bool) -> bool {
-        self.inner.projections.claim_hold(buyer, allowed)
+    /// Claims a place for one more unpaid hold of `buyer`, on `ticket`, if `allowed` says
+    /// the count of their holds (and of their reservations under way) leaves room. Atomic
+    /// with every other claim, so concurrent reservations cannot overshoot together; the
+    /// reservation's commit turns the claim into a hold. Give a claim that did not commit
+    /// back with `release_hold` (harmless after a commit).
+    pub fn claim_hold(
+        &self,
+        buyer: UserId,
+        ticket: TicketId,
+        allowed: impl FnOnce(u32) -> bool,
+    ) -> bool {
+        self.inner.projections.claim_hold(buyer, ticket, allowed)
     }
 
-    pub fn release_hold(&self, buyer: UserId) {
-        self.inner.projections.release_hold(buyer);
+    pub fn release_hold(&self, buyer: UserId, ticket: TicketId) {
+        self.inner.projections.release_hold(buyer, ticket);
     }
 
     pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {

@@ -355,12 +355,17 @@ impl Projections {
         lock(&self.indexes).release_claim(email.as_str(), user);
     }
 
-    pub(crate) fn claim_hold(&self, buyer: UserId, allowed: impl FnOnce(u32) -> bool) -> bool {
-        lock(&self.indexes).claim_hold(buyer, allowed)
+    pub(crate) fn claim_hold(
+        &self,
+        buyer: UserId,
+        ticket: TicketId,
+        allowed: impl FnOnce(u32) -> bool,
+    ) -> bool {
+        lock(&self.indexes).claim_hold(buyer, ticket, allowed)
     }
 
-    pub(crate) fn release_hold(&self, buyer: UserId) {
-        lock(&self.indexes).release_hold(buyer);
+    pub(crate) fn release_hold(&self, buyer: UserId, ticket: TicketId) {
+        lock(&self.indexes).release_hold(buyer, ticket);
     }
 
     pub(crate) fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {

@@ -5,8 +5,9 @@
 //! support only: it knows nothing of the app, and the app knows nothing of it beyond the
 //! base URL it is given.
 //!
-//! It serves `POST /v1/payment_intents`, `GET /v1/payment_intents/{id}` and
-//! `POST /v1/refunds` with bodies carrying every field async-stripe requires (CRATES.md),
+//! It serves `POST /v1/payment_intents`, `GET /v1/payment_intents/{id}`,
+//! `GET /v1/payment_intents/search` (by `metadata['order_id']`) and `POST /v1/refunds` with
+//! bodies carrying every field async-stripe requires (CRATES.md),
 //! honours `Idempotency-Key` the way Stripe does (a repeated key replays the stored answer
 //! of the first completed request and charges nothing; the same key with other parameters
 //! is an `idempotency_error`), records every request, and has knobs a test can flip at any
@@ -41,6 +42,8 @@ pub struct RecordedRequest {
     pub idempotency_key: Option<String>,
     pub authorization: Option<String>,
     pub stripe_version: Option<String>,
+    /// When the fake received it.
+    pub received: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -91,6 +94,7 @@ impl FakeStripe {
                         App::new()
                             .app_data(shared.clone())
                             .route("/v1/payment_intents", web::post().to(create_intent))
+                            .route("/v1/payment_intents/search", web::get().to(search_intents))
                             .route("/v1/payment_intents/{id}", web::get().to(get_intent))
                             .route("/v1/refunds", web::post().to(create_refund))
                             .default_service(web::to(unknown_route))
@@ -305,6 +309,7 @@ struct Stored {
 enum Endpoint {
     CreateIntent,
     GetIntent,
+    SearchIntents,
     CreateRefund,
 }
 
@@ -349,6 +354,7 @@ impl State {
         let (status, body) = match endpoint {
             Endpoint::CreateIntent => self.create_intent(&request.form),
             Endpoint::GetIntent => self.get_intent(&request.path),
+            Endpoint::SearchIntents => self.search_intents(&request.form),
             Endpoint::CreateRefund => self.create_refund(&request.form),
         };
         // Stripe stores what an endpoint that ran answered (successes and card errors), but
@@ -440,6 +446,34 @@ impl State {
                 ),
             ),
         }
+    }
+
+    /// Only the one query the shop sends: `metadata['order_id']:'<id>'`.
+    fn search_intents(&self, query: &[(String, String)]) -> Answer {
+        let order_id = query
+            .iter()
+            .find(|(key, _)| key == "query")
+            .and_then(|(_, query)| query.strip_prefix("metadata['order_id']:'"))
+            .and_then(|rest| rest.strip_suffix('\''));
+        let Some(order_id) = order_id else {
+            return missing_param("query");
+        };
+        let data: Vec<Value> = self
+            .intents
+            .iter()
+            .filter(|intent| intent["metadata"]["order_id"] == order_id)
+            .cloned()
+            .collect();
+        (
+            200,
+            json!({
+                "object": "search_result",
+                "url": "/v1/payment_intents/search",
+                "has_more": false,
+                "next_page": null,
+                "data": data,
+            }),
+        )
     }
 
     fn create_refund(&mut self, form: &[(String, String)]) -> Answer {
@@ -544,6 +578,14 @@ async fn get_intent(
     serve(&request, &body, &state, Endpoint::GetIntent).await
 }
 
+async fn search_intents(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Mutex<State>>,
+) -> HttpResponse {
+    serve(&request, &body, &state, Endpoint::SearchIntents).await
+}
+
 async fn create_refund(
     request: HttpRequest,
     body: web::Bytes,
@@ -595,9 +637,15 @@ fn record(request: &HttpRequest, body: &[u8]) -> RecordedRequest {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned)
     };
-    let form = std::str::from_utf8(body)
+    // A GET's parameters are its query; a POST's, its form body.
+    let parameters = if request.method() == actix_web::http::Method::GET {
+        request.query_string().as_bytes()
+    } else {
+        body
+    };
+    let form = std::str::from_utf8(parameters)
         .ok()
-        .and_then(|body| web::Query::<Vec<(String, String)>>::from_query(body).ok())
+        .and_then(|text| web::Query::<Vec<(String, String)>>::from_query(text).ok())
         .map(web::Query::into_inner)
         .unwrap_or_default();
     RecordedRequest {
@@ -607,5 +655,6 @@ fn record(request: &HttpRequest, body: &[u8]) -> RecordedRequest {
         idempotency_key: header("idempotency-key"),
         authorization: header("authorization"),
         stripe_version: header("stripe-version"),
+        received: std::time::Instant::now(),
     }
 }

@@ -2,10 +2,13 @@
 
 mod audit;
 mod compat;
+mod defences;
 mod fake_stripe;
+mod faults;
 #[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
 mod holds;
+mod limits;
 mod loadtest;
 mod orders;
 mod payments;
@@ -14,6 +17,8 @@ mod payments_webhooks;
 mod process;
 mod races;
 mod recovery;
+mod settlement;
+mod soak;
 mod stripe_gateway;
 mod tickets;
 mod users;
