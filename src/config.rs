@@ -147,7 +147,7 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
     /// Tickets one buyer may hold at once, unpaid (0: no cap).
-    #[arg(long, env = "TICKETING_MAX_HOLDS", default_value_t = 10)]
+    #[arg(long = "max-holds", env = "TICKETING_MAX_HOLDS", default_value_t = 10)]
     pub max_holds_per_buyer: u32,
 
     /// Password hashes that may wait for a free core; past it, 503 with Retry-After.
