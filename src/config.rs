@@ -24,7 +24,7 @@ pub enum Command {
     /// Serve the shop (the default when no command is given).
     Serve,
     /// Load a running shop over HTTP, then audit its end state (see README, "Load testing").
-    Loadtest(LoadtestArgs),
+    Loadtest(Box<LoadtestArgs>),
 }
 
 /// Everything the server needs to start.

@@ -222,7 +222,7 @@ impl Plan {
             warmup_secs: args.warmup.map(|w| w.as_secs_f64()),
             interval_secs: args.outputs.interval.as_secs_f64(),
             buyers: onsale.then_some(args.buyers),
-            ramp_secs: onsale.then(|| args.ramp.as_secs_f64()),
+            ramp_secs: onsale.then_some(args.ramp.as_secs_f64()),
         };
         Ok(Plan {
             url,

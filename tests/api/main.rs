@@ -7,6 +7,7 @@ mod fake_stripe;
 mod helpers;
 mod holds;
 mod loadtest;
+mod loadtest_kit;
 mod orders;
 mod payments;
 mod payments_recovery;
