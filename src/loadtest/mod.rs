@@ -271,6 +271,9 @@ pub async fn run(args: &LoadtestArgs) -> anyhow::Result<Report> {
     let tickets =
         setup::list_tickets(&api, sellers, plan.tickets, plan.concurrency, &ledger, &bar).await?;
     bar.finish_and_clear();
+    if args.scenario == Scenario::Onsale {
+        onsale::check_listing(&api, &tickets).await?;
+    }
     let setup_summary = setup_stats.summary(started.elapsed());
 
     // The run.

@@ -4,9 +4,10 @@
 //!
 //! Each buyer is one step of the open-loop driver (its arrival is the step's intended
 //! time), so buyers keep arriving on schedule however the shop copes, and a buyer's first
-//! request counts its latency from the moment it arrived. A buyer reads the listing again
-//! when every ticket it saw was refused, and leaves when the listing has none of the
-//! event's tickets left or after as many attempts as there are tickets. Uses `client`,
+//! request counts its latency from the moment it arrived. A buyer reads the first page of
+//! the listing (GET /api/tickets?limit=100), tries the event's tickets on it in random
+//! order, reads the listing again when every one was refused, and leaves when the listing
+//! has none of the event's tickets left or after as many attempts as there are tickets. Uses `client`,
 //! `ledger` and `stats`; the figures it returns are computed here and nowhere else.
 
 use std::collections::HashSet;
@@ -22,8 +23,10 @@ use super::ledger::Ledger;
 use super::scenario::CARD_TOKEN;
 use super::stats::{Percentiles, latency_histogram, micros};
 
-/// The most tickets one listing read asks for (the API's page limit).
-const PAGE: u64 = 1000;
+/// Tickets one listing read asks for: the first page of what is for sale, as an event page
+/// shows it. Everyone sees the same oldest tickets first and goes for them, which is the
+/// contention of a real on-sale (and keeps each read small while thousands arrive).
+const PAGE: u64 = 100;
 
 /// The window in which the peak rate of holds is counted: short, because a popular sale
 /// sells out within a second.
@@ -88,6 +91,11 @@ impl OnSale {
         }
     }
 
+    /// The page size of a listing read.
+    fn page(&self) -> u32 {
+        page(self.tickets.len())
+    }
+
     fn with<R>(&self, change: impl FnOnce(&mut Outcome) -> R) -> R {
         // Each change is a few additions; a panic elsewhere cannot leave them torn.
         let mut outcome = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
@@ -119,7 +127,7 @@ impl OnSale {
     async fn shop(&self, user: usize, session: &Session, arrived: Instant) -> Visit {
         let mut sent = arrived;
         let mut attempts = 0;
-        let limit = u32::try_from(self.tickets.len().min(PAGE as usize)).unwrap_or(u32::MAX);
+        let limit = self.page();
         loop {
             let page = self.api.list_tickets(None, limit, sent).await;
             sent = Instant::now();
@@ -192,6 +200,32 @@ impl OnSale {
             }
         })
     }
+}
+
+/// The page size of a listing read for an on-sale of `tickets`.
+fn page(tickets: usize) -> u32 {
+    u32::try_from(tickets.min(PAGE as usize)).unwrap_or(u32::MAX)
+}
+
+/// Before the start: the buyers read the listing's first page, so the event's `tickets`
+/// must be on it (a fresh shop, or one whose older tickets are all sold).
+pub async fn check_listing(api: &Api, tickets: &[String]) -> anyhow::Result<()> {
+    let reply = api
+        .list_tickets(None, page(tickets.len()), Instant::now())
+        .await;
+    let Some(listed) = reply.body else {
+        anyhow::bail!(
+            "Failed to read the listing before the on-sale: {}",
+            reply.describe()
+        );
+    };
+    if !listed.iter().any(|t| tickets.contains(&t.id)) {
+        anyhow::bail!(
+            "The on-sale's tickets are not on the first page of GET /api/tickets: other \
+             tickets for sale come first. Run the on-sale against a fresh shop."
+        );
+    }
+    Ok(())
 }
 
 /// The most events in any window of `window` among `sorted`, as a rate per second.
