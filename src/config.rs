@@ -191,7 +191,7 @@ pub struct LoadtestArgs {
 }
 
 /// What a load test (or a merge) writes besides its summary, and the targets it must meet.
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug)]
 pub struct LoadtestOutputs {
     /// Write a self-contained HTML report with charts to FILE.
     #[arg(long, value_name = "FILE.html")]

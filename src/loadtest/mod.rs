@@ -201,7 +201,8 @@ impl Plan {
             }
         };
         let load = Load {
-            mode: if args.rate.is_some() {
+            // The on-sale's arrivals are an open-loop schedule of their own.
+            mode: if args.rate.is_some() || onsale {
                 "open"
             } else {
                 "closed"
@@ -537,8 +538,31 @@ mod tests {
     }
 
     #[test]
+    fn the_onsale_sends_five_thousand_buyers_within_a_second_for_five_hundred_tickets() {
+        let plan = plan(&["--scenario", "onsale"]).expect("a valid plan");
+        assert_eq!(
+            (plan.users, plan.tickets),
+            (5001, 500),
+            "a seller and the buyers"
+        );
+        assert!(matches!(plan.until, Until::Count(5000)));
+        assert!(matches!(
+            plan.pace,
+            Pace::Open { rate, burst: 1, max_in_flight: 256 } if (rate - 5000.0).abs() < 1e-9
+        ));
+        assert_eq!(plan.load.mode, "open");
+    }
+
+    #[test]
+    fn the_warmup_lengthens_a_timed_marketplace_run() {
+        let plan = plan(&["--duration", "5", "--warmup", "2"]).expect("a valid plan");
+        assert!(matches!(plan.until, Until::Elapsed(d) if d == Duration::from_secs(7)));
+        assert_eq!(plan.load.planned_secs, Some(5.0), "the measured part");
+    }
+
+    #[test]
     fn contradictory_flags_are_refused_before_any_request() {
-        let cases: [(&[&str], &str); 3] = [
+        let cases: [(&[&str], &str); 7] = [
             (
                 &["--scenario", "race", "--duration", "5"],
                 "a race has no duration",
@@ -550,6 +574,22 @@ mod tests {
             (
                 &["--users", "3", "--concurrency", "4"],
                 "fewer marketplace users than requests in flight",
+            ),
+            (
+                &["--scenario", "race", "--warmup", "1"],
+                "a race is measured whole",
+            ),
+            (
+                &["--scenario", "onsale", "--duration", "5"],
+                "buyers arrive over the ramp, not for a duration",
+            ),
+            (
+                &["--scenario", "onsale", "--users", "50"],
+                "the on-sale counts buyers",
+            ),
+            (
+                &["--scenario", "onsale", "--rate", "50"],
+                "the ramp sets the on-sale's rate",
             ),
         ];
         for (flags, why) in cases {
