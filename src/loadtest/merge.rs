@@ -75,7 +75,10 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<Merged> {
     let mut totals = Totals::new();
     // The builder counts from an Instant; only differences matter, so any will do.
     let mut timeline = TimelineBuilder::new(std::time::Instant::now(), interval);
-    for i in intervals() {
+    // In time order across all logs, so the builder can close intervals as it goes.
+    let mut in_order: Vec<_> = intervals().collect();
+    in_order.sort_by_key(|i| i.start);
+    for i in in_order {
         let index =
             u64::try_from((i.start - origin).as_nanos() / interval.as_nanos()).unwrap_or(u64::MAX);
         timeline.add(index, i.kind, i.answer, &i.latency);

@@ -89,7 +89,21 @@ impl TimelineBuilder {
     pub fn record(&mut self, kind: Kind, answer: Answer, finished: Instant, micros: u64) {
         let since = finished.saturating_duration_since(self.origin);
         let index = u64::try_from(since.as_nanos() / self.interval.as_nanos()).unwrap_or(u64::MAX);
-        // Everything before the previous interval is complete: summarise it.
+        let index = self.place(index);
+        record_n(self.histogram(index, kind, answer), micros, 1);
+    }
+
+    /// Adds a histogram of answers in interval `index` (read back from an interval log).
+    /// Like answers, histograms must come in the order of their intervals, give or take one.
+    pub fn add(&mut self, index: u64, kind: Kind, answer: Answer, latency: &Histogram<u64>) {
+        let index = self.place(index);
+        add_into(self.histogram(index, kind, answer), latency);
+    }
+
+    /// Closes the intervals before the one preceding `index` (they are complete), and
+    /// answers where something of interval `index` goes: there, or in the earliest interval
+    /// still open if `index` is closed already.
+    fn place(&mut self, index: u64) -> u64 {
         let done: Vec<u64> = self
             .open
             .keys()
@@ -103,13 +117,7 @@ impl TimelineBuilder {
             Some(&earliest) => earliest,
             None => self.closed_through().map_or(0, |last| last + 1),
         };
-        let index = index.max(floor);
-        record_n(self.histogram(index, kind, answer), micros, 1);
-    }
-
-    /// Adds a histogram of answers in interval `index` (read back from an interval log).
-    pub fn add(&mut self, index: u64, kind: Kind, answer: Answer, latency: &Histogram<u64>) {
-        add_into(self.histogram(index, kind, answer), latency);
+        index.max(floor)
     }
 
     /// Closes every interval and answers the timeline.
