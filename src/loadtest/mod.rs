@@ -387,7 +387,11 @@ pub fn write_files(args: &LoadtestArgs, report: &Report) -> anyhow::Result<()> {
     let load = serde_json::to_string(&report.load).context("Failed to describe the load")?;
     let about = [
         format!("loadtest {}", report.versions.loadtest),
-        format!("scenario {:?} on {}", report.scenario, report.url),
+        format!(
+            "scenario {} on {}",
+            report::scenario_name(report.scenario),
+            report.url
+        ),
         format!(
             "shop version {}",
             report.versions.shop.as_deref().unwrap_or("not told")

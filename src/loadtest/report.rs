@@ -249,7 +249,8 @@ fn describe_load(load: &Load) -> String {
     )
 }
 
-fn scenario_name(scenario: Scenario) -> &'static str {
+/// The scenario as the command line names it.
+pub fn scenario_name(scenario: Scenario) -> &'static str {
     match scenario {
         Scenario::Race => "race",
         Scenario::Marketplace => "marketplace",
