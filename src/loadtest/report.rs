@@ -412,3 +412,36 @@ fn audit(out: &mut String, f: &Findings) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loadtest::stats::{Answer, Kind, Recorder};
+    use std::time::{Duration, Instant};
+
+    fn phase_with(answers: &[Answer]) -> PhaseSummary {
+        let recorder = Recorder::new();
+        let t0 = Instant::now();
+        for answer in answers {
+            recorder.record(Kind::Signup, *answer, t0, t0 + Duration::from_millis(1));
+        }
+        recorder.summary(Duration::from_secs(1))
+    }
+
+    #[test]
+    fn answers_of_429_are_called_out_with_the_way_to_lift_the_limits() {
+        let limited = phase_with(&[
+            Answer::Status(201),
+            Answer::Status(429),
+            Answer::Status(429),
+        ]);
+        let calm = phase_with(&[Answer::Status(201)]);
+        let mut out = String::new();
+        too_many_requests(&mut out, [&calm, &limited]);
+        assert!(out.contains("2 answers were 429"), "{out}");
+        assert!(out.contains("--limits off"), "{out}");
+        let mut quiet = String::new();
+        too_many_requests(&mut quiet, [&calm]);
+        assert!(quiet.is_empty(), "nothing to say without a 429: {quiet}");
+    }
+}
