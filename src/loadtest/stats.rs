@@ -1,9 +1,10 @@
 //! Latency histograms and status counts per kind of request, and their summaries: over a
 //! whole phase, and (through `timeline`) per interval of it.
 //!
-//! Pure bookkeeping: callers pass when a request was meant to go out and when its answer
-//! arrived, so nothing here reads a clock or knows HTTP. It may use hdrhistogram, serde and
-//! `timeline`, and nothing of the server.
+//! Bookkeeping: callers pass when a request was meant to go out and when its answer
+//! arrived, so nothing here times a request or knows HTTP (only `Recorder::new` reads the
+//! clock, to start a phase now). It may use hdrhistogram, serde and `timeline`, and
+//! nothing of the server.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
