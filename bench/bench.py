@@ -12,6 +12,9 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
     bench/bench.py memory         # RSS with 1,000,000 tickets listed, then 1,000,000 holds
                                   # (--listing-only: stop after the listing)
     bench/bench.py marketplace    # `ticketing loadtest --scenario marketplace`, with /healthz
+    bench/bench.py onsale         # `ticketing loadtest --scenario onsale` (--buyers 5000
+                                  # --tickets 500): its summary, and its HTML report with
+                                  # the charts as SVG files in --out
     bench/bench.py ab --baseline OTHER_BINARY
                                   # reservations by two builds in alternating rounds, with
                                   # the median round of each (how changes are compared here)
@@ -412,6 +415,38 @@ def marketplace(args):
         server.stop()
 
 
+def onsale(args):
+    """The on-sale: --buyers arrive within --ramp seconds for --tickets listed before the
+    start, on a shop whose holds outlast the run. Writes the HTML report, the CSV timeline
+    and each chart as an SVG file into --out."""
+    # Server lifts the rate limits, which would refuse 5,000 signups from one address.
+    server = Server("--hold-secs", "3600")
+    os.makedirs(args.out, exist_ok=True)
+    report = os.path.join(args.out, "onsale-report.html")
+    try:
+        health = run_wrk(server, None, 256, 5, path="/healthz")
+        command = ["taskset", "-c", LOAD_CORE, BIN, "loadtest", "--url", server.base,
+                   "--scenario", "onsale", "--buyers", str(args.buyers),
+                   "--tickets", str(args.tickets), "--ramp", str(args.ramp),
+                   "--interval", str(args.interval), "--report", report,
+                   "--timeseries", os.path.join(args.out, "onsale-timeseries.csv")]
+        print("$ " + " ".join(command[3:]), file=sys.stderr)
+        result = subprocess.run(command, capture_output=True, text=True)
+        print(result.stdout)
+        print(result.stderr[-2000:], file=sys.stderr)
+        print(f"GET /healthz in the same run: {health['rps']:,.0f} requests/s "
+              f"(p50 {health['p50']:.2f} ms, p99 {health['p99']:.2f} ms)")
+        if result.returncode != 0:
+            sys.exit(f"loadtest failed with exit code {result.returncode}")
+        with open(report) as page:
+            html = page.read()
+        for name, svg in re.findall(r'<figure id="chart-([a-z_-]+)">\n(<svg.*?</svg>)', html, re.S):
+            with open(os.path.join(args.out, f"onsale-{name}.svg"), "w") as out:
+                out.write(svg + "\n")
+    finally:
+        server.stop()
+
+
 def ab(args):
     """Reservations by two builds, alternating round by round on fresh servers, so that the
     machine's noise falls on both alike; prints every round and each build's median."""
@@ -558,9 +593,9 @@ def storage(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage", "sustained",
-                                             "startup"])
+                                             "startup", "onsale"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
-    parser.add_argument("--tickets", type=int, default=300_000)
+    parser.add_argument("--tickets", type=int, default=None, help="default 300,000; 500 for onsale")
     parser.add_argument("--holds", type=int, default=100_000)
     parser.add_argument("--hold-secs", type=int, default=90,
                         help="holds: longer than the 60 s actor idle time, as the default 900 s is")
@@ -574,10 +609,17 @@ def main():
                         help="memory: stop after the listed tickets (skip the holds)")
     parser.add_argument("--baseline", help="ab: the other build to compare with")
     parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build")
+    parser.add_argument("--buyers", type=int, default=5000, help="onsale: buyers arriving at the start")
+    parser.add_argument("--ramp", type=float, default=1.0, help="onsale: seconds over which they arrive")
+    parser.add_argument("--interval", type=float, default=0.1, help="onsale: seconds per point of the charts")
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "onsale"),
+                        help="onsale: where the report, the CSV and the SVG charts go")
     args = parser.parse_args()
+    if args.tickets is None:
+        args.tickets = 500 if args.scenario == "onsale" else 300_000
     scenarios = {"reservations": reservations, "holds": holds, "memory": memory,
                  "marketplace": marketplace, "ab": ab, "storage": storage, "sustained": sustained,
-                 "startup": startup}
+                 "startup": startup, "onsale": onsale}
     scenarios[args.scenario](args)
 
 

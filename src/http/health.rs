@@ -15,9 +15,12 @@ use crate::readiness::{Readiness, Stage};
 /// How long a client should wait before asking a starting shop again.
 const RETRY_AFTER_SECS: &str = "1";
 
+/// 200 with the shop's version (load test reports name the build they measured), or 503
+/// when the store has failed.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     if state.actors.store.is_healthy() {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+        HttpResponse::Ok()
+            .json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
     } else {
         HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"errors": [{"message": "Store unavailable"}]}))

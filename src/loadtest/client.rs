@@ -6,12 +6,13 @@
 //! or `domain`. Sessions travel as `Authorization: Bearer`, never in a cookie jar, because
 //! one pool serves every user.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use reqwest::header::{HeaderMap, SET_COOKIE};
-use reqwest::{Client, RequestBuilder};
+use reqwest::{Certificate, Client, RequestBuilder};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -19,15 +20,29 @@ use serde_json::json;
 use super::stats::{Answer, Kind, Recorder};
 
 /// The HTTP client every phase shares: a pool of up to `connections` idle keep-alive
-/// connections (the concurrency), and a time limit per request.
-pub fn http_client(connections: usize, timeout: Duration) -> anyhow::Result<Client> {
-    Client::builder()
+/// connections (the concurrency), a time limit per request, and for HTTPS (rustls) the
+/// system's roots plus the PEM certificates in `extra_roots`.
+pub fn http_client(
+    connections: usize,
+    timeout: Duration,
+    extra_roots: Option<&Path>,
+) -> anyhow::Result<Client> {
+    let mut builder = Client::builder()
         .pool_max_idle_per_host(connections)
         .timeout(timeout)
         .connect_timeout(timeout)
-        .tcp_nodelay(true)
-        .build()
-        .context("Failed to build the HTTP client")
+        .tcp_nodelay(true);
+    if let Some(path) = extra_roots {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("Failed to read the certificates in {}", path.display()))?;
+        let roots = Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("{} is not a PEM certificate file", path.display()))?;
+        if roots.is_empty() {
+            anyhow::bail!("{} holds no PEM certificate", path.display());
+        }
+        builder = builder.tls_certs_merge(roots);
+    }
+    builder.build().context("Failed to build the HTTP client")
 }
 
 /// A signed-up user.
@@ -105,15 +120,7 @@ impl<T> Reply<T> {
     pub fn describe(&self) -> String {
         match &self.failure {
             Failure::None => self.answer.key(),
-            Failure::Transport(error) => {
-                let mut text = format!("no answer: {error}");
-                let mut source = std::error::Error::source(error);
-                while let Some(cause) = source {
-                    text.push_str(&format!(": {cause}"));
-                    source = cause.source();
-                }
-                text
-            }
+            Failure::Transport(error) => format!("no answer: {}", transport_error(error)),
             Failure::Body(body) => {
                 let body = String::from_utf8_lossy(body);
                 let quoted: String = body.chars().take(QUOTED_BODY).collect();
@@ -121,6 +128,17 @@ impl<T> Reply<T> {
             }
         }
     }
+}
+
+/// A transport error with its causes (for a TLS failure the cause is the useful part).
+fn transport_error(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// The API of one shop. Cheap to clone; clones share the connection pool.
@@ -152,6 +170,26 @@ impl Api {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// GET /healthz, before anything else: whether the shop answers at all (a refused
+    /// connection or a TLS failure is an error here, before any setup), and its version when
+    /// it tells it (`None` from a shop whose /healthz is missing or says nothing). Not
+    /// recorded in any phase.
+    pub async fn shop_version(&self) -> anyhow::Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct Health {
+            version: Option<String>,
+        }
+        let response = self
+            .http
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .map_err(|error| anyhow::anyhow!("{}", transport_error(&error)))
+            .with_context(|| format!("The shop at {} does not answer", self.base))?;
+        let health: Option<Health> = response.json().await.ok();
+        Ok(health.and_then(|h| h.version))
     }
 
     /// POST /api/users/signup; the session is the `session` cookie it sets.
@@ -331,7 +369,7 @@ impl Api {
             Ok::<_, reqwest::Error>((status, headers, body))
         }
         .await;
-        let latency = started.elapsed();
+        let finished = Instant::now();
         let reply = match exchanged {
             Err(error) => Reply {
                 answer: Answer::Error,
@@ -356,7 +394,7 @@ impl Api {
                 failure: Failure::Body(body.into()),
             },
         };
-        self.recorder.record(kind, reply.answer, latency);
+        self.recorder.record(kind, reply.answer, started, finished);
         reply
     }
 }

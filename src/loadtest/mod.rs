@@ -1,73 +1,126 @@
 //! `ticketing loadtest`: sign up users, list tickets, load a running shop over HTTP with a
-//! scenario, then audit its end state read back over the API.
+//! scenario, then audit its end state read back over the API; and `ticketing loadtest
+//! merge`, which combines the interval logs of several runs.
 //!
 //! The load tester is a client of the shop, not a part of it: it may use `config` (its
 //! flags) and its own modules, and reaches the server only over HTTP. It must not use
 //! `actors`, `store`, `http` or `domain`. `run` is the library entry point (the tests call it
 //! in-process); `main` is the subcommand: its own multi-threaded tokio runtime with
-//! `--threads` workers, the report on stdout, and the exit code.
+//! `--threads` workers, the report on stdout, the files asked for, and the exit code.
 //!
 //! Modules, one concern each: `client` (API calls), `setup` (users and tickets), `driver`
-//! (closed, rounds or open-loop pacing), `scenario` (race and marketplace), `ledger` (what
-//! the server acknowledged), `audit` (read-back and checks), `stats` (histograms),
-//! `report` (JSON and human summary), `progress` (the bar on stderr).
+//! (closed, rounds or open-loop pacing), `scenario` (race and marketplace), `onsale` (the
+//! on-sale spike and its figures), `ledger` (what the server acknowledged), `audit`
+//! (read-back and checks), `stats` (histograms), `timeline` (the run per interval),
+//! `hdrlog` (interval logs), `merge` (combining them), `threshold` (targets for CI),
+//! `report` (JSON and human summary), `charts` and `html` (the HTML report), `progress`
+//! (the bar on stderr).
 
 pub mod audit;
+pub mod charts;
 pub mod client;
 pub mod driver;
+pub mod hdrlog;
+pub mod html;
 pub mod ledger;
+pub mod merge;
+pub mod onsale;
 pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod setup;
 pub mod stats;
+pub mod threshold;
+pub mod timeline;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 
-use crate::config::{LoadtestArgs, Scenario};
+use crate::config::{LoadtestArgs, LoadtestCommand, LoadtestOutputs, Scenario};
+use charts::ChartError;
 use client::Api;
 use driver::{Pace, Until, drive};
 use ledger::Ledger;
+use onsale::OnSale;
 use progress::Progress;
-use report::{AuditSummary, Load, Report, RunSummary};
+use report::{AuditSummary, Detail, Load, Report, RunSummary, Versions};
 use scenario::{Marketplace, Race, Shopper};
 use stats::Recorder;
+use timeline::Timeline;
 
 /// Exit code when the run finished and the audit found violations.
 pub const EXIT_AUDIT_FAILED: u8 = 1;
 /// Exit code when the run could not be carried out (bad flags, server unreachable, a
-/// setup or audit read failed). Clap's own usage errors exit 2 as well.
+/// setup or audit read failed, a file could not be written). Clap's own usage errors exit
+/// 2 as well.
 pub const EXIT_FATAL: u8 = 2;
+/// Exit code when the audit passed but a --threshold was broken.
+pub const EXIT_THRESHOLD_BROKEN: u8 = 3;
 
 /// How long the marketplace runs when neither --duration nor --requests is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 /// Marketplace users when --users is absent (or the concurrency, when that is larger).
 const DEFAULT_MARKETPLACE_USERS: usize = 10;
+/// Tickets listed when --tickets is absent: a few for the race and the marketplace, an
+/// arena block for the on-sale.
+const DEFAULT_TICKETS: u64 = 20;
+const DEFAULT_ONSALE_TICKETS: u64 = 500;
+/// Requests in flight when --concurrency is absent; the on-sale's buyers arrive by the
+/// thousand, so it lets many more shop at once.
+const DEFAULT_CONCURRENCY: u64 = 10;
+const DEFAULT_ONSALE_CONCURRENCY: u64 = 256;
 
 /// The flags, checked and resolved into what the run does.
 struct Plan {
+    url: reqwest::Url,
     users: usize,
     tickets: usize,
     concurrency: usize,
     pace: Pace,
     until: Until,
+    warmup: Duration,
     load: Load,
 }
 
 impl Plan {
     fn of(args: &LoadtestArgs) -> anyhow::Result<Plan> {
-        let concurrency = size(args.concurrency, "--concurrency")?;
-        let tickets = size(args.tickets, "--tickets")?;
+        let url = args.url.clone().context("--url is required")?;
+        if !matches!(url.scheme(), "http" | "https") {
+            bail!("--url must be an http:// or https:// URL, not {url}");
+        }
+        let onsale = args.scenario == Scenario::Onsale;
+        let concurrency_flag = args.concurrency.unwrap_or(if onsale {
+            DEFAULT_ONSALE_CONCURRENCY
+        } else {
+            DEFAULT_CONCURRENCY
+        });
+        let tickets_flag = args.tickets.unwrap_or(if onsale {
+            DEFAULT_ONSALE_TICKETS
+        } else {
+            DEFAULT_TICKETS
+        });
+        let concurrency = size(concurrency_flag, "--concurrency")?;
+        let tickets = size(tickets_flag, "--tickets")?;
         let users = match (args.users, args.scenario) {
+            (Some(_), Scenario::Onsale) => {
+                bail!("The on-sale signs up one seller and --buyers; --users does not apply")
+            }
             (Some(users), _) => size(users, "--users")?,
             (None, Scenario::Race) => concurrency.saturating_add(1),
             (None, Scenario::Marketplace) => DEFAULT_MARKETPLACE_USERS.max(concurrency),
+            (None, Scenario::Onsale) => size(args.buyers, "--buyers")?.saturating_add(1),
         };
+        let warmup = args.warmup.unwrap_or(Duration::ZERO);
+        if args.warmup.is_some() && args.scenario != Scenario::Marketplace {
+            bail!(
+                "--warmup applies to the marketplace, a steady load; the race and the on-sale \
+                 are measured whole"
+            );
+        }
         // Clap enforces these too; `LoadtestArgs` can also be built by hand.
         if users < 2 || tickets == 0 || concurrency == 0 || args.threads == 0 {
             bail!("--users must be at least 2, and --tickets, --concurrency, --threads at least 1");
@@ -88,6 +141,23 @@ impl Plan {
             );
         }
         let (pace, until) = match args.scenario {
+            Scenario::Onsale => {
+                if args.duration.is_some() || args.requests.is_some() || args.rate.is_some() {
+                    bail!(
+                        "--duration, --requests and --rate do not apply to the on-sale: \
+                         --buyers arrive over --ramp"
+                    );
+                }
+                let rate = args.buyers as f64 / args.ramp.as_secs_f64();
+                (
+                    Pace::Open {
+                        rate,
+                        burst: 1,
+                        max_in_flight: concurrency,
+                    },
+                    Until::Count(args.buyers),
+                )
+            }
             Scenario::Race => {
                 if args.duration.is_some() || args.requests.is_some() {
                     bail!(
@@ -98,16 +168,16 @@ impl Plan {
                 let pace = match args.rate {
                     Some(rate) => Pace::Open {
                         rate,
-                        burst: args.concurrency,
+                        burst: concurrency_flag,
                         max_in_flight: concurrency,
                     },
                     None => Pace::Rounds {
-                        size: args.concurrency,
+                        size: concurrency_flag,
                     },
                 };
                 (
                     pace,
-                    Until::Count(args.tickets.saturating_mul(args.concurrency)),
+                    Until::Count(tickets_flag.saturating_mul(concurrency_flag)),
                 )
             }
             Scenario::Marketplace => {
@@ -121,40 +191,48 @@ impl Plan {
                         workers: concurrency,
                     },
                 };
+                // The warm-up comes on top of the measured duration.
                 let until = match (args.requests, args.duration) {
                     (Some(requests), _) => Until::Count(requests),
-                    (None, Some(duration)) => Until::Elapsed(duration),
-                    (None, None) => Until::Elapsed(DEFAULT_DURATION),
+                    (None, Some(duration)) => Until::Elapsed(duration + warmup),
+                    (None, None) => Until::Elapsed(DEFAULT_DURATION + warmup),
                 };
                 (pace, until)
             }
         };
         let load = Load {
-            mode: if args.rate.is_some() {
+            // The on-sale's arrivals are an open-loop schedule of their own.
+            mode: if args.rate.is_some() || onsale {
                 "open"
             } else {
                 "closed"
             },
-            concurrency: args.concurrency,
+            concurrency: concurrency_flag,
             rate_rps: args.rate,
             threads: args.threads,
             users: users as u64,
-            tickets: args.tickets,
+            tickets: tickets_flag,
             planned_secs: match (args.scenario, until) {
-                (Scenario::Marketplace, Until::Elapsed(d)) => Some(d.as_secs_f64()),
+                (Scenario::Marketplace, Until::Elapsed(d)) => Some((d - warmup).as_secs_f64()),
                 _ => None,
             },
             planned_requests: match until {
                 Until::Count(n) => Some(n),
                 Until::Elapsed(_) => None,
             },
+            warmup_secs: args.warmup.map(|w| w.as_secs_f64()),
+            interval_secs: args.outputs.interval.as_secs_f64(),
+            buyers: onsale.then_some(args.buyers),
+            ramp_secs: onsale.then_some(args.ramp.as_secs_f64()),
         };
         Ok(Plan {
+            url,
             users,
             tickets,
             concurrency,
             pace,
             until,
+            warmup,
             load,
         })
     }
@@ -164,42 +242,54 @@ fn size(value: u64, flag: &str) -> anyhow::Result<usize> {
     usize::try_from(value).with_context(|| format!("{flag} {value} is too large"))
 }
 
-/// Runs a whole load test against `args.url`: setup, the scenario, the audit. Answers the
-/// report whether or not the audit passed; an error means the test could not be carried out.
-/// Shows progress on stderr unless `args.json` is set or stderr is not a terminal.
+/// Runs a whole load test against `args.url`: setup, the scenario, the audit, and the
+/// thresholds. Answers the report whether or not the audit passed and the thresholds held;
+/// an error means the test could not be carried out. Shows progress on stderr unless
+/// `args.json` is set or stderr is not a terminal. Writes no file (`write_files` does).
 pub async fn run(args: &LoadtestArgs) -> anyhow::Result<Report> {
     let plan = Plan::of(args)?;
     let progress = Progress::new(!args.json);
-    let http = client::http_client(plan.concurrency, args.timeout)?;
+    let http = client::http_client(plan.concurrency, args.timeout, args.cacert.as_deref())?;
     let ledger = Arc::new(Ledger::new());
 
-    // Setup: users, then tickets (one seller in the race, everyone in the marketplace).
+    // Setup: users, then tickets (one seller in the race and the on-sale, everyone in the
+    // marketplace).
     let setup_stats = Arc::new(Recorder::new());
-    let api = Api::new(http, &args.url, setup_stats.clone());
+    let api = Api::new(http, &plan.url, setup_stats.clone());
+    let shop_version = api.shop_version().await?;
     let started = Instant::now();
     let bar = progress.counting("signup", plan.users as u64);
     let signups = setup::SIGNUP_CONCURRENCY.min(plan.concurrency);
     let users = setup::sign_up(&api, plan.users, signups, &bar)
         .await
-        .with_context(|| format!("Setup on {} failed", args.url))?;
+        .with_context(|| format!("Setup on {} failed", plan.url))?;
     bar.finish_and_clear();
     let sellers = match args.scenario {
-        Scenario::Race => &users[..1],
+        Scenario::Race | Scenario::Onsale => &users[..1],
         Scenario::Marketplace => &users[..],
     };
     let bar = progress.counting("tickets", plan.tickets as u64);
     let tickets =
         setup::list_tickets(&api, sellers, plan.tickets, plan.concurrency, &ledger, &bar).await?;
     bar.finish_and_clear();
+    if args.scenario == Scenario::Onsale {
+        onsale::check_listing(&api, &tickets).await?;
+    }
     let setup_summary = setup_stats.summary(started.elapsed());
 
     // The run.
-    let run_stats = Arc::new(Recorder::new());
+    let run_started = SystemTime::now();
+    let run_stats = Arc::new(Recorder::starting(
+        Instant::now(),
+        args.outputs.interval,
+        plan.warmup,
+    ));
     let run_api = api.recording_into(run_stats.clone());
     let bar = match plan.until {
         Until::Count(total) => progress.counting("run", total),
         Until::Elapsed(duration) => progress.timed("run", duration),
     };
+    let mut onsale = None;
     let driven = match args.scenario {
         Scenario::Race => {
             for ticket in &tickets {
@@ -237,12 +327,24 @@ pub async fn run(args: &LoadtestArgs) -> anyhow::Result<Report> {
             })
             .await?
         }
+        Scenario::Onsale => {
+            let buyers = users.iter().cloned().enumerate().skip(1).collect();
+            let sale = Arc::new(OnSale::new(run_api, ledger.clone(), buyers, tickets));
+            let step = sale.clone();
+            let driven = drive(&plan.pace, plan.until, &bar, move |seq, arrived| {
+                step.clone().step(seq, arrived)
+            })
+            .await?;
+            onsale = Some(sale.summary());
+            driven
+        }
     };
     bar.finish_and_clear();
     let run_summary = RunSummary {
-        phase: run_stats.summary(driven.elapsed),
+        phase: run_stats.summary(driven.elapsed.saturating_sub(plan.warmup)),
         max_send_lag_ms: driven.max_send_lag.map(|lag| lag.as_secs_f64() * 1000.0),
     };
+    let (totals, timeline) = run_stats.finish();
 
     // The audit.
     let audit_stats = Arc::new(Recorder::new());
@@ -258,21 +360,88 @@ pub async fn run(args: &LoadtestArgs) -> anyhow::Result<Report> {
 
     Ok(Report {
         scenario: args.scenario,
-        url: args.url.to_string(),
+        url: plan.url.to_string(),
+        versions: Versions {
+            loadtest: env!("CARGO_PKG_VERSION"),
+            shop: shop_version,
+        },
         load: plan.load,
         setup: setup_summary,
+        thresholds: threshold::judge_all(&args.outputs.thresholds, &run_summary.phase),
         run: run_summary,
+        onsale,
         audit: AuditSummary {
             findings,
             requests: audit_stats.summary(started.elapsed()),
         },
+        detail: Detail {
+            started: run_started,
+            timeline,
+            totals,
+        },
     })
 }
 
+/// Writes the files `args` asks for: the HTML report, the CSV timeline, the interval log.
+pub fn write_files(args: &LoadtestArgs, report: &Report) -> anyhow::Result<()> {
+    let load = serde_json::to_string(&report.load).context("Failed to describe the load")?;
+    let about = [
+        format!("loadtest {}", report.versions.loadtest),
+        format!(
+            "scenario {} on {}",
+            report::scenario_name(report.scenario),
+            report.url
+        ),
+        format!(
+            "shop version {}",
+            report.versions.shop.as_deref().unwrap_or("not told")
+        ),
+        format!("load {load}"),
+    ];
+    write_outputs(
+        &args.outputs,
+        &report.detail.timeline,
+        report.detail.started,
+        &about,
+        || report.html(),
+    )
+}
+
+/// Writes `outputs`' files for a timeline that began at `started`; `html` makes the report
+/// only when one is asked for (drawing charts takes a moment).
+fn write_outputs(
+    outputs: &LoadtestOutputs,
+    timeline: &Timeline,
+    started: SystemTime,
+    about: &[String],
+    html: impl FnOnce() -> Result<String, ChartError>,
+) -> anyhow::Result<()> {
+    let write = |path: &std::path::Path, bytes: &[u8]| {
+        std::fs::write(path, bytes).with_context(|| format!("Failed to write {}", path.display()))
+    };
+    if let Some(path) = &outputs.report {
+        write(path, html()?.as_bytes())?;
+    }
+    if let Some(path) = &outputs.timeseries {
+        write(path, timeline.csv().as_bytes())?;
+    }
+    if let Some(path) = &outputs.hdr_log {
+        let mut log = Vec::new();
+        hdrlog::write(timeline, started, about, &mut log)?;
+        write(path, &log)?;
+    }
+    Ok(())
+}
+
 /// The `loadtest` subcommand: runs on its own runtime, prints the report (JSON with
-/// `--json`), and exits 0 when the audit passed, `EXIT_AUDIT_FAILED` when it did not, and
-/// `EXIT_FATAL` when the test could not be carried out.
+/// `--json`), writes the files asked for, and exits 0 when the audit passed and every
+/// threshold held, `EXIT_AUDIT_FAILED` when the audit did not pass,
+/// `EXIT_THRESHOLD_BROKEN` when a threshold was broken (naming it on stderr), and
+/// `EXIT_FATAL` when the test could not be carried out. `loadtest merge` is `merge::main`.
 pub fn main(args: LoadtestArgs) -> ExitCode {
+    if let Some(LoadtestCommand::Merge(merge_args)) = args.command {
+        return merge::main(merge_args);
+    }
     let threads = usize::try_from(args.threads).unwrap_or(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -289,6 +458,9 @@ pub fn main(args: LoadtestArgs) -> ExitCode {
         Ok(report) => report,
         Err(error) => return fatal(error),
     };
+    if let Err(error) = write_files(&args, &report) {
+        return fatal(error);
+    }
     let text = if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(json) => json + "\n",
@@ -300,11 +472,13 @@ pub fn main(args: LoadtestArgs) -> ExitCode {
     if let Err(error) = std::io::stdout().lock().write_all(text.as_bytes()) {
         return fatal(anyhow::Error::new(error).context("Failed to print the report"));
     }
-    if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_AUDIT_FAILED)
+    for verdict in report.broken() {
+        eprintln!(
+            "threshold broken: {} (measured {})",
+            verdict.threshold, verdict.actual
+        );
     }
+    ExitCode::from(report.exit_code())
 }
 
 fn fatal(error: anyhow::Error) -> ExitCode {
@@ -368,8 +542,31 @@ mod tests {
     }
 
     #[test]
+    fn the_onsale_sends_five_thousand_buyers_within_a_second_for_five_hundred_tickets() {
+        let plan = plan(&["--scenario", "onsale"]).expect("a valid plan");
+        assert_eq!(
+            (plan.users, plan.tickets),
+            (5001, 500),
+            "a seller and the buyers"
+        );
+        assert!(matches!(plan.until, Until::Count(5000)));
+        assert!(matches!(
+            plan.pace,
+            Pace::Open { rate, burst: 1, max_in_flight: 256 } if (rate - 5000.0).abs() < 1e-9
+        ));
+        assert_eq!(plan.load.mode, "open");
+    }
+
+    #[test]
+    fn the_warmup_lengthens_a_timed_marketplace_run() {
+        let plan = plan(&["--duration", "5", "--warmup", "2"]).expect("a valid plan");
+        assert!(matches!(plan.until, Until::Elapsed(d) if d == Duration::from_secs(7)));
+        assert_eq!(plan.load.planned_secs, Some(5.0), "the measured part");
+    }
+
+    #[test]
     fn contradictory_flags_are_refused_before_any_request() {
-        let cases: [(&[&str], &str); 3] = [
+        let cases: [(&[&str], &str); 7] = [
             (
                 &["--scenario", "race", "--duration", "5"],
                 "a race has no duration",
@@ -381,6 +578,22 @@ mod tests {
             (
                 &["--users", "3", "--concurrency", "4"],
                 "fewer marketplace users than requests in flight",
+            ),
+            (
+                &["--scenario", "race", "--warmup", "1"],
+                "a race is measured whole",
+            ),
+            (
+                &["--scenario", "onsale", "--duration", "5"],
+                "buyers arrive over the ramp, not for a duration",
+            ),
+            (
+                &["--scenario", "onsale", "--users", "50"],
+                "the on-sale counts buyers",
+            ),
+            (
+                &["--scenario", "onsale", "--rate", "50"],
+                "the ramp sets the on-sale's rate",
             ),
         ];
         for (flags, why) in cases {

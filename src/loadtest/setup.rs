@@ -2,8 +2,8 @@
 //!
 //! Signups cost the server a password hash each (argon2, tens of milliseconds of CPU), so
 //! they go out a few at a time and each session is kept for the whole run. A setup request
-//! that fails is fatal: a run on half its users would measure something else. Uses
-//! `client` and `ledger` only.
+//! that fails is fatal: a run on half its users would measure something else; one refused
+//! with 429 says how to lift the shop's rate limits. Uses `client` and `ledger` only.
 
 use std::time::Instant;
 
@@ -12,8 +12,20 @@ use futures::{StreamExt, TryStreamExt, stream};
 use indicatif::ProgressBar;
 use rand::Rng;
 
-use super::client::{Api, Session};
+use super::client::{Api, Reply, Session};
 use super::ledger::Ledger;
+
+/// Why a setup request failed, with the way out when the shop's rate limits refused it.
+fn failure<T>(what: String, reply: &Reply<T>) -> anyhow::Error {
+    if reply.answer.is(429) {
+        anyhow::anyhow!(
+            "{what}: 429 Too Many Requests: the shop's rate limits refused the load test's \
+             setup; start the shop with --limits off (TICKETING_LIMITS=off) to load it"
+        )
+    } else {
+        anyhow::anyhow!("{what}: {}", reply.describe())
+    }
+}
 
 /// Signups in flight at once: enough to keep a few cores hashing, few enough not to queue
 /// behind one another for long.
@@ -38,7 +50,7 @@ pub async fn sign_up(
             progress.inc(1);
             match reply.body {
                 Some(session) => Ok(session),
-                None => bail!("Failed to sign up {email}: {}", reply.describe()),
+                None => Err(failure(format!("Failed to sign up {email}"), &reply)),
             }
         })
         .buffered(concurrency.max(1))
@@ -73,11 +85,10 @@ pub async fn list_tickets(
                     ledger.ticket_created(&ticket.id);
                     Ok(ticket.id)
                 }
-                None => bail!(
-                    "Failed to list ticket {index} as {}: {}",
-                    seller.email,
-                    reply.describe()
-                ),
+                None => Err(failure(
+                    format!("Failed to list ticket {index} as {}", seller.email),
+                    &reply,
+                )),
             }
         })
         .buffered(concurrency.max(1))

@@ -46,7 +46,7 @@ const FORMAT_VERSION: u64 = 2;
 /// come from here.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("storage engine error")]
+    #[error("storage engine error: {0}")]
     Engine(#[from] sled::Error),
     #[error("a value could not be encoded: {0}")]
     Codec(String),

@@ -17,20 +17,28 @@ use ticketing::loadtest::{EXIT_AUDIT_FAILED, run};
 use crate::helpers::spawn_app;
 
 /// The flags as the command line would give them, parsed by the real parser.
-fn loadtest_args(url: &str, flags: &[&str]) -> LoadtestArgs {
+pub fn loadtest_args(url: &str, flags: &[&str]) -> LoadtestArgs {
     let argv = ["ticketing", "loadtest", "--url", url, "--json"]
         .into_iter()
         .chain(flags.iter().copied());
     match Cli::try_parse_from(argv).expect("the flags parse").command {
-        Some(Command::Loadtest(args)) => args,
+        Some(Command::Loadtest(args)) => *args,
         _ => panic!("`loadtest` parses as the loadtest command"),
     }
 }
 
 /// Runs the real binary's `loadtest` and answers its exit code and stdout.
 async fn loadtest_binary(url: &str, flags: &[&str]) -> (Option<i32>, String) {
+    let args = ["loadtest", "--url", url, "--json"];
+    let (code, stdout, _) = ticketing_binary(&args, flags).await;
+    (code, stdout)
+}
+
+/// Runs the real binary with `args` then `flags`, and answers its exit code, stdout and
+/// stderr.
+pub async fn ticketing_binary(args: &[&str], flags: &[&str]) -> (Option<i32>, String, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ticketing"))
-        .args(["loadtest", "--url", url, "--json"])
+        .args(args)
         .args(flags)
         .kill_on_drop(true)
         .output();
@@ -39,12 +47,12 @@ async fn loadtest_binary(url: &str, flags: &[&str]) -> (Option<i32>, String) {
         .expect("the load test finishes within a minute")
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.code().is_some(),
         "exited by itself; stderr: {stderr}"
     );
-    (output.status.code(), stdout)
+    (output.status.code(), stdout, stderr)
 }
 
 #[actix_web::test]

@@ -10,6 +10,7 @@ mod helpers;
 mod holds;
 mod limits;
 mod loadtest;
+mod loadtest_kit;
 mod orders;
 mod payments;
 mod payments_recovery;

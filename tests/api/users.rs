@@ -482,7 +482,8 @@ async fn healthz_answers_without_a_session() {
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.json::<Value>().await.expect("json"),
-        json!({"status": "ok"})
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+        "the version lets a load test name the build it measured"
     );
     assert!(
         app.get(&app.client(), "/healthz")
