@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
     let mode = args.next().ok_or_else(usage)?;
     let tickets: usize = args.next().map_or(Ok(100_000), |a| a.parse())?;
     let concurrency: usize = args.next().map_or(Ok(256), |a| a.parse())?;
-    let ids = IdGenerator::new();
+    let ids = IdGenerator::new(clock::Clock::system());
     match mode.as_str() {
         "store" => store(&ids, tickets, concurrency, true),
         "store-read-back" => store(&ids, tickets, concurrency, false),
@@ -155,7 +155,7 @@ fn reservations(
             let command = TicketCommand::Reserve {
                 order_id: OrderId::new(ids.next()),
                 buyer,
-                expires_at: clock::now().plus_secs(900),
+                expires_at: clock::Clock::system().now().plus_secs(900),
             };
             let event = ticket::decide(&ticket, command)?.expect("a free ticket");
             Ok((event, ticket))

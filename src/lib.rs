@@ -59,7 +59,16 @@ pub struct Application {
 }
 
 impl Application {
+    /// Builds the shop on the system clock.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Application::build_with_clock(config, clock::Clock::system()).await
+    }
+
+    /// Builds the shop on `clock` (tests pass a manual one and move it by hand).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: clock::Clock,
+    ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(config.addr)
             .with_context(|| format!("Failed to listen on {}", config.addr))?;
         let address = listener.local_addr()?;
@@ -68,12 +77,13 @@ impl Application {
 
         let threads = config.threads();
         let arbiters: Vec<actix::Arbiter> = (0..threads).map(|_| actix::Arbiter::new()).collect();
-        let ids = Arc::new(IdGenerator::new());
+        let ids = Arc::new(IdGenerator::new(clock.clone()));
         let settings = Settings {
             hold_secs: config.hold_secs,
             idle_after: Duration::from_millis(config.actor_idle_ms.max(1)),
             max_holds_per_buyer: config.limit(config.max_holds_per_buyer),
             payment_max_age_secs: config.payment_max_age_secs,
+            clock: clock.clone(),
         };
         let payments = payments::from_config(&config.gateway())?;
         let gateway = payments.describe();
@@ -105,10 +115,14 @@ impl Application {
                 threads,
                 (config.limits == config::Switch::On).then_some(config.hash_queue),
             ),
-            Tokens::new(&jwt_secret),
+            Tokens::new(&jwt_secret, clock.clone()),
             config.session_secs,
             config.limit(config.failed_signins_per_hour),
+            clock.clone(),
         );
+        let expired = store
+            .drop_expired_sessions(clock.now())
+            .context("Failed to drop expired sessions")?;
         let state = web::Data::new(AppState {
             actors: actors.clone(),
             accounts,
@@ -142,7 +156,7 @@ impl Application {
         .run();
 
         tracing::info!(%address, "Listening");
-        tracing::info!(data_dir = %config.data_dir.display(), "Data directory");
+        tracing::info!(data_dir = %config.data_dir.display(), expired_sessions = expired, "Data directory");
         tracing::info!(hold_secs = config.hold_secs, "Purchase holds");
         tracing::info!(source = jwt_source, "Session signing secret");
         tracing::info!(secure = config.cookie_secure, "Session cookie");
@@ -189,6 +203,12 @@ impl Application {
     /// The address actually bound (the port is chosen by the OS when 0 was asked for).
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The hold supervisor: send it `ExpireDue` to expire what is due now, without waiting
+    /// for its own wake-up (tests on a manual clock do).
+    pub fn hold_supervisor(&self) -> Addr<HoldSupervisor> {
+        self._supervisor.clone()
     }
 
     /// Where start-up is; `wait` on it to know when the shop serves its API.

@@ -10,12 +10,12 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::passwords::{PasswordError, Passwords};
 use super::tokens::{Claims, Tokens};
-use crate::clock::{self, IdGenerator};
+use crate::clock::{Clock, IdGenerator};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::user::{self, Email, Password, User};
 use crate::store::{EmailClaim, Known, SessionRecord, Store, StoreError};
@@ -57,6 +57,7 @@ pub struct Accounts {
     tokens: Tokens,
     session_secs: u64,
     failed_signins: Arc<FailedSignins>,
+    clock: Clock,
     /// Password changes commit one at a time: users have no actor to serialise them, and a
     /// change is checked against the version it read (`change_password`).
     user_writes: Arc<tokio::sync::Mutex<()>>,
@@ -72,6 +73,7 @@ impl Accounts {
         tokens: Tokens,
         session_secs: u64,
         failed_signins_per_hour: u32,
+        clock: Clock,
     ) -> Accounts {
         Accounts {
             store,
@@ -80,6 +82,7 @@ impl Accounts {
             tokens,
             session_secs,
             failed_signins: Arc::new(FailedSignins::new(failed_signins_per_hour)),
+            clock,
             user_writes: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -211,13 +214,13 @@ impl Accounts {
         let live = self
             .store
             .session(session_id)?
-            .is_some_and(|s| s.user_id == user_id && s.expires_at > clock::now());
+            .is_some_and(|s| s.user_id == user_id && s.expires_at > self.clock.now());
         Ok(live.then_some(claims))
     }
 
     fn open_session(&self, user_id: UserId, email: Email) -> Result<SignedIn, AccountError> {
         let session_id = SessionId::new(self.ids.next());
-        let now = clock::now();
+        let now = self.clock.now();
         let expires_at = now.plus_secs(self.session_secs);
         self.store.put_session(
             session_id,
@@ -316,13 +319,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let store = Store::open(dir.path(), 1024 * 1024).expect("a store");
         store.replay().expect("replay");
+        let clock = Clock::system();
         let accounts = Accounts::new(
             store.clone(),
-            Arc::new(IdGenerator::new()),
+            Arc::new(IdGenerator::new(clock.clone())),
             Passwords::new(1, None),
-            Tokens::new(b"a test secret of thirty-two bytes!"),
+            Tokens::new(b"a test secret of thirty-two bytes!", clock.clone()),
             3600,
             0,
+            clock,
         );
         let email = Email::parse("dropped@example.com").expect("valid");
         let password = Password::parse("a long password").expect("valid");

@@ -21,7 +21,6 @@ use tokio::sync::Notify;
 use super::Actors;
 use super::error::EntityError;
 use super::order::ExpireOrder;
-use crate::clock;
 use crate::domain::order::OrderStatus;
 use crate::domain::time::Timestamp;
 use crate::readiness::Readiness;
@@ -87,7 +86,10 @@ impl Handler<ExpireDue> for HoldSupervisor {
 
     fn handle(&mut self, _: ExpireDue, _: &mut Context<Self>) -> Self::Result {
         let actors = self.actors.clone();
-        Box::pin(async move { expire_due(&actors, clock::now()).await })
+        Box::pin(async move {
+            let now = actors.settings.clock.now();
+            expire_due(&actors, now).await
+        })
     }
 }
 
@@ -98,7 +100,7 @@ async fn watch(actors: Actors) {
         // `next` and notifies, one placed before it is already in the index.
         wake.next.store(u64::MAX, Ordering::Release);
         let earliest = actors.store.earliest_deadline();
-        let now = clock::now();
+        let now = actors.settings.clock.now();
         match earliest {
             Some(deadline) if deadline <= now => match expire_due(&actors, now).await {
                 Ok(0) | Err(_) => tokio::time::sleep(RETRY_AFTER).await,
@@ -106,9 +108,8 @@ async fn watch(actors: Actors) {
             },
             Some(deadline) => {
                 wake.next.fetch_min(deadline.millis(), Ordering::AcqRel);
-                let wait = Duration::from_millis(deadline.millis() - now.millis());
                 tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
+                    _ = actors.settings.clock.sleep_until(deadline) => {}
                     _ = wake.notify.notified() => {}
                 }
             }

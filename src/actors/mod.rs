@@ -42,6 +42,8 @@ pub struct Settings {
     pub max_holds_per_buyer: u32,
     /// Past this age a charge of unknown outcome is looked up, never asked for again.
     pub payment_max_age_secs: u64,
+    /// The app's time (`clock::Clock`): deadlines, expiries, the age of charges.
+    pub clock: crate::clock::Clock,
 }
 
 /// Everything an actor may reach: the store, the registries, the hold supervisor's wake-up,

@@ -13,7 +13,6 @@ use actix::prelude::*;
 use super::Actors;
 use super::error::EntityError;
 use super::registry::{Entity, Life};
-use crate::clock;
 use crate::domain::events::Event;
 use crate::domain::ids::{OrderId, UserId};
 use crate::domain::order::{self, Order, OrderCommand};
@@ -149,7 +148,7 @@ impl Handler<ExpireOrder> for OrderActor {
 
     #[tracing::instrument(name = "Expiring a hold", skip_all, fields(order_id = %self.order.id))]
     fn handle(&mut self, _: ExpireOrder, ctx: &mut Context<Self>) -> Self::Result {
-        let now = clock::now();
+        let now = self.actors.settings.clock.now();
         match self.execute(OrderCommand::Expire { now }, ctx) {
             Ok(Some((event, commit))) => {
                 let lag = now.millis().saturating_sub(self.order.expires_at.millis());

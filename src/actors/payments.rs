@@ -22,7 +22,6 @@ use futures::StreamExt;
 use super::Actors;
 use super::error::EntityError;
 use super::order::OrderActor;
-use crate::clock;
 use crate::domain::charge::{self, Charge};
 use crate::domain::error::DomainError;
 use crate::domain::ids::{ChargeId, OrderId, UserId};
@@ -64,7 +63,7 @@ impl Handler<PayOrder> for OrderActor {
             by: msg.by,
             charge_id,
             token: msg.token,
-            now: clock::now(),
+            now: self.actors.settings.clock.now(),
         };
         match self.execute(command, ctx) {
             Err(error) => Box::pin(std::future::ready(Err(error))),
@@ -107,7 +106,8 @@ async fn charge_and_settle(
         .charge(charge_id)?
         .ok_or(EntityError::NotFound)?;
     let max_age = actors.settings.payment_max_age_secs;
-    let outcome = if charge::may_ask_again(&charge, clock::now(), max_age) {
+    let now = actors.settings.clock.now();
+    let outcome = if charge::may_ask_again(&charge, now, max_age) {
         actors.payments.charge(charge_request(&charge)).await
     } else {
         actors.payments.find(order_id.to_string()).await
@@ -437,7 +437,7 @@ async fn settle_one(actors: &Actors, order_id: OrderId) -> Settling {
                 .is_some_and(|charge| {
                     !charge::may_ask_again(
                         &charge,
-                        clock::now(),
+                        actors.settings.clock.now(),
                         actors.settings.payment_max_age_secs,
                     )
                 });

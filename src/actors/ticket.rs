@@ -14,7 +14,6 @@ use actix::prelude::*;
 use super::Actors;
 use super::error::EntityError;
 use super::registry::{Entity, Life};
-use crate::clock;
 use crate::domain::events::Event;
 use crate::domain::ids::{OrderId, TicketId, UserId};
 use crate::domain::money::Price;
@@ -144,7 +143,12 @@ impl Handler<ReserveTicket> for TicketActor {
 
     #[tracing::instrument(name = "Reserving a ticket", skip_all, fields(ticket_id = %self.ticket.id, user_id = %msg.buyer))]
     fn handle(&mut self, msg: ReserveTicket, ctx: &mut Context<Self>) -> Self::Result {
-        let expires_at = clock::now().plus_secs(self.actors.settings.hold_secs);
+        let expires_at = self
+            .actors
+            .settings
+            .clock
+            .now()
+            .plus_secs(self.actors.settings.hold_secs);
         let command = TicketCommand::Reserve {
             order_id: OrderId::new(self.actors.ids.next()),
             buyer: msg.buyer,

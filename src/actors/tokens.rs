@@ -5,7 +5,9 @@
 //!
 //! Checking a signature means an HMAC and a JSON decode on every request of a session, a
 //! twentieth of a reservation's time; so the claims of tokens already checked are kept by
-//! their exact text, with their expiry still checked at each use.
+//! their exact text, with their expiry still checked at each use. Expiry is judged by the
+//! app's clock (`clock::Clock`), not the library's, so that a test moving a manual clock
+//! sees sessions end when it says.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::clock;
+use crate::clock::Clock;
 use crate::sync::lock;
 
 /// Checked tokens kept at most; the set is emptied when full (re-checking costs little).
@@ -38,18 +40,23 @@ pub struct Tokens {
     validation: Validation,
     /// Token text -> its claims, for tokens whose signature has been checked.
     checked: Arc<Mutex<HashMap<String, Claims>>>,
+    clock: Clock,
 }
 
 impl Tokens {
-    pub fn new(secret: &[u8]) -> Tokens {
+    pub fn new(secret: &[u8], clock: Clock) -> Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
-        // Expiry is exact: a token is dead the second its exp passes.
+        // `exp` must be there, and is judged below by the app's clock, exactly: a token is
+        // dead the second its exp passes.
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp"]);
         validation.leeway = 0;
         Tokens {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             checked: Arc::default(),
+            clock,
         }
     }
 
@@ -59,14 +66,16 @@ impl Tokens {
 
     /// The claims of a well-signed, unexpired token; `None` for anything else.
     pub fn read(&self, token: &str) -> Option<Claims> {
+        let now_secs = self.clock.now().millis() / 1000;
         if let Some(claims) = lock(&self.checked).get(token) {
-            // The same rule as the library's with no leeway: dead once `exp` has passed.
-            let now_secs = clock::now().millis() / 1000;
             return (claims.exp >= now_secs).then(|| claims.clone());
         }
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()?
             .claims;
+        if claims.exp < now_secs {
+            return None;
+        }
         let mut checked = lock(&self.checked);
         if checked.len() >= CHECKED_CAPACITY {
             checked.clear();
@@ -91,12 +100,16 @@ mod tests {
     }
 
     fn now_secs() -> u64 {
-        clock::now().millis() / 1000
+        Clock::system().now().millis() / 1000
+    }
+
+    fn tokens(secret: &[u8]) -> Tokens {
+        Tokens::new(secret, Clock::system())
     }
 
     #[test]
     fn a_good_token_reads_the_same_the_second_time() {
-        let tokens = Tokens::new(b"a test secret of enough length");
+        let tokens = tokens(b"a test secret of enough length");
         let token = tokens.issue(&claims(now_secs() + 60)).expect("signs");
         let first = tokens.read(&token).expect("valid");
         assert_eq!(tokens.read(&token), Some(first));
@@ -104,8 +117,8 @@ mod tests {
 
     #[test]
     fn a_token_from_another_key_or_edited_is_refused() {
-        let tokens = Tokens::new(b"a test secret of enough length");
-        let other = Tokens::new(b"another secret, just as long...");
+        let tokens = tokens(b"a test secret of enough length");
+        let other = super::tests::tokens(b"another secret, just as long...");
         let token = other.issue(&claims(now_secs() + 60)).expect("signs");
         assert_eq!(tokens.read(&token), None);
         let mine = tokens.issue(&claims(now_secs() + 60)).expect("signs");
@@ -120,9 +133,9 @@ mod tests {
 
     #[test]
     fn an_expired_token_is_refused_even_after_it_was_checked() {
-        let tokens = Tokens::new(b"a test secret of enough length");
+        let tokens = tokens(b"a test secret of enough length");
         let stale = tokens.issue(&claims(now_secs() - 1)).expect("signs");
-        assert_eq!(tokens.read(&stale), None, "the library refuses it");
+        assert_eq!(tokens.read(&stale), None, "refused on first reading");
         // A token checked while valid whose expiry has since passed.
         lock(&tokens.checked).insert("checked earlier".into(), claims(now_secs() - 1));
         assert_eq!(tokens.read("checked earlier"), None);

@@ -156,11 +156,10 @@ struct Inner {
     _released: LockRelease,
 }
 
-/// Every user's sessions that have not expired; expired ones are removed on the way.
+/// Every user's sessions.
 fn live_sessions(
     sessions: &sled::Tree,
 ) -> Result<std::collections::HashMap<UserId, Vec<SessionId>>, StoreError> {
-    let now = crate::clock::now();
     let mut live: std::collections::HashMap<UserId, Vec<SessionId>> = Default::default();
     for entry in sessions.iter() {
         let (key, value) = entry?;
@@ -171,11 +170,7 @@ fn live_sessions(
         };
         let record = decode_session(&value).map_err(corrupt)?;
         let id = SessionId::from_bytes(&key).map_err(|_| corrupt("not a session id".into()))?;
-        if Timestamp::from_millis(record.expires_at) <= now {
-            sessions.remove(&key)?;
-        } else {
-            live.entry(record.user()).or_default().push(id);
-        }
+        live.entry(record.user()).or_default().push(id);
     }
     Ok(live)
 }
@@ -520,6 +515,28 @@ impl Store {
         }
         self.inner.sessions.remove(id.as_bytes())?;
         Ok(())
+    }
+
+    /// Removes the sessions that expired before `now` (run at start-up): a session lasts a
+    /// week, and nothing else would ever delete one its user did not sign out of.
+    pub fn drop_expired_sessions(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let mut expired = Vec::new();
+        for entry in self.inner.sessions.iter() {
+            let (key, value) = entry?;
+            if let (Ok(record), Ok(id)) = (decode_session(&value), SessionId::from_bytes(&key))
+                && Timestamp::from_millis(record.expires_at) <= now
+            {
+                expired.push((record.user(), id));
+            }
+        }
+        let mut sessions_of = lock(&self.inner.sessions_of);
+        for (user, id) in &expired {
+            self.inner.sessions.remove(id.as_bytes())?;
+            if let Some(ids) = sessions_of.get_mut(user) {
+                ids.retain(|other| other != id);
+            }
+        }
+        Ok(expired.len())
     }
 
     /// Revokes every session of `user` but `keep`; answers how many went.
