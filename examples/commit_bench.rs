@@ -20,8 +20,8 @@ use ticketing::clock::{self, IdGenerator};
 use ticketing::domain::events::Event;
 use ticketing::domain::ids::{OrderId, TicketId, UserId};
 use ticketing::domain::money::Price;
-use ticketing::domain::ticket::{self, Ticket, TicketCommand, Title};
-use ticketing::store::{Known, Store};
+use ticketing::domain::ticket::{self, Ticket, Title};
+use ticketing::store::{PriorState, Store};
 
 // The server's allocator: sled allocates on every write, so the figures depend on it.
 #[global_allocator]
@@ -54,7 +54,7 @@ fn store(ids: &IdGenerator, tickets: usize, concurrency: usize, known: bool) -> 
     let dir = tempfile::tempdir()?;
     let store = Store::open(&dir.path().join("db"), 32 * 1024 * 1024)?;
     let reservations = reservations(ids, tickets, |event| {
-        store.commit(event, Known::Nothing)?.finish();
+        store.commit(event, PriorState::Unknown)?.finish();
         Ok(())
     })?;
     runtime.block_on(store.durable())?;
@@ -65,9 +65,9 @@ fn store(ids: &IdGenerator, tickets: usize, concurrency: usize, known: bool) -> 
                 let store = store.clone();
                 async move {
                     let known = if known {
-                        Known::Ticket(&ticket)
+                        PriorState::Ticket(&ticket)
                     } else {
-                        Known::Nothing
+                        PriorState::Unknown
                     };
                     store.commit(&event, known)?.finish();
                     store.durable().await?;
@@ -152,12 +152,12 @@ fn reservations(
             );
             list(&created)?;
             let ticket = ticket::evolve(None, &created).expect("a created ticket");
-            let command = TicketCommand::Reserve {
+            let command = ticket::Reservation {
                 order_id: OrderId::new(ids.next()),
                 buyer,
                 expires_at: clock::Clock::system().now().plus_secs(900),
             };
-            let event = ticket::decide(&ticket, command)?.expect("a free ticket");
+            let event = Event::OrderCreated(ticket::reserve(&ticket, command)?);
             Ok((event, ticket))
         })
         .collect()

@@ -33,9 +33,9 @@ use anyhow::Context;
 use actors::accounts::Accounts;
 use actors::holds::HoldSupervisor;
 use actors::passwords::Passwords;
-use actors::payments::PaymentSettler;
+use actors::paying::PaymentSettler;
 use actors::tokens::Tokens;
-use actors::{Actors, Settings};
+use actors::{Services, Settings};
 use clock::IdGenerator;
 use config::Config;
 use http::AppState;
@@ -49,7 +49,9 @@ pub struct Application {
     readiness: Readiness,
     server: actix_web::dev::Server,
     address: SocketAddr,
-    actors: Actors,
+    services: Services,
+    /// The store, for start-up's replay and the final flush.
+    store: Store,
     /// Threads the entity actors and the hold supervisor run on; stopped at shutdown.
     arbiters: Vec<actix::Arbiter>,
     /// The hold supervisor's address, kept so it lives as long as the app.
@@ -87,7 +89,7 @@ impl Application {
         };
         let payments = payments::from_config(&config.gateway())?;
         let gateway = payments.describe();
-        let actors = Actors::new(
+        let services = Services::new(
             store.clone(),
             ids.clone(),
             settings,
@@ -96,15 +98,15 @@ impl Application {
         );
         let readiness = Readiness::new();
 
-        let (supervisor_actors, ready) = (actors.clone(), readiness.clone());
+        let (supervisor_services, ready) = (services.clone(), readiness.clone());
         let supervisor = HoldSupervisor::start_in_arbiter(&arbiters[0].handle(), move |_| {
-            HoldSupervisor::new(supervisor_actors, ready)
+            HoldSupervisor::new(supervisor_services, ready)
         });
 
-        let (settler_actors, ready) = (actors.clone(), readiness.clone());
+        let (settler_services, ready) = (services.clone(), readiness.clone());
         let retry_every = Duration::from_millis(config.payment_retry_ms.max(10));
         let settler = PaymentSettler::start_in_arbiter(&arbiters[0].handle(), move |_| {
-            PaymentSettler::new(settler_actors, retry_every, ready)
+            PaymentSettler::new(settler_services, retry_every, ready)
         });
 
         let (jwt_secret, jwt_source) = data_dir::jwt_secret(&config)?;
@@ -124,7 +126,7 @@ impl Application {
             .drop_expired_sessions(clock.now())
             .context("Failed to drop expired sessions")?;
         let state = web::Data::new(AppState {
-            actors: actors.clone(),
+            services: services.clone(),
             accounts,
             session_secs: config.session_secs,
             cookie_secure: config.cookie_secure,
@@ -184,7 +186,8 @@ impl Application {
         }
 
         actix_rt::spawn(start_up(
-            actors.clone(),
+            services.clone(),
+            store.clone(),
             config.rebuild_projections,
             readiness.clone(),
         ));
@@ -193,7 +196,8 @@ impl Application {
             readiness,
             server,
             address,
-            actors,
+            services,
+            store,
             arbiters,
             _supervisor: supervisor,
             _settler: settler,
@@ -223,7 +227,7 @@ impl Application {
         // The server future drives the accept loop and the stop command: keep it polled.
         let mut server = actix_rt::spawn(self.server);
         let readiness = self.readiness.clone();
-        let store = self.actors.store.clone();
+        let store = self.store.clone();
         // Start-up failed, or a flush did (DESIGN §8: fatal). From the moment the store fails
         // the gate answers 503 to everything, so nothing more is acknowledged.
         let failed = async move {
@@ -250,10 +254,10 @@ impl Application {
                 failure = Some(reason);
             }
         }
-        if !self.actors.store.has_failed() {
-            self.actors.store.durable().await?;
+        if !self.store.has_failed() {
+            self.store.durable().await?;
         }
-        self.actors.shutdown();
+        self.services.shutdown();
         for arbiter in self.arbiters {
             arbiter.stop();
             // Joining blocks, so wait on the blocking pool; the arbiter thread ends promptly.
@@ -271,8 +275,7 @@ impl Application {
 
 /// Replays the journal into the projections (rebuilding them first when asked), re-drives
 /// the follow-ups it found, and marks the shop ready; or marks start-up failed.
-async fn start_up(actors: Actors, rebuild: bool, readiness: Readiness) {
-    let store = actors.store.clone();
+async fn start_up(services: Services, store: Store, rebuild: bool, readiness: Readiness) {
     let started = std::time::Instant::now();
     let replayed = tokio::task::spawn_blocking(move || {
         if rebuild {
@@ -294,7 +297,7 @@ async fn start_up(actors: Actors, rebuild: bool, readiness: Readiness) {
     };
     let follow_ups = replayed.follow_ups.len();
     for (follow_up, commit) in replayed.follow_ups {
-        match actors.follow_up(follow_up).await {
+        match services.follow_up(follow_up).await {
             Ok(()) => commit.finish(),
             Err(error) => tracing::error!(
                 ?follow_up,

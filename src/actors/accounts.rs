@@ -18,7 +18,7 @@ use super::tokens::{Claims, Tokens};
 use crate::clock::{Clock, IdGenerator};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::user::{self, Email, Password, User};
-use crate::store::{EmailClaim, Known, SessionRecord, Store, StoreError};
+use crate::store::{EmailClaim, PriorState, SessionRecord, Store, StoreError};
 use crate::sync::lock;
 
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +146,7 @@ impl Accounts {
                 return Err(AccountError::WrongCurrentPassword);
             }
             self.store
-                .commit(&user::change_password(&now, new_hash), Known::Nothing)?
+                .commit(&user::change_password(&now, new_hash), PriorState::Unknown)?
                 .finish();
         }
         self.store.revoke_sessions(user_id, session_id)?;
@@ -162,7 +162,10 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let hash = self.passwords.hash(password.expose()).await?;
         self.store
-            .commit(&user::decide_signup(user_id, email, hash), Known::Nothing)?
+            .commit(
+                &user::decide_signup(user_id, email, hash),
+                PriorState::Unknown,
+            )?
             .finish();
         Ok(())
     }

@@ -18,7 +18,7 @@ use actix::prelude::*;
 use futures::StreamExt;
 use tokio::sync::Notify;
 
-use super::Actors;
+use super::Services;
 use super::error::EntityError;
 use super::order::ExpireOrder;
 use crate::domain::order::OrderStatus;
@@ -49,15 +49,18 @@ impl HoldWake {
     }
 }
 
-/// The supervisor actor. Holds a clone of `Actors` for the store and the order registry.
+/// The supervisor actor. Holds a clone of `Services` for the store and the order registry.
 pub struct HoldSupervisor {
-    actors: Actors,
+    services: Services,
     readiness: Readiness,
 }
 
 impl HoldSupervisor {
-    pub fn new(actors: Actors, readiness: Readiness) -> HoldSupervisor {
-        HoldSupervisor { actors, readiness }
+    pub fn new(services: Services, readiness: Readiness) -> HoldSupervisor {
+        HoldSupervisor {
+            services,
+            readiness,
+        }
     }
 }
 
@@ -65,11 +68,11 @@ impl Actor for HoldSupervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (actors, readiness) = (self.actors.clone(), self.readiness.clone());
+        let (services, readiness) = (self.services.clone(), self.readiness.clone());
         let after_start_up = async move {
             // The deadline index is complete only once the replay has run.
             if readiness.wait().await.is_ok() {
-                watch(actors).await;
+                watch(services).await;
             }
         };
         ctx.spawn(after_start_up.into_actor(self));
@@ -85,31 +88,31 @@ impl Handler<ExpireDue> for HoldSupervisor {
     type Result = ResponseFuture<Result<usize, EntityError>>;
 
     fn handle(&mut self, _: ExpireDue, _: &mut Context<Self>) -> Self::Result {
-        let actors = self.actors.clone();
+        let services = self.services.clone();
         Box::pin(async move {
-            let now = actors.settings.clock.now();
-            expire_due(&actors, now).await
+            let now = services.settings.clock.now();
+            expire_due(&services, now).await
         })
     }
 }
 
-async fn watch(actors: Actors) {
-    let wake = actors.holds.clone();
+async fn watch(services: Services) {
+    let wake = services.holds.clone();
     loop {
         // Reset before reading the index: a reservation placed after this point lowers
         // `next` and notifies, one placed before it is already in the index.
         wake.next.store(u64::MAX, Ordering::Release);
-        let earliest = actors.store.earliest_deadline();
-        let now = actors.settings.clock.now();
+        let earliest = services.store.earliest_deadline();
+        let now = services.settings.clock.now();
         match earliest {
-            Some(deadline) if deadline <= now => match expire_due(&actors, now).await {
+            Some(deadline) if deadline <= now => match expire_due(&services, now).await {
                 Ok(0) | Err(_) => tokio::time::sleep(RETRY_AFTER).await,
                 Ok(_) => {}
             },
             Some(deadline) => {
                 wake.next.fetch_min(deadline.millis(), Ordering::AcqRel);
                 tokio::select! {
-                    _ = actors.settings.clock.sleep_until(deadline) => {}
+                    _ = services.settings.clock.sleep_until(deadline) => {}
                     _ = wake.notify.notified() => {}
                 }
             }
@@ -119,11 +122,11 @@ async fn watch(actors: Actors) {
 }
 
 /// Expires every hold due at `now` (up to one batch); answers how many it ended.
-pub async fn expire_due(actors: &Actors, now: Timestamp) -> Result<usize, EntityError> {
-    let due = actors.store.due_holds(now, BATCH);
+pub async fn expire_due(services: &Services, now: Timestamp) -> Result<usize, EntityError> {
+    let due = services.store.due_holds(now, BATCH);
     let outcomes: Vec<_> = futures::stream::iter(due)
         .map(|order_id| {
-            let orders = actors.orders.clone();
+            let orders = services.orders.clone();
             async move { (order_id, orders.ask(order_id, ExpireOrder).await) }
         })
         .buffer_unordered(CONCURRENCY)

@@ -1,36 +1,45 @@
 //! The actor layer: ticket and order actors behind registries, the hold supervisor, and the
 //! account service.
 //!
-//! It may use `domain` and `store`; it knows nothing of HTTP. A command arrives as one
-//! message to one entity actor, which applies a domain rule, commits the event through the
-//! store, and replies once the commit is durable. Reads that need no serialising (listings,
-//! snapshots) go straight to the store's projections, which are written before every reply.
+//! It may use `domain`, `store` and the payment gateway; it knows nothing of HTTP. A command
+//! arrives as one message to one entity actor, which applies a domain rule, commits the
+//! event through the store, and replies once the commit is durable (`entity.rs`). Reads that
+//! need no serialising (listings, snapshots) go straight to the store's projections
+//! (`queries.rs`), which show every committed change.
 
 pub mod accounts;
+pub mod entity;
 pub mod error;
 pub mod holds;
 pub mod order;
 pub mod passwords;
-pub mod payments;
+pub mod paying;
 pub mod queries;
 pub mod registry;
 pub mod ticket;
 pub mod tokens;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_rt::ArbiterHandle;
 
 use crate::clock::IdGenerator;
 use crate::domain::events::FollowUp;
+use crate::domain::ids::{OrderId, TicketId, UserId};
+use crate::domain::order::Order;
+use crate::domain::ticket::Ticket;
 use crate::histogram::Histogram;
 use crate::payments::PaymentGateway;
+use crate::store::Store;
+use entity::EntityActor;
 use error::EntityError;
 use holds::HoldWake;
-use order::OrderActor;
+use order::{CancelOrder, OrderActor};
+use paying::{PayOrder, PaymentAnswer};
 use registry::Registry;
-use ticket::{MarkTicketSold, ReleaseTicket, TicketActor};
+use ticket::{MarkTicketSold, ReleaseTicket, TicketActor, UpdateTicket};
 
 /// Settings the actors read.
 pub struct Settings {
@@ -46,37 +55,39 @@ pub struct Settings {
     pub clock: crate::clock::Clock,
 }
 
-/// Everything an actor may reach: the store, the registries, the hold supervisor's wake-up,
-/// the id generator. Cheap to clone; every actor holds one.
+/// The shop's services: what an actor or a handler may reach. The HTTP layer sees only the
+/// methods (commands go to one actor each, reads go to the projections, `vitals` feeds
+/// `/metrics`); the fields are for the actors in this module. Cheap to clone; every actor
+/// holds one.
 #[derive(Clone)]
-pub struct Actors {
-    pub store: crate::store::Store,
-    pub tickets: Registry<TicketActor>,
-    pub orders: Registry<OrderActor>,
-    pub holds: Arc<HoldWake>,
+pub struct Services {
+    pub(super) store: Store,
+    pub(super) tickets: Registry<TicketActor>,
+    pub(super) orders: Registry<OrderActor>,
+    pub(super) holds: Arc<HoldWake>,
     /// How late holds end: from each hold's deadline to its `OrderExpired` commit, recorded
     /// by order actors as they expire them (`/metrics`, and the hold benchmark).
-    pub expiry_lag: Arc<Histogram>,
-    pub ids: Arc<IdGenerator>,
-    pub settings: Arc<Settings>,
+    pub(super) expiry_lag: Arc<Histogram>,
+    pub(super) ids: Arc<IdGenerator>,
+    pub(super) settings: Arc<Settings>,
     /// Stripe, or the offline test gateway.
-    pub payments: Arc<dyn PaymentGateway>,
+    pub(super) gateway: Arc<dyn PaymentGateway>,
     /// Orders whose payment could not be settled even by looking it up once it was too old
     /// to ask again: a person must look (`/metrics`, and the log names each). Kept by the
     /// `PaymentSettler`.
-    pub payments_for_the_operator: Arc<std::sync::atomic::AtomicUsize>,
+    pub(super) payments_for_the_operator: Arc<AtomicUsize>,
 }
 
-impl Actors {
+impl Services {
     /// Builds the registries, spreading actors over `arbiters`.
     pub fn new(
-        store: crate::store::Store,
+        store: Store,
         ids: Arc<IdGenerator>,
         settings: Settings,
-        payments: Arc<dyn PaymentGateway>,
+        gateway: Arc<dyn PaymentGateway>,
         arbiters: Vec<ArbiterHandle>,
-    ) -> Actors {
-        let actors = Actors {
+    ) -> Services {
+        let services = Services {
             tickets: Registry::new(store.clone(), arbiters.clone(), settings.idle_after),
             orders: Registry::new(store.clone(), arbiters, settings.idle_after),
             store,
@@ -84,18 +95,18 @@ impl Actors {
             expiry_lag: Arc::new(Histogram::new()),
             ids,
             settings: Arc::new(settings),
-            payments,
+            gateway,
             payments_for_the_operator: Arc::default(),
         };
-        let for_tickets = actors.clone();
-        actors.tickets.set_factory(move |_, ticket, life| {
-            TicketActor::new(ticket, for_tickets.clone(), life)
+        let for_tickets = services.clone();
+        services.tickets.set_factory(move |_, ticket, passivation| {
+            TicketActor::new(ticket, for_tickets.clone(), passivation)
         });
-        let for_orders = actors.clone();
-        actors
-            .orders
-            .set_factory(move |_, order, life| OrderActor::new(order, for_orders.clone(), life));
-        actors
+        let for_orders = services.clone();
+        services.orders.set_factory(move |_, order, passivation| {
+            OrderActor::new(order, for_orders.clone(), passivation)
+        });
+        services
     }
 
     /// Does the work an event implies in another entity (idempotent).
@@ -120,12 +131,50 @@ impl Actors {
         }
     }
 
-    /// Live actors by kind, for the metrics page.
-    pub fn live_actors(&self) -> [(&'static str, usize); 2] {
-        [
-            ("ticket", self.tickets.live()),
-            ("order", self.orders.live()),
-        ]
+    // ----- commands, one actor each -----
+
+    /// The owner edits a ticket.
+    pub async fn update_ticket(
+        &self,
+        id: TicketId,
+        update: UpdateTicket,
+    ) -> Result<Ticket, EntityError> {
+        self.tickets.ask(id, update).await
+    }
+
+    /// The buyer cancels an order.
+    pub async fn cancel_order(&self, id: OrderId, by: UserId) -> Result<Order, EntityError> {
+        self.orders.ask(id, CancelOrder { by }).await
+    }
+
+    /// The buyer pays for an order.
+    pub async fn pay(&self, id: OrderId, pay: PayOrder) -> Result<PaymentAnswer, EntityError> {
+        self.orders.ask(id, pay).await
+    }
+
+    // ----- for /healthz and /metrics -----
+
+    /// The store answers reads and no flush has failed (`/healthz`).
+    pub fn is_healthy(&self) -> bool {
+        self.store.is_healthy()
+    }
+
+    /// The figures `/metrics` shows, read now.
+    pub fn vitals(&self) -> Vitals<'_> {
+        Vitals {
+            live_actors: [
+                (TicketActor::KIND, self.tickets.live()),
+                (OrderActor::KIND, self.orders.live()),
+            ],
+            committed: self.store.committed_counts(),
+            flush_stats: self.store.flush_stats(),
+            pending_holds: self.store.pending_holds(),
+            unpersisted_changes: self.store.unpersisted_changes(),
+            persisted_generations: self.store.persisted_generations(),
+            payments_for_the_operator: self.payments_for_the_operator.load(Ordering::Relaxed),
+            expiry_lag: &self.expiry_lag,
+            flush_ms: self.store.flush_ms(),
+        }
     }
 
     /// Breaks the reference cycles through the registries so the store can close.
@@ -133,4 +182,19 @@ impl Actors {
         self.tickets.shutdown();
         self.orders.shutdown();
     }
+}
+
+/// What `/metrics` shows of the services, read at one moment.
+pub struct Vitals<'a> {
+    pub live_actors: [(&'static str, usize); 2],
+    /// Events committed since the process started, by tag.
+    pub committed: Vec<(&'static str, u64)>,
+    /// (group-commit flushes, durability waits they answered).
+    pub flush_stats: (u64, u64),
+    pub pending_holds: u64,
+    pub unpersisted_changes: usize,
+    pub persisted_generations: u64,
+    pub payments_for_the_operator: usize,
+    pub expiry_lag: &'a Histogram,
+    pub flush_ms: &'a Histogram,
 }

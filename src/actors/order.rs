@@ -1,97 +1,48 @@
 //! The order actor: cancel, expire and pay one order, one message at a time.
 //!
-//! Like the ticket actor it decides and commits synchronously. Cancel and expire then keep
-//! the actor exclusive (`AtomicResponse`) while they await durability and the ticket's
-//! release, so a second cancel cannot answer 204 before the ticket is for sale again
-//! ("effects are visible when the reply arrives"). The order actor may wait on a ticket
-//! actor; a ticket actor never waits on an order actor, so there is no cycle to deadlock.
+//! An order is born in the ticket actor (`ticket.rs`: one `OrderCreated` creates it and holds
+//! the ticket); from its first message on, this actor owns it. Like the ticket actor it
+//! decides and commits synchronously (`entity.rs`). Cancel and expire answer only once the
+//! ticket is released (`reply_after_follow_up`), so a second cancel cannot answer 204 before
+//! the ticket is for sale again. The order actor may wait on a ticket actor; a ticket actor
+//! never waits on an order actor, so there is no cycle to deadlock. Paying is in
+//! `paying.rs`.
 //!
 //! Lifecycle: activated by `Registry<OrderActor>`, passivated when idle.
 
 use actix::prelude::*;
 
-use super::Actors;
+use super::Services;
+use super::entity::EntityActor;
 use super::error::EntityError;
-use super::registry::{Entity, Life};
+use super::registry::Passivation;
 use crate::domain::events::Event;
 use crate::domain::ids::{OrderId, UserId};
 use crate::domain::order::{self, Order, OrderCommand};
-use crate::store::{Commit, Known, Store, StoreError};
+use crate::store::{PriorState, Store, StoreError};
 
 pub struct OrderActor {
     pub(super) order: Order,
-    pub(super) actors: Actors,
-    pub(super) life: Life<OrderActor>,
-    /// Set while a call to the payment gateway for this order is out (`actors/payments.rs`):
-    /// one call at a time per order. The call holds the actor busy, so a passivation cannot
+    pub(super) services: Services,
+    pub(super) passivation: Passivation<OrderActor>,
+    /// Set while a call to the payment gateway for this order is out (`paying.rs`): one
+    /// call at a time per order. The call holds the actor busy, so a passivation cannot
     /// forget the flag while it is set.
     pub(super) paying: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 impl OrderActor {
-    pub fn new(order: Order, actors: Actors, life: Life<OrderActor>) -> OrderActor {
+    pub fn new(
+        order: Order,
+        services: Services,
+        passivation: Passivation<OrderActor>,
+    ) -> OrderActor {
         OrderActor {
             order,
-            actors,
-            life,
+            services,
+            passivation,
             paying: Default::default(),
         }
-    }
-
-    /// Decides, commits and applies one command synchronously. `Ok(None)`: nothing changed.
-    pub(super) fn execute(
-        &mut self,
-        command: OrderCommand,
-        ctx: &mut Context<Self>,
-    ) -> Result<Option<(Event, Commit)>, EntityError> {
-        self.life.touch();
-        let Some(event) = order::decide(&self.order, command)? else {
-            return Ok(None);
-        };
-        let commit = self
-            .actors
-            .store
-            .commit(&event, Known::Order(&self.order))
-            .inspect_err(|_| {
-                self.life.leave_registry();
-                ctx.stop();
-            })?;
-        if let Some(next) = order::evolve(Some(self.order.clone()), &event) {
-            self.order = next;
-        }
-        Ok(Some((event, commit)))
-    }
-
-    /// Awaits durability and the event's follow-up (releasing or selling the ticket) with the
-    /// actor held exclusive, then answers with the order as it now is.
-    pub(super) fn complete_with_follow_up(
-        &self,
-        event: &Event,
-        commit: Commit,
-    ) -> AtomicResponse<Self, Result<Order, EntityError>> {
-        let actors = self.actors.clone();
-        let order = self.order.clone();
-        let follow_up = event.follow_up();
-        let busy = self.life.busy();
-        AtomicResponse::new(Box::pin(
-            async move {
-                actors.store.durable().await?;
-                if let Some(follow_up) = follow_up {
-                    actors.follow_up(follow_up).await?;
-                }
-                commit.finish();
-                drop(busy);
-                Ok(order)
-            }
-            .into_actor(self),
-        ))
-    }
-
-    pub(super) fn answer(
-        &self,
-        result: Result<Order, EntityError>,
-    ) -> AtomicResponse<Self, Result<Order, EntityError>> {
-        AtomicResponse::new(Box::pin(actix::fut::ready(result)))
     }
 }
 
@@ -99,11 +50,11 @@ impl Actor for OrderActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.life.start(ctx);
+        self.passivation.start(ctx);
     }
 }
 
-impl Entity for OrderActor {
+impl EntityActor for OrderActor {
     type Id = OrderId;
     type State = Order;
     const KIND: &'static str = "order";
@@ -112,8 +63,32 @@ impl Entity for OrderActor {
         store.order(id)
     }
 
-    fn life(&mut self) -> &mut Life<Self> {
-        &mut self.life
+    fn evolve(state: Option<Order>, event: &Event) -> Option<Order> {
+        order::evolve(state, event)
+    }
+
+    fn prior(state: &Order) -> PriorState<'_> {
+        PriorState::Order(state)
+    }
+
+    fn state(&self) -> &Order {
+        &self.order
+    }
+
+    fn state_mut(&mut self) -> &mut Order {
+        &mut self.order
+    }
+
+    fn services(&self) -> &Services {
+        &self.services
+    }
+
+    fn passivation(&mut self) -> &mut Passivation<Self> {
+        &mut self.passivation
+    }
+
+    fn passivation_ref(&self) -> &Passivation<Self> {
+        &self.passivation
     }
 }
 
@@ -129,11 +104,9 @@ impl Handler<CancelOrder> for OrderActor {
 
     #[tracing::instrument(name = "Cancelling an order", skip_all, fields(order_id = %self.order.id, user_id = %msg.by))]
     fn handle(&mut self, msg: CancelOrder, ctx: &mut Context<Self>) -> Self::Result {
-        match self.execute(OrderCommand::Cancel { by: msg.by }, ctx) {
-            Ok(Some((event, commit))) => self.complete_with_follow_up(&event, commit),
-            Ok(None) => self.answer(Ok(self.order.clone())),
-            Err(error) => self.answer(Err(error)),
-        }
+        let decision = order::decide(&self.order, OrderCommand::Cancel { by: msg.by });
+        let change = self.commit(decision, ctx);
+        self.reply_after_follow_up(change, Order::clone)
     }
 }
 
@@ -148,15 +121,15 @@ impl Handler<ExpireOrder> for OrderActor {
 
     #[tracing::instrument(name = "Expiring a hold", skip_all, fields(order_id = %self.order.id))]
     fn handle(&mut self, _: ExpireOrder, ctx: &mut Context<Self>) -> Self::Result {
-        let now = self.actors.settings.clock.now();
-        match self.execute(OrderCommand::Expire { now }, ctx) {
-            Ok(Some((event, commit))) => {
-                let lag = now.millis().saturating_sub(self.order.expires_at.millis());
-                self.actors.expiry_lag.record(lag);
-                self.complete_with_follow_up(&event, commit)
-            }
-            Ok(None) => self.answer(Ok(self.order.clone())),
-            Err(error) => self.answer(Err(error)),
+        let now = self.services.settings.clock.now();
+        let change = self.commit(
+            order::decide(&self.order, OrderCommand::Expire { now }),
+            ctx,
+        );
+        if matches!(change, Ok(super::entity::Change::Committed { .. })) {
+            let lag = now.millis().saturating_sub(self.order.expires_at.millis());
+            self.services.expiry_lag.record(lag);
         }
+        self.reply_after_follow_up(change, Order::clone)
     }
 }

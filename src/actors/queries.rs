@@ -1,16 +1,16 @@
 //! Reads: snapshots and listings straight from the projections.
 //!
-//! Reads need no actor: projections are written before every acknowledged change, so a read
-//! sees every change that was answered. Scans run on the blocking pool so a long listing
-//! never stalls an arbiter.
+//! Reads need no actor: the projections show every committed change (the overlay before
+//! sled, and the indexes in memory), so a read sees every change that was answered. Scans
+//! run on the blocking pool so a long listing never stalls an arbiter.
 
-use super::Actors;
+use super::Services;
 use super::error::EntityError;
 use crate::domain::ids::{OrderId, TicketId, UserId};
 use crate::domain::order::Order;
 use crate::domain::ticket::Ticket;
 
-impl Actors {
+impl Services {
     pub fn ticket(&self, id: TicketId) -> Result<Ticket, EntityError> {
         self.store.ticket(id)?.ok_or(EntityError::NotFound)
     }

@@ -1,15 +1,16 @@
 //! The registry of virtual actors: activate on the first message, passivate when idle.
 //!
-//! `Registry::send` finds the live actor for an id or starts one on the arbiter that the id
-//! hashes to, loading its snapshot from the store (an unknown id is `NotFound` and starts
-//! nothing). An actor idle for `idle_after` with no work in flight removes itself and stops;
+//! `Registry::send` finds the live actor for an id or starts one, loading its snapshot from
+//! the store (an unknown id is `NotFound` and starts nothing). It starts the actor on the
+//! arbiter of the thread that asks (an HTTP worker), so the actor's messages stay on one
+//! thread; a caller on no arbiter spreads actors over the app's arbiters by id. An actor idle for `idle_after` with no work in flight removes itself and stops;
 //! a message that meets it while it stops gets `MailboxError::Closed` and is sent again to a
 //! fresh activation, so passivation never fails a request. Sends are bounded (`send`, never
 //! `do_send`): a full mailbox makes the caller wait.
 //!
-//! Lifecycle: built by `actors::System::start`; `shutdown` drops the factory and every live
-//! address, which breaks the registry -> factory -> system reference cycle so the store can
-//! close; the actors themselves stop with their arbiters.
+//! Lifecycle: built by `Services::new`; `shutdown` drops the factory and every live
+//! address, which breaks the registry -> factory -> services reference cycle so the store
+//! can close; the actors themselves stop with their arbiters.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -21,25 +22,13 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
 
+use super::entity::EntityActor;
 use super::error::EntityError;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::sync::lock;
 
-/// An actor the registry can activate.
-pub trait Entity: Actor<Context = Context<Self>> {
-    type Id: Copy + Eq + Hash + Send + Sync + std::fmt::Display + 'static;
-    type State: Send + 'static;
-    /// A short name for logs and the live-actor gauge.
-    const KIND: &'static str;
-
-    /// Loads the snapshot an activation starts from; `None` for an unknown id.
-    fn load(store: &Store, id: Self::Id) -> Result<Option<Self::State>, StoreError>;
-
-    /// The passivation bookkeeping the actor embeds.
-    fn life(&mut self) -> &mut Life<Self>;
-}
-
-type Factory<A> = dyn Fn(<A as Entity>::Id, <A as Entity>::State, Life<A>) -> A + Send + Sync;
+type Factory<A> =
+    dyn Fn(<A as EntityActor>::Id, <A as EntityActor>::State, Passivation<A>) -> A + Send + Sync;
 
 const SHARDS: usize = 64;
 const SEND_ATTEMPTS: usize = 5;
@@ -49,7 +38,7 @@ struct LiveActor<A: Actor> {
     generation: u64,
 }
 
-struct Inner<A: Entity> {
+struct Inner<A: EntityActor> {
     shards: Vec<Mutex<HashMap<A::Id, LiveActor<A>>>>,
     arbiters: Vec<ArbiterHandle>,
     factory: Mutex<Option<Arc<Factory<A>>>>,
@@ -59,11 +48,11 @@ struct Inner<A: Entity> {
     live: Arc<AtomicUsize>,
 }
 
-pub struct Registry<A: Entity> {
+pub struct Registry<A: EntityActor> {
     inner: Arc<Inner<A>>,
 }
 
-impl<A: Entity> Clone for Registry<A> {
+impl<A: EntityActor> Clone for Registry<A> {
     fn clone(&self) -> Self {
         Registry {
             inner: self.inner.clone(),
@@ -71,7 +60,7 @@ impl<A: Entity> Clone for Registry<A> {
     }
 }
 
-impl<A: Entity> Registry<A> {
+impl<A: EntityActor> Registry<A> {
     pub fn new(store: Store, arbiters: Vec<ArbiterHandle>, idle_after: Duration) -> Registry<A> {
         Registry {
             inner: Arc::new(Inner {
@@ -89,7 +78,7 @@ impl<A: Entity> Registry<A> {
     /// Sets how an activation builds its actor. Called once, right after construction.
     pub fn set_factory(
         &self,
-        factory: impl Fn(A::Id, A::State, Life<A>) -> A + Send + Sync + 'static,
+        factory: impl Fn(A::Id, A::State, Passivation<A>) -> A + Send + Sync + 'static,
     ) {
         *lock(&self.inner.factory) = Some(Arc::new(factory));
     }
@@ -152,7 +141,7 @@ impl<A: Entity> Registry<A> {
         let state = A::load(&self.inner.store, id)?.ok_or(EntityError::NotFound)?;
         let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
         self.inner.live.fetch_add(1, Ordering::Relaxed);
-        let life = Life {
+        let passivation = Passivation {
             registry: Arc::downgrade(&self.inner),
             id,
             generation,
@@ -169,10 +158,10 @@ impl<A: Entity> Registry<A> {
         // On an arbiter the actor is spawned directly; `start_in_arbiter` would first send
         // the start through that arbiter's queue, one more task wake-up per activation.
         let addr = match actix_rt::Arbiter::try_current() {
-            Some(_) => A::create(move |_| factory(id, state, life)),
+            Some(_) => A::create(move |_| factory(id, state, passivation)),
             None => {
                 let arbiter = &self.inner.arbiters[shard_of(&id, self.inner.arbiters.len())];
-                A::start_in_arbiter(arbiter, move |_| factory(id, state, life))
+                A::start_in_arbiter(arbiter, move |_| factory(id, state, passivation))
             }
         };
         shard.insert(
@@ -195,7 +184,7 @@ impl<A: Entity> Registry<A> {
 
 /// Passivation bookkeeping embedded in every entity actor: when it was last used, how much
 /// work it has in flight, and its place in the registry.
-pub struct Life<A: Entity> {
+pub struct Passivation<A: EntityActor> {
     registry: Weak<Inner<A>>,
     id: A::Id,
     generation: u64,
@@ -215,13 +204,13 @@ impl Drop for Busy {
     }
 }
 
-impl<A: Entity> Life<A> {
+impl<A: EntityActor> Passivation<A> {
     /// Starts the idle check; call from `Actor::started`.
     pub fn start(&self, ctx: &mut Context<A>) {
         let every = (self.idle_after / 2).max(Duration::from_millis(10));
         ctx.run_interval(every, |actor, ctx| {
-            if actor.life().should_passivate() {
-                actor.life().leave_registry();
+            if actor.passivation().should_passivate() {
+                actor.passivation().leave_registry();
                 ctx.stop();
             }
         });
@@ -258,7 +247,7 @@ impl<A: Entity> Life<A> {
     }
 }
 
-impl<A: Entity> Drop for Life<A> {
+impl<A: EntityActor> Drop for Passivation<A> {
     fn drop(&mut self) {
         self.live.fetch_sub(1, Ordering::Relaxed);
     }

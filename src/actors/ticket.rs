@@ -1,82 +1,45 @@
 //! The ticket actor: the one place a ticket's state changes.
 //!
-//! Every mutation of a ticket is a message to its actor, handled to completion without an
-//! `.await`: decide, commit (journal append + projections), update memory. Only then does
-//! the reply future await durability, so two buyers racing for a ticket are two messages in
-//! one mailbox and the second sees the first's hold. A reservation is ONE `OrderCreated`
-//! event, which creates the order and holds the ticket at once.
+//! Every change of a ticket is a message to its actor, decided and committed without an
+//! `.await` (`entity.rs`), so two buyers racing for a ticket are two messages in one mailbox
+//! and the second sees the first's hold. A reservation is ONE `OrderCreated` event: it
+//! creates the order and puts the hold on the ticket at once, which is why orders are born
+//! here and not in `order.rs` (the order actor takes over from the order's first message).
 //!
 //! Lifecycle: activated by `Registry<TicketActor>` on the first message, passivated when
-//! idle; holds a clone of `Actors` (store, registries, hold supervisor's wake-up).
+//! idle; holds a clone of `Services`.
 
 use actix::prelude::*;
 
-use super::Actors;
+use super::Services;
+use super::entity::{EntityActor, refuse};
 use super::error::EntityError;
-use super::registry::{Entity, Life};
+use super::registry::Passivation;
 use crate::domain::events::Event;
 use crate::domain::ids::{OrderId, TicketId, UserId};
 use crate::domain::money::Price;
 use crate::domain::order::{self, Order};
 use crate::domain::ticket::{self, Ticket, TicketCommand, Title};
 use crate::domain::version::Version;
-use crate::store::{Commit, Known, Store, StoreError};
+use crate::store::{PriorState, Store, StoreError};
 
 pub struct TicketActor {
     ticket: Ticket,
-    actors: Actors,
-    life: Life<TicketActor>,
+    services: Services,
+    passivation: Passivation<TicketActor>,
 }
 
 impl TicketActor {
-    pub fn new(ticket: Ticket, actors: Actors, life: Life<TicketActor>) -> TicketActor {
+    pub fn new(
+        ticket: Ticket,
+        services: Services,
+        passivation: Passivation<TicketActor>,
+    ) -> TicketActor {
         TicketActor {
             ticket,
-            actors,
-            life,
+            services,
+            passivation,
         }
-    }
-
-    /// Decides, commits and applies one command synchronously. `Ok(None)`: nothing changed.
-    fn execute(
-        &mut self,
-        command: TicketCommand,
-        ctx: &mut Context<Self>,
-    ) -> Result<Option<(Event, Commit)>, EntityError> {
-        self.life.touch();
-        let Some(event) = ticket::decide(&self.ticket, command)? else {
-            return Ok(None);
-        };
-        let commit = self
-            .actors
-            .store
-            .commit(&event, Known::Ticket(&self.ticket))
-            .inspect_err(|_| {
-                // The journal may hold the event while memory does not: start afresh from the
-                // store at the next message rather than answer from doubtful state.
-                self.life.leave_registry();
-                ctx.stop();
-            })?;
-        if let Some(next) = ticket::evolve(Some(self.ticket.clone()), &event) {
-            self.ticket = next;
-        }
-        Ok(Some((event, commit)))
-    }
-
-    /// The reply future for a committed change: finish the commit, await durability, answer.
-    fn reply<T: 'static>(
-        &self,
-        commit: Commit,
-        value: T,
-    ) -> ResponseFuture<Result<T, EntityError>> {
-        commit.finish();
-        let busy = self.life.busy();
-        let store = self.actors.store.clone();
-        Box::pin(async move {
-            store.durable().await?;
-            drop(busy);
-            Ok(value)
-        })
     }
 }
 
@@ -84,11 +47,11 @@ impl Actor for TicketActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.life.start(ctx);
+        self.passivation.start(ctx);
     }
 }
 
-impl Entity for TicketActor {
+impl EntityActor for TicketActor {
     type Id = TicketId;
     type State = Ticket;
     const KIND: &'static str = "ticket";
@@ -97,8 +60,32 @@ impl Entity for TicketActor {
         store.ticket(id)
     }
 
-    fn life(&mut self) -> &mut Life<Self> {
-        &mut self.life
+    fn evolve(state: Option<Ticket>, event: &Event) -> Option<Ticket> {
+        ticket::evolve(state, event)
+    }
+
+    fn prior(state: &Ticket) -> PriorState<'_> {
+        PriorState::Ticket(state)
+    }
+
+    fn state(&self) -> &Ticket {
+        &self.ticket
+    }
+
+    fn state_mut(&mut self) -> &mut Ticket {
+        &mut self.ticket
+    }
+
+    fn services(&self) -> &Services {
+        &self.services
+    }
+
+    fn passivation(&mut self) -> &mut Passivation<Self> {
+        &mut self.passivation
+    }
+
+    fn passivation_ref(&self) -> &Passivation<Self> {
+        &self.passivation
     }
 }
 
@@ -123,52 +110,40 @@ impl Handler<UpdateTicket> for TicketActor {
             price: msg.price,
             expected: msg.expected,
         };
-        match self.execute(command, ctx) {
-            Ok(Some((_, commit))) => self.reply(commit, self.ticket.clone()),
-            Ok(None) => Box::pin(std::future::ready(Ok(self.ticket.clone()))),
-            Err(error) => Box::pin(std::future::ready(Err(error))),
-        }
+        let change = self.commit(ticket::decide(&self.ticket, command), ctx);
+        self.reply(change, Ticket::clone)
     }
 }
 
-/// A buyer reserves the ticket: creates the order and places the hold in one event.
+/// A buyer reserves the ticket: one `OrderCreated` creates the order and places the hold.
 #[derive(Message, Clone)]
 #[rtype(result = "Result<Order, EntityError>")]
-pub struct ReserveTicket {
+pub struct Reserve {
     pub buyer: UserId,
 }
 
-impl Handler<ReserveTicket> for TicketActor {
+impl Handler<Reserve> for TicketActor {
     type Result = ResponseFuture<Result<Order, EntityError>>;
 
     #[tracing::instrument(name = "Reserving a ticket", skip_all, fields(ticket_id = %self.ticket.id, user_id = %msg.buyer))]
-    fn handle(&mut self, msg: ReserveTicket, ctx: &mut Context<Self>) -> Self::Result {
-        let expires_at = self
-            .actors
-            .settings
-            .clock
-            .now()
-            .plus_secs(self.actors.settings.hold_secs);
-        let command = TicketCommand::Reserve {
-            order_id: OrderId::new(self.actors.ids.next()),
+    fn handle(&mut self, msg: Reserve, ctx: &mut Context<Self>) -> Self::Result {
+        let settings = &self.services.settings;
+        let reservation = ticket::Reservation {
+            order_id: OrderId::new(self.services.ids.next()),
             buyer: msg.buyer,
-            expires_at,
+            expires_at: settings.clock.now().plus_secs(settings.hold_secs),
         };
-        match self.execute(command, ctx) {
-            Ok(Some((event, commit))) => match order::evolve(None, &event) {
-                Some(order) => {
-                    self.actors.holds.hold_placed(expires_at);
-                    self.reply(commit, order)
-                }
-                None => {
-                    commit.finish();
-                    Box::pin(std::future::ready(Err(EntityError::NotFound)))
-                }
-            },
-            // Reserving always changes a ticket it accepts; an accepted no-op cannot happen.
-            Ok(None) => Box::pin(std::future::ready(Err(EntityError::NotFound))),
-            Err(error) => Box::pin(std::future::ready(Err(error))),
+        let created = match ticket::reserve(&self.ticket, reservation) {
+            Ok(created) => created,
+            Err(refused) => return refuse(refused.into()),
+        };
+        let placed = order::placed(&created);
+        let deadline = created.expires_at;
+        let change = self.commit(Ok(Some(Event::OrderCreated(created))), ctx);
+        if change.is_ok() {
+            self.services.holds.hold_placed(deadline);
         }
+        self.reply(change, move |_| placed)
     }
 }
 
@@ -184,16 +159,11 @@ impl Handler<ReleaseTicket> for TicketActor {
 
     #[tracing::instrument(name = "Releasing a ticket", skip_all, fields(ticket_id = %self.ticket.id, order_id = %msg.order_id))]
     fn handle(&mut self, msg: ReleaseTicket, ctx: &mut Context<Self>) -> Self::Result {
-        match self.execute(
-            TicketCommand::Release {
-                order_id: msg.order_id,
-            },
-            ctx,
-        ) {
-            Ok(Some((_, commit))) => self.reply(commit, ()),
-            Ok(None) => Box::pin(std::future::ready(Ok(()))),
-            Err(error) => Box::pin(std::future::ready(Err(error))),
-        }
+        let command = TicketCommand::Release {
+            order_id: msg.order_id,
+        };
+        let change = self.commit(ticket::decide(&self.ticket, command), ctx);
+        self.reply(change, |_| ())
     }
 }
 
@@ -209,44 +179,54 @@ impl Handler<MarkTicketSold> for TicketActor {
 
     #[tracing::instrument(name = "Marking a ticket sold", skip_all, fields(ticket_id = %self.ticket.id, order_id = %msg.order_id))]
     fn handle(&mut self, msg: MarkTicketSold, ctx: &mut Context<Self>) -> Self::Result {
-        match self.execute(
-            TicketCommand::MarkSold {
-                order_id: msg.order_id,
-            },
-            ctx,
-        ) {
-            Ok(Some((_, commit))) => self.reply(commit, ()),
-            Ok(None) => Box::pin(std::future::ready(Ok(()))),
-            Err(error) => Box::pin(std::future::ready(Err(error))),
-        }
+        let command = TicketCommand::MarkSold {
+            order_id: msg.order_id,
+        };
+        let change = self.commit(ticket::decide(&self.ticket, command), ctx);
+        self.reply(change, |_| ())
     }
 }
 
-/// Reserves `ticket_id` for `buyer`, within the cap on how many tickets one buyer may hold
-/// at once: a place among the buyer's holds is claimed first, so that concurrent
-/// reservations by one buyer cannot overshoot the cap together; the reservation's commit
-/// makes it a hold, and a reservation that fails (or whose request is dropped) gives it
-/// back.
-pub async fn reserve(
-    actors: &Actors,
-    ticket_id: TicketId,
-    buyer: UserId,
-) -> Result<Order, EntityError> {
-    let cap = actors.settings.max_holds_per_buyer;
-    let mut refused = None;
-    let claimed = actors.store.claim_hold(buyer, ticket_id, |held| {
-        refused = order::may_hold_another(held, cap).err();
-        refused.is_none()
-    });
-    if !claimed {
-        return Err(refused.map_or(EntityError::Unavailable, EntityError::from));
+impl Services {
+    /// Lists a new ticket. A fresh id cannot be contended, so creation needs no actor: it
+    /// commits directly, and the ticket's actor is activated by its first later message.
+    pub async fn create_ticket(
+        &self,
+        owner: UserId,
+        title: Title,
+        price: Price,
+    ) -> Result<Ticket, EntityError> {
+        let created = ticket::created(TicketId::new(self.ids.next()), owner, title, price);
+        let listed = ticket::listed(&created);
+        self.store
+            .commit(&Event::TicketCreated(created), PriorState::Unknown)?
+            .finish();
+        self.store.durable().await?;
+        Ok(listed)
     }
-    let _place = HoldPlace {
-        store: &actors.store,
-        buyer,
-        ticket_id,
-    };
-    actors.tickets.ask(ticket_id, ReserveTicket { buyer }).await
+
+    /// Reserves `ticket_id` for `buyer`, within the cap on how many tickets one buyer may
+    /// hold at once: a place among the buyer's holds is claimed first, so that concurrent
+    /// reservations by one buyer cannot overshoot the cap together; the reservation's commit
+    /// makes it a hold, and a reservation that fails (or whose request is dropped) gives it
+    /// back.
+    pub async fn reserve(&self, ticket_id: TicketId, buyer: UserId) -> Result<Order, EntityError> {
+        let cap = self.settings.max_holds_per_buyer;
+        let mut refused = None;
+        let claimed = self.store.claim_hold(buyer, ticket_id, |held| {
+            refused = order::may_hold_another(held, cap).err();
+            refused.is_none()
+        });
+        if let Some(refused) = refused.filter(|_| !claimed) {
+            return Err(refused.into());
+        }
+        let _place = HoldPlace {
+            store: &self.store,
+            buyer,
+            ticket_id,
+        };
+        self.tickets.ask(ticket_id, Reserve { buyer }).await
+    }
 }
 
 /// Gives a claimed place among a buyer's holds back when dropped, unless the reservation
@@ -261,18 +241,4 @@ impl Drop for HoldPlace<'_> {
     fn drop(&mut self) {
         self.store.release_hold(self.buyer, self.ticket_id);
     }
-}
-
-/// Lists a new ticket. A fresh id cannot be contended, so creation needs no actor: it
-/// commits directly, and the ticket's actor is activated by its first later message.
-pub async fn create_ticket(
-    actors: &Actors,
-    owner: UserId,
-    title: Title,
-    price: Price,
-) -> Result<Ticket, EntityError> {
-    let event = ticket::create(TicketId::new(actors.ids.next()), owner, title, price);
-    actors.store.commit(&event, Known::Nothing)?.finish();
-    actors.store.durable().await?;
-    ticket::evolve(None, &event).ok_or(EntityError::NotFound)
 }

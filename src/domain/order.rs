@@ -9,7 +9,7 @@
 
 use super::error::DomainError;
 use super::events::{
-    ChargeCreated, ChargeFailed, Event, OrderCancelled, OrderCompleted, OrderExpired,
+    ChargeCreated, ChargeFailed, Event, OrderCancelled, OrderCompleted, OrderCreated, OrderExpired,
 };
 use super::ids::{ChargeId, OrderId, TicketId, UserId};
 use super::money::Price;
@@ -203,6 +203,24 @@ pub fn needs_refund(order: &Order, charge_id: ChargeId, outcome: &PaymentOutcome
         && order.charge_id == Some(charge_id)
 }
 
+/// The order a reservation creates.
+pub fn placed(e: &OrderCreated) -> Order {
+    Order {
+        id: e.order_id,
+        buyer: e.buyer,
+        ticket: TicketSummary {
+            id: e.ticket_id,
+            title: e.title.clone(),
+            price: e.price,
+            version: e.ticket_version,
+        },
+        status: OrderStatus::Created,
+        expires_at: e.expires_at,
+        version: e.version,
+        charge_id: None,
+    }
+}
+
 /// Applies an event to an order snapshot (assignment; already-seen versions are skipped).
 pub fn evolve(state: Option<Order>, event: &Event) -> Option<Order> {
     let status_change = |order: Order, version: Version, status: OrderStatus| {
@@ -217,20 +235,7 @@ pub fn evolve(state: Option<Order>, event: &Event) -> Option<Order> {
         }
     };
     match (state, event) {
-        (None, Event::OrderCreated(e)) => Some(Order {
-            id: e.order_id,
-            buyer: e.buyer,
-            ticket: TicketSummary {
-                id: e.ticket_id,
-                title: e.title.clone(),
-                price: e.price,
-                version: e.ticket_version,
-            },
-            status: OrderStatus::Created,
-            expires_at: e.expires_at,
-            version: e.version,
-            charge_id: None,
-        }),
+        (None, Event::OrderCreated(e)) => Some(placed(e)),
         (Some(o), Event::OrderCancelled(e)) => {
             Some(status_change(o, e.version, OrderStatus::Cancelled))
         }

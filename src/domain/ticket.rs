@@ -106,14 +106,32 @@ impl Ticket {
 
 /// Listing a ticket. A fresh id has no prior state to contend with, so creation always
 /// succeeds once its inputs are parsed.
-pub fn create(id: TicketId, owner: UserId, title: Title, price: Price) -> Event {
-    Event::TicketCreated(TicketCreated {
+pub fn created(id: TicketId, owner: UserId, title: Title, price: Price) -> TicketCreated {
+    TicketCreated {
         ticket_id: id,
         owner,
         title,
         price,
         version: Version::INITIAL,
-    })
+    }
+}
+
+/// The ticket a listing creates.
+pub fn listed(e: &TicketCreated) -> Ticket {
+    Ticket {
+        id: e.ticket_id,
+        owner: e.owner,
+        title: e.title.clone(),
+        price: e.price,
+        version: e.version,
+        order_id: None,
+        sold: false,
+    }
+}
+
+/// `created`, as an event (for tests and tools that build journals).
+pub fn create(id: TicketId, owner: UserId, title: Title, price: Price) -> Event {
+    Event::TicketCreated(created(id, owner, title, price))
 }
 
 /// What may be asked of an existing ticket.
@@ -126,17 +144,42 @@ pub enum TicketCommand {
         /// The version the client last saw (If-Match), if it named one.
         expected: Option<Version>,
     },
-    Reserve {
-        order_id: OrderId,
-        buyer: UserId,
-        expires_at: Timestamp,
-    },
     Release {
         order_id: OrderId,
     },
     MarkSold {
         order_id: OrderId,
     },
+}
+
+/// A buyer's attempt to reserve a ticket: the new order's id and the hold's deadline are
+/// made by the caller (ids and time are not the domain's).
+#[derive(Clone, Debug)]
+pub struct Reservation {
+    pub order_id: OrderId,
+    pub buyer: UserId,
+    pub expires_at: Timestamp,
+}
+
+/// Reserving: one event creates the order and holds the ticket, or the ticket refuses.
+/// Always a change when accepted, so unlike `decide` it answers the event itself.
+pub fn reserve(ticket: &Ticket, reservation: Reservation) -> Result<OrderCreated, DomainError> {
+    if reservation.buyer == ticket.owner {
+        return Err(DomainError::OwnTicket);
+    }
+    if !ticket.is_for_sale() {
+        return Err(DomainError::AlreadyReserved);
+    }
+    Ok(OrderCreated {
+        order_id: reservation.order_id,
+        ticket_id: ticket.id,
+        buyer: reservation.buyer,
+        title: ticket.title.clone(),
+        price: ticket.price,
+        ticket_version: ticket.version.next(),
+        expires_at: reservation.expires_at,
+        version: Version::INITIAL,
+    })
 }
 
 /// The ticket rules. `Ok(None)` means the command is accepted and changes nothing (a
@@ -159,28 +202,6 @@ pub fn decide(ticket: &Ticket, command: TicketCommand) -> Result<Option<Event>, 
                 return Err(DomainError::TicketReserved);
             }
             Ok(Some(updated(ticket, title, price, None, false)))
-        }
-        TicketCommand::Reserve {
-            order_id,
-            buyer,
-            expires_at,
-        } => {
-            if buyer == ticket.owner {
-                return Err(DomainError::OwnTicket);
-            }
-            if !ticket.is_for_sale() {
-                return Err(DomainError::AlreadyReserved);
-            }
-            Ok(Some(Event::OrderCreated(OrderCreated {
-                order_id,
-                ticket_id: ticket.id,
-                buyer,
-                title: ticket.title.clone(),
-                price: ticket.price,
-                ticket_version: ticket.version.next(),
-                expires_at,
-                version: Version::INITIAL,
-            })))
         }
         TicketCommand::Release { order_id } => {
             if ticket.order_id != Some(order_id) || ticket.sold {
@@ -223,15 +244,7 @@ fn updated(
 /// assignment; an event at or below the snapshot's version is one it has already seen.
 pub fn evolve(state: Option<Ticket>, event: &Event) -> Option<Ticket> {
     match (state, event) {
-        (None, Event::TicketCreated(e)) => Some(Ticket {
-            id: e.ticket_id,
-            owner: e.owner,
-            title: e.title.clone(),
-            price: e.price,
-            version: e.version,
-            order_id: None,
-            sold: false,
-        }),
+        (None, Event::TicketCreated(e)) => Some(listed(e)),
         (Some(t), Event::TicketUpdated(e)) if e.version > t.version => Some(Ticket {
             title: e.title.clone(),
             price: e.price,

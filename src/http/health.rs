@@ -18,7 +18,7 @@ const RETRY_AFTER_SECS: &str = "1";
 /// 200 with the shop's version (load test reports name the build they measured), or 503
 /// when the store has failed.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    if state.actors.store.is_healthy() {
+    if state.services.is_healthy() {
         HttpResponse::Ok()
             .json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
     } else {
@@ -59,85 +59,64 @@ pub async fn until_ready(
 }
 
 /// Prometheus text format: live actors by kind, events committed by tag, group-commit
-/// flushes and the durability waits they answered, pending holds, how
-/// many journal events the start-up replay applied, how late holds ended, and how long
-/// flushes took.
+/// flushes and the durability waits they answered, pending holds, how many journal events
+/// the start-up replay applied, how late holds ended, and how long flushes took.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let vitals = state.services.vitals();
+    let replayed = match state.readiness.stage() {
+        Stage::Ready { replayed } => replayed,
+        Stage::Starting | Stage::Failed(_) => 0,
+    };
     let mut text = String::new();
     let _ = writeln!(text, "# TYPE ticketing_live_actors gauge");
-    for (kind, live) in state.actors.live_actors() {
+    for (kind, live) in vitals.live_actors {
         let _ = writeln!(text, "ticketing_live_actors{{kind=\"{kind}\"}} {live}");
     }
     let _ = writeln!(text, "# TYPE ticketing_events_committed_total counter");
-    for (tag, count) in state.actors.store.committed_counts() {
+    for (tag, count) in vitals.committed {
         let _ = writeln!(
             text,
             "ticketing_events_committed_total{{event=\"{tag}\"}} {count}"
         );
     }
-    let (flushes, waits) = state.actors.store.flush_stats();
-    let _ = writeln!(text, "# TYPE ticketing_store_flushes_total counter");
-    let _ = writeln!(text, "ticketing_store_flushes_total {flushes}");
-    let _ = writeln!(text, "# TYPE ticketing_store_durable_waits_total counter");
-    let _ = writeln!(text, "ticketing_store_durable_waits_total {waits}");
-    let _ = writeln!(text, "# TYPE ticketing_pending_holds gauge");
-    let _ = writeln!(
-        text,
-        "ticketing_pending_holds {}",
-        state.actors.store.pending_holds()
-    );
-    let replayed = match state.readiness.stage() {
-        Stage::Ready { replayed } => replayed,
-        Stage::Starting | Stage::Failed(_) => 0,
-    };
-    let _ = writeln!(text, "# TYPE ticketing_replayed_events_at_start gauge");
-    let _ = writeln!(text, "ticketing_replayed_events_at_start {replayed}");
-    let _ = writeln!(text, "# TYPE ticketing_ready gauge");
-    let _ = writeln!(
-        text,
-        "ticketing_ready {}",
-        u8::from(state.readiness.is_ready())
-    );
-    let _ = writeln!(text, "# TYPE ticketing_password_hashes_running gauge");
-    let _ = writeln!(
-        text,
-        "ticketing_password_hashes_running {}",
-        state.accounts.hashes_running()
-    );
-    let _ = writeln!(text, "# TYPE ticketing_payments_for_the_operator gauge");
-    let _ = writeln!(
-        text,
-        "ticketing_payments_for_the_operator {}",
-        state
-            .actors
-            .payments_for_the_operator
-            .load(std::sync::atomic::Ordering::Relaxed)
-    );
-    let _ = writeln!(text, "# TYPE ticketing_store_unpersisted_changes gauge");
-    let _ = writeln!(
-        text,
-        "ticketing_store_unpersisted_changes {}",
-        state.actors.store.unpersisted_changes()
-    );
-    let _ = writeln!(
-        text,
-        "# TYPE ticketing_store_persisted_generations_total counter"
-    );
-    let _ = writeln!(
-        text,
-        "ticketing_store_persisted_generations_total {}",
-        state.actors.store.persisted_generations()
-    );
-    histogram(
-        &mut text,
-        "ticketing_hold_expiry_lag_ms",
-        &state.actors.expiry_lag,
-    );
-    histogram(
-        &mut text,
-        "ticketing_store_flush_ms",
-        state.actors.store.flush_ms(),
-    );
+    let (flushes, waits) = vitals.flush_stats;
+    let values: [(&str, &str, u64); 9] = [
+        ("ticketing_store_flushes_total", "counter", flushes),
+        ("ticketing_store_durable_waits_total", "counter", waits),
+        ("ticketing_pending_holds", "gauge", vitals.pending_holds),
+        ("ticketing_replayed_events_at_start", "gauge", replayed),
+        (
+            "ticketing_ready",
+            "gauge",
+            u64::from(state.readiness.is_ready()),
+        ),
+        (
+            "ticketing_password_hashes_running",
+            "gauge",
+            state.accounts.hashes_running() as u64,
+        ),
+        (
+            "ticketing_payments_for_the_operator",
+            "gauge",
+            vitals.payments_for_the_operator as u64,
+        ),
+        (
+            "ticketing_store_unpersisted_changes",
+            "gauge",
+            vitals.unpersisted_changes as u64,
+        ),
+        (
+            "ticketing_store_persisted_generations_total",
+            "counter",
+            vitals.persisted_generations,
+        ),
+    ];
+    for (name, kind, value) in values {
+        let _ = writeln!(text, "# TYPE {name} {kind}");
+        let _ = writeln!(text, "{name} {value}");
+    }
+    histogram(&mut text, "ticketing_hold_expiry_lag_ms", vitals.expiry_lag);
+    histogram(&mut text, "ticketing_store_flush_ms", vitals.flush_ms);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(text)

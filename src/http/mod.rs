@@ -20,7 +20,7 @@ pub mod users;
 
 use actix_web::{Resource, web};
 
-use crate::actors::Actors;
+use crate::actors::Services;
 use crate::actors::accounts::Accounts;
 
 /// Largest accepted JSON body.
@@ -28,7 +28,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// What every handler can reach. One instance per server, shared by all workers.
 pub struct AppState {
-    pub actors: Actors,
+    pub services: Services,
     pub accounts: Accounts,
     pub session_secs: u64,
     pub cookie_secure: bool,
@@ -73,7 +73,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/api/orders")
             .route(web::get().to(orders::list))
-            .route(web::post().to(orders::create)),
+            .route(web::post().to(orders::reserve)),
     )
     .service(
         resource("/api/orders/{id}")

@@ -11,13 +11,12 @@ use super::error::ApiError;
 use super::input::Fields;
 use super::paging::{PageQuery, page_response};
 use super::tickets::price_number;
-use crate::actors::order::CancelOrder;
-use crate::actors::ticket::reserve;
 use crate::domain::ids::{OrderId, TicketId};
 use crate::domain::order::Order;
 use crate::domain::time::Timestamp;
 
-pub async fn create(
+/// Reserves a ticket: the order, with its hold (DESIGN §4, POST /api/orders).
+pub async fn reserve(
     state: web::Data<AppState>,
     user: CurrentUser,
     body: web::Json<Map<String, Value>>,
@@ -31,7 +30,7 @@ pub async fn create(
     );
     fields.finish()?;
     let ticket_id = ticket_id.ok_or(ApiError::NotFound)?;
-    let order = reserve(&state.actors, ticket_id, user.id).await?;
+    let order = state.services.reserve(ticket_id, user.id).await?;
     Ok(HttpResponse::Created().json(OrderBody::from(&order)))
 }
 
@@ -46,7 +45,7 @@ pub async fn list(
         "cursor must be an order id from a previous page",
     )?;
     let orders = state
-        .actors
+        .services
         .orders_of(user.id, page.after, page.limit)
         .await?;
     let bodies: Vec<_> = orders.iter().map(OrderBody::from).collect();
@@ -59,7 +58,7 @@ pub async fn show(
     user: CurrentUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let order = state.actors.order(parse_id(&path)?)?;
+    let order = state.services.order(parse_id(&path)?)?;
     if order.buyer != user.id {
         return Err(ApiError::Forbidden);
     }
@@ -72,11 +71,7 @@ pub async fn cancel(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path)?;
-    state
-        .actors
-        .orders
-        .ask(id, CancelOrder { by: user.id })
-        .await?;
+    state.services.cancel_order(id, user.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -10,7 +10,7 @@ use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::input::{Fields, all2};
 use super::tickets::price_number;
-use crate::actors::payments::{PayOrder, PaymentAnswer};
+use crate::actors::paying::{PayOrder, PaymentAnswer};
 use crate::domain::charge::Charge;
 use crate::domain::ids::{ChargeId, OrderId};
 use crate::payments::webhook;
@@ -35,9 +35,8 @@ pub async fn pay(
     });
     let (order_id, token) = all2(fields, order_id, token)?;
     let answer = state
-        .actors
-        .orders
-        .ask(order_id, PayOrder { by: user.id, token })
+        .services
+        .pay(order_id, PayOrder { by: user.id, token })
         .await?;
     match answer {
         PaymentAnswer::Paid { charge_id } => Ok(HttpResponse::Created().json(PaymentBody {
@@ -58,8 +57,8 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ChargeId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    let charge = state.actors.charge(id)?;
-    if state.actors.order(charge.order_id)?.buyer != user.id {
+    let charge = state.services.charge(id)?;
+    if state.services.order(charge.order_id)?.buyer != user.id {
         return Err(ApiError::Forbidden);
     }
     Ok(HttpResponse::Ok().json(ChargeBody::from(&charge)))
@@ -79,7 +78,7 @@ pub async fn webhook(
         .ok_or_else(|| ApiError::BadRequest("Missing Stripe-Signature header".into()))?;
     let event = webhook::verify(&body, signature, secret.expose_secret())
         .map_err(|_| ApiError::BadRequest("Invalid webhook signature".into()))?;
-    state.actors.handle_webhook(event).await?;
+    state.services.handle_webhook(event).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
 }
 

@@ -10,7 +10,7 @@ use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::input::{Fields, all2};
 use super::paging::{PageQuery, page_response};
-use crate::actors::ticket::{UpdateTicket, create_ticket};
+use crate::actors::ticket::UpdateTicket;
 use crate::domain::ids::TicketId;
 use crate::domain::money::Price;
 use crate::domain::ticket::{InvalidTitle, Ticket, Title};
@@ -28,7 +28,7 @@ pub async fn list(
         "cursor must be a ticket id from a previous page",
     )?;
     let tickets = state
-        .actors
+        .services
         .tickets_for_sale(page.after, page.limit)
         .await?;
     let bodies: Vec<_> = tickets.iter().map(TicketBody::from).collect();
@@ -41,7 +41,7 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = TicketId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    let ticket = state.actors.ticket(id)?;
+    let ticket = state.services.ticket(id)?;
     Ok(with_etag(&ticket))
 }
 
@@ -51,7 +51,7 @@ pub async fn create(
     body: web::Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let (title, price) = read_ticket(&body)?;
-    let ticket = create_ticket(&state.actors, user.id, title, price).await?;
+    let ticket = state.services.create_ticket(user.id, title, price).await?;
     Ok(HttpResponse::Created()
         .insert_header(etag(&ticket))
         .json(TicketBody::from(&ticket)))
@@ -73,7 +73,7 @@ pub async fn update(
         price,
         expected,
     };
-    let ticket = state.actors.tickets.ask(id, message).await?;
+    let ticket = state.services.update_ticket(id, message).await?;
     Ok(with_etag(&ticket))
 }
 

@@ -91,12 +91,14 @@ impl Commit {
     }
 }
 
-/// The state the committing actor holds of the entity its event changes. An active actor's
-/// state is its snapshot (loaded from it, and every change since went through `commit`), so
-/// the projections take it instead of reading the snapshot back.
+/// What the committing actor knows of the entity its event changes: its state, which is
+/// the entity's snapshot (loaded from it, and every change since went through `commit`),
+/// so the projections take it instead of reading the snapshot back. `Unknown` for an event
+/// that creates its entity or is committed by no actor (accounts, refunds): the
+/// projections read what they need.
 #[derive(Clone, Copy)]
-pub enum Known<'a> {
-    Nothing,
+pub enum PriorState<'a> {
+    Unknown,
     Ticket(&'a Ticket),
     Order(&'a Order),
 }
@@ -355,9 +357,9 @@ impl Store {
 
     /// Commits one event: appends it to the journal and puts its projections in the
     /// overlay. Not yet durable: await `durable` before acknowledging anything.
-    pub fn commit(&self, event: &Event, known: Known<'_>) -> Result<Commit, StoreError> {
+    pub fn commit(&self, event: &Event, prior: PriorState<'_>) -> Result<Commit, StoreError> {
         let seq = self.inner.journal.append(event)?;
-        self.inner.projections.apply(event, Some(known))?;
+        self.inner.projections.apply(event, Some(prior))?;
         if let Some(i) = EventKind::ALL.iter().position(|kind| *kind == event.kind()) {
             self.inner.committed[i].fetch_add(1, Ordering::Relaxed);
         }

@@ -8,7 +8,7 @@
 //! or not it has reached sled; the indexes are in memory (`indexes.rs`) and rebuilt from the
 //! snapshots when the store opens.
 //!
-//! A live commit passes the state the committing actor holds (`Known`); a replay reads it,
+//! A live commit passes the state the committing actor holds (`PriorState`); a replay reads it,
 //! and may find the snapshot already ahead of the event (the checkpoint is conservative):
 //! `evolve` then changes nothing, and neither do the indexes.
 
@@ -22,7 +22,7 @@ use super::codec::{
 use super::indexes::Indexes;
 use super::overlay::{Overlay, Tree, View, Write};
 use super::records::Invalid;
-use super::{Known, StoreError};
+use super::{PriorState, StoreError};
 use crate::domain::charge::{self, Charge};
 use crate::domain::events::Event;
 use crate::domain::ids::{ChargeId, OrderId, TicketId, UserId};
@@ -187,7 +187,11 @@ impl Projections {
     /// has an id made for it a moment ago, and the committing actor passes the state it
     /// holds of its own entity. Snapshots go into the overlay before the indexes change, so
     /// a reader that finds an entity through an index also finds its snapshot.
-    pub(crate) fn apply(&self, event: &Event, live: Option<Known<'_>>) -> Result<(), StoreError> {
+    pub(crate) fn apply(
+        &self,
+        event: &Event,
+        live: Option<PriorState<'_>>,
+    ) -> Result<(), StoreError> {
         let view = self.overlay.view();
         let mut writes = Vec::with_capacity(2);
         let mut user_change = None;
@@ -207,7 +211,7 @@ impl Projections {
         if let Some(id) = event.changes_ticket() {
             let old = match live {
                 Some(_) if matches!(event, Event::TicketCreated(_)) => None,
-                Some(Known::Ticket(ticket)) if ticket.id == id => Some(ticket.clone()),
+                Some(PriorState::Ticket(ticket)) if ticket.id == id => Some(ticket.clone()),
                 _ => self.ticket_in(&view, id)?,
             };
             if let Some(new) =
@@ -220,7 +224,7 @@ impl Projections {
         if let Some(id) = event.changes_order() {
             let old = match live {
                 Some(_) if matches!(event, Event::OrderCreated(_)) => None,
-                Some(Known::Order(order)) if order.id == id => Some(order.clone()),
+                Some(PriorState::Order(order)) if order.id == id => Some(order.clone()),
                 _ => self.order_in(&view, id)?,
             };
             if let Some(new) = order::evolve(old.clone(), event).filter(|o| old.as_ref() != Some(o))

@@ -56,20 +56,18 @@ fn list_and_reserve(store: &Store) -> (TicketId, OrderId, UserId) {
     let order_id = OrderId::new(RawId::from_parts(20, 1));
     let buyer = UserId::new(RawId::from_parts(1, 2));
     store
-        .commit(&ticket_created(1), Known::Nothing)
+        .commit(&ticket_created(1), PriorState::Unknown)
         .expect("commit")
         .finish();
     let ticket = store.ticket(ticket_id).expect("read").expect("exists");
-    let reserve = TicketCommand::Reserve {
+    let reserve = ticket::Reservation {
         order_id,
         buyer,
         expires_at: Timestamp::from_millis(5_000),
     };
-    let reserved = ticket::decide(&ticket, reserve)
-        .expect("free")
-        .expect("event");
+    let reserved = Event::OrderCreated(ticket::reserve(&ticket, reserve).expect("free"));
     store
-        .commit(&reserved, Known::Ticket(&ticket))
+        .commit(&reserved, PriorState::Ticket(&ticket))
         .expect("commit")
         .finish();
     (ticket_id, order_id, buyer)
@@ -116,7 +114,7 @@ async fn two_hundred_fifty_six_concurrent_durable_writers_all_finish() {
         tokio::spawn(async move {
             for round in 0..4 {
                 let commit = store
-                    .commit(&ticket_created(n * 10 + round), Known::Nothing)
+                    .commit(&ticket_created(n * 10 + round), PriorState::Unknown)
                     .expect("commit");
                 commit.finish();
                 store.durable().await.expect("durable");
@@ -207,7 +205,7 @@ fn an_email_claim_is_exclusive_until_given_back_and_does_not_outlive_the_process
     // A committed account holds its email for good, across a restart too.
     let created = crate::domain::user::decide_signup(first, email.clone(), "hash".into());
     store
-        .commit(&created, Known::Nothing)
+        .commit(&created, PriorState::Unknown)
         .expect("commit")
         .finish();
     assert_eq!(store.claim_email(&email, second), EmailClaim::InUse);
@@ -237,14 +235,14 @@ fn the_checkpoint_stays_below_an_unfinished_follow_up() {
     {
         let store = open(&dir);
         store
-            .commit(&ticket_created(1), Known::Nothing)
+            .commit(&ticket_created(1), PriorState::Unknown)
             .expect("commit")
             .finish();
         let pending = store
-            .commit(&ticket_created(2), Known::Nothing)
+            .commit(&ticket_created(2), PriorState::Unknown)
             .expect("commit");
         store
-            .commit(&ticket_created(3), Known::Nothing)
+            .commit(&ticket_created(3), PriorState::Unknown)
             .expect("commit")
             .finish();
         futures::executor::block_on(store.durable()).expect("flush");
@@ -273,7 +271,7 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
     };
     let expired = order::decide(&held, expire).expect("due").expect("event");
     store
-        .commit(&expired, Known::Order(&held))
+        .commit(&expired, PriorState::Order(&held))
         .expect("commit")
         .finish();
     let ticket = store.ticket(ticket_id).expect("read").expect("exists");
@@ -282,7 +280,7 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
         .expect("held")
         .expect("event");
     store
-        .commit(&released, Known::Ticket(&ticket))
+        .commit(&released, PriorState::Ticket(&ticket))
         .expect("commit")
         .finish();
     let view = |store: &Store| views(store, (ticket_id, order_id, buyer));
@@ -390,7 +388,7 @@ fn the_checkpoint_moves_only_once_the_persister_has_made_the_projections_durable
     assert!(checkpoint >= 2, "past both events: {checkpoint}");
     // A clean close writes out what is left and leaves nothing to replay.
     store
-        .commit(&ticket_created(2), Known::Nothing)
+        .commit(&ticket_created(2), PriorState::Unknown)
         .expect("commit")
         .finish();
     drop(store);
@@ -417,7 +415,7 @@ async fn writers_wait_for_room_when_the_overlay_is_full_and_all_finish() {
     let mut most = 0;
     for n in 0..400 {
         store
-            .commit(&ticket_created(n), Known::Nothing)
+            .commit(&ticket_created(n), PriorState::Unknown)
             .expect("commit")
             .finish();
         tokio::time::timeout(Duration::from_secs(30), store.durable())

@@ -1,6 +1,6 @@
 //! Payments, as the order actor runs them (DESIGN §5).
 //!
-//! Paying is three steps, and only the first two hold the order actor:
+//! Paying is three steps, and only the first holds the order actor:
 //! 1. `PayOrder` decides and commits `ChargeCreated` (the order is `awaiting:payment`, the
 //!    charge `created`) and waits for it to be durable — BEFORE the gateway is called, so a
 //!    crash can never leave money taken with no record of the attempt.
@@ -11,7 +11,12 @@
 //!
 //! An unknown outcome (timeouts, 5xx) is never guessed: the order stays awaiting payment and
 //! the `PaymentSettler` asks the gateway again with the same idempotency key, after a
-//! restart too. A success for an order that can no longer complete is refunded.
+//! restart too. A success for an order that can no longer complete is refunded (`settle`),
+//! outside the actor as well.
+//!
+//! Three types carry what a payment came to, one per stage: the gateway's `ChargeOutcome`
+//! (which may be "unknown"), the domain's `PaymentOutcome` (a definite one, which settles
+//! the order), and `PaymentAnswer` (what the buyer is told: paid, declined, or pending).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -19,7 +24,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use futures::StreamExt;
 
-use super::Actors;
+use super::Services;
+use super::entity::{Change, EntityActor, refuse};
 use super::error::EntityError;
 use super::order::OrderActor;
 use crate::domain::charge::{self, Charge};
@@ -29,7 +35,7 @@ use crate::domain::order::{self, Order, OrderCommand, OrderStatus, PaymentOutcom
 use crate::payments::webhook::{WebhookEvent, WebhookKind};
 use crate::payments::{ChargeOutcome, ChargeRequest, RefundRequest};
 use crate::readiness::Readiness;
-use crate::store::Known;
+use crate::store::PriorState;
 
 /// How a payment request ended, as the buyer is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,33 +64,34 @@ impl Handler<PayOrder> for OrderActor {
 
     #[tracing::instrument(name = "Paying for an order", skip_all, fields(order_id = %self.order.id, user_id = %msg.by))]
     fn handle(&mut self, msg: PayOrder, ctx: &mut Context<Self>) -> Self::Result {
-        let charge_id = ChargeId::new(self.actors.ids.next());
+        let charge_id = ChargeId::new(self.services.ids.next());
         let command = OrderCommand::BeginPayment {
             by: msg.by,
             charge_id,
             token: msg.token,
-            now: self.actors.settings.clock.now(),
+            now: self.services.settings.clock.now(),
         };
-        match self.execute(command, ctx) {
-            Err(error) => Box::pin(std::future::ready(Err(error))),
+        let decision = order::decide(&self.order, command);
+        match self.commit(decision, ctx) {
+            Err(error) => refuse(error),
             // Accepted without change: the order is already paid; answer with its charge.
-            Ok(None) => {
+            Ok(Change::Unchanged) => {
                 let answer = match self.order.charge_id {
                     Some(charge_id) => Ok(PaymentAnswer::Paid { charge_id }),
                     None => Err(DomainError::OrderCancelled.into()),
                 };
                 Box::pin(std::future::ready(answer))
             }
-            Ok(Some((_, commit))) => {
-                let actors = self.actors.clone();
+            Ok(Change::Committed { commit, .. }) => {
+                let services = self.services.clone();
                 let order_id = self.order.id;
-                let busy = self.life.busy();
+                let busy = self.passivation.busy();
                 // The order was `created` until this commit, so no call can be out for it.
                 let call = self.begin_gateway_call();
                 Box::pin(async move {
-                    actors.store.durable().await?;
+                    services.store.durable().await?;
                     commit.finish();
-                    let answer = charge_and_settle(&actors, order_id, charge_id).await;
+                    let answer = charge_and_settle(&services, order_id, charge_id).await;
                     drop((call, busy));
                     answer
                 })
@@ -97,20 +104,20 @@ impl Handler<PayOrder> for OrderActor {
 /// A charge too old for the provider to still know its key is looked up by its order
 /// instead of asked for again (`charge::may_ask_again`).
 async fn charge_and_settle(
-    actors: &Actors,
+    services: &Services,
     order_id: OrderId,
     charge_id: ChargeId,
 ) -> Result<PaymentAnswer, EntityError> {
-    let charge = actors
+    let charge = services
         .store
         .charge(charge_id)?
         .ok_or(EntityError::NotFound)?;
-    let max_age = actors.settings.payment_max_age_secs;
-    let now = actors.settings.clock.now();
+    let max_age = services.settings.payment_max_age_secs;
+    let now = services.settings.clock.now();
     let outcome = if charge::may_ask_again(&charge, now, max_age) {
-        actors.payments.charge(charge_request(&charge)).await
+        services.gateway.charge(charge_request(&charge)).await
     } else {
-        actors.payments.find(order_id.to_string()).await
+        services.gateway.find(order_id.to_string()).await
     };
     let (outcome, message) = match outcome {
         ChargeOutcome::Succeeded { intent_id } => (
@@ -130,10 +137,7 @@ async fn charge_and_settle(
             return Ok(PaymentAnswer::Pending { charge_id });
         }
     };
-    let order = actors
-        .orders
-        .ask(order_id, SettlePayment { charge_id, outcome })
-        .await?;
+    let order = settle(services, order_id, charge_id, outcome).await?;
     match (order.status, message) {
         (OrderStatus::Complete, _) => Ok(PaymentAnswer::Paid { charge_id }),
         (OrderStatus::Cancelled, Some(message)) => {
@@ -156,82 +160,79 @@ fn charge_request(charge: &Charge) -> ChargeRequest {
 
 /// The gateway's answer for a payment, from the payment call, the settler or a webhook.
 #[derive(Message, Clone)]
-#[rtype(result = "Result<Order, EntityError>")]
+#[rtype(result = "Result<Settled, EntityError>")]
 pub struct SettlePayment {
     pub charge_id: ChargeId,
     pub outcome: PaymentOutcome,
 }
 
+/// What settling a payment came to.
+pub enum Settled {
+    /// The order as the outcome left it (or as it was, if the outcome changed nothing).
+    Order(Order),
+    /// Money was taken for an order that can no longer complete: the caller gives it back
+    /// (`settle`), outside the actor, and records the refund.
+    Refund { charge: Charge, stripe_id: String },
+}
+
 impl Handler<SettlePayment> for OrderActor {
-    type Result = AtomicResponse<Self, Result<Order, EntityError>>;
+    type Result = AtomicResponse<Self, Result<Settled, EntityError>>;
 
     #[tracing::instrument(name = "Settling a payment", skip_all, fields(order_id = %self.order.id, charge_id = %msg.charge_id))]
     fn handle(&mut self, msg: SettlePayment, ctx: &mut Context<Self>) -> Self::Result {
         if order::needs_refund(&self.order, msg.charge_id, &msg.outcome)
             && let PaymentOutcome::Succeeded { stripe_id } = msg.outcome
         {
-            return self.refund(msg.charge_id, stripe_id);
+            let refund = match self.services.store.charge(msg.charge_id) {
+                Ok(Some(charge)) => Ok(Settled::Refund { charge, stripe_id }),
+                Ok(None) => Err(EntityError::NotFound),
+                Err(error) => Err(error.into()),
+            };
+            return AtomicResponse::new(Box::pin(actix::fut::ready(refund)));
         }
         let command = OrderCommand::SettlePayment {
             charge_id: msg.charge_id,
             outcome: msg.outcome,
         };
-        match self.execute(command, ctx) {
-            Ok(Some((event, commit))) => self.complete_with_follow_up(&event, commit),
-            Ok(None) => self.answer(Ok(self.order.clone())),
-            Err(error) => self.answer(Err(error)),
-        }
+        let change = self.commit(order::decide(&self.order, command), ctx);
+        self.reply_after_follow_up(change, |order| Settled::Order(order.clone()))
     }
 }
 
-impl OrderActor {
-    /// Gives back money taken for an order that can no longer complete, then records the
-    /// refund (`ChargeRefunded`). The refund key is fixed per charge, so retries refund once.
-    fn refund(
-        &mut self,
-        charge_id: ChargeId,
-        stripe_id: String,
-    ) -> AtomicResponse<Self, Result<Order, EntityError>> {
-        self.life.touch();
-        let charge = match self.actors.store.charge(charge_id) {
-            Ok(Some(charge)) => charge,
-            Ok(None) => return self.answer(Err(EntityError::NotFound)),
-            Err(error) => return self.answer(Err(error.into())),
-        };
-        if charge.stripe_refund_id.is_some() {
-            return self.answer(Ok(self.order.clone()));
-        }
+/// Applies a gateway's outcome to an order, and gives the money back when it came for an
+/// order that can no longer complete: the refund is asked for here, outside the order actor
+/// (which stays free meanwhile), with a key fixed per charge so that it is made once, and
+/// recorded as `ChargeRefunded`, which changes only the charge.
+pub async fn settle(
+    services: &Services,
+    order_id: OrderId,
+    charge_id: ChargeId,
+    outcome: PaymentOutcome,
+) -> Result<Order, EntityError> {
+    let settled = services
+        .orders
+        .ask(order_id, SettlePayment { charge_id, outcome })
+        .await?;
+    let (charge, stripe_id) = match settled {
+        Settled::Order(order) => return Ok(order),
+        Settled::Refund { charge, stripe_id } => (charge, stripe_id),
+    };
+    if charge.stripe_refund_id.is_none() {
         let request = RefundRequest {
             intent_id: stripe_id.clone(),
             idempotency_key: charge.refund_key(),
         };
         tracing::warn!(%charge_id, %stripe_id, "Refunding a payment for an order that can no longer complete");
-        let refunding = self.actors.payments.refund(request);
-        let busy = self.life.busy();
-        AtomicResponse::new(Box::pin(refunding.into_actor(self).then(move |result, actor, _| {
-            let recorded = match result {
-                Ok(refund_id) => match charge::record_refund(&charge, stripe_id, refund_id) {
-                    Some(event) => actor.actors.store.commit(&event, Known::Nothing).map(Some).map_err(EntityError::from),
-                    None => Ok(None),
-                },
-                Err(error) => {
-                    tracing::error!(%charge_id, ?error, "Refund failed; it is retried when the success is reported again");
-                    Err(EntityError::Unavailable)
-                }
-            };
-            let store = actor.actors.store.clone();
-            let order = actor.order.clone();
-            async move {
-                if let Some(commit) = recorded? {
-                    commit.finish();
-                    store.durable().await?;
-                }
-                drop(busy);
-                Ok(order)
-            }
-            .into_actor(actor)
-        })))
+        let refund_id = services.gateway.refund(request).await.map_err(|error| {
+            tracing::error!(%charge_id, ?error, "Refund failed; it is retried when the success is reported again");
+            EntityError::Unavailable
+        })?;
+        if let Some(event) = charge::record_refund(&charge, stripe_id, refund_id) {
+            services.store.commit(&event, PriorState::Unknown)?.finish();
+            services.store.durable().await?;
+        }
     }
+    services.order(order_id)
 }
 
 /// Asks the gateway again for an order still awaiting payment (the settler sends this).
@@ -243,7 +244,7 @@ impl Handler<RetryPayment> for OrderActor {
     type Result = ResponseFuture<Result<PaymentAnswer, EntityError>>;
 
     fn handle(&mut self, _: RetryPayment, _: &mut Context<Self>) -> Self::Result {
-        self.life.touch();
+        self.passivation.touch();
         let Some(charge_id) = self.order.charge_id else {
             return Box::pin(std::future::ready(Err(EntityError::NotFound)));
         };
@@ -263,11 +264,11 @@ impl Handler<RetryPayment> for OrderActor {
         let Some(call) = self.begin_gateway_call() else {
             return Box::pin(std::future::ready(Ok(PaymentAnswer::Pending { charge_id })));
         };
-        let actors = self.actors.clone();
+        let services = self.services.clone();
         let order_id = self.order.id;
-        let busy = self.life.busy();
+        let busy = self.passivation.busy();
         Box::pin(async move {
-            let answer = charge_and_settle(&actors, order_id, charge_id).await;
+            let answer = charge_and_settle(&services, order_id, charge_id).await;
             drop((call, busy));
             answer
         })
@@ -304,7 +305,7 @@ impl Drop for GatewayCall {
 /// Lifecycle: started by `lib.rs` on the first actor arbiter; waits until start-up has
 /// replayed the journal, then runs until its arbiter stops.
 pub struct PaymentSettler {
-    actors: Actors,
+    services: Services,
     every: Duration,
     readiness: Readiness,
     /// A pass is under way.
@@ -320,9 +321,9 @@ pub struct PaymentSettler {
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30 * 60);
 
 impl PaymentSettler {
-    pub fn new(actors: Actors, every: Duration, readiness: Readiness) -> PaymentSettler {
+    pub fn new(services: Services, every: Duration, readiness: Readiness) -> PaymentSettler {
         PaymentSettler {
-            actors,
+            services,
             every,
             readiness,
             running: false,
@@ -337,7 +338,8 @@ impl PaymentSettler {
             return;
         }
         let now = Instant::now();
-        let awaiting: HashSet<OrderId> = self.actors.store.awaiting_payment().into_iter().collect();
+        let awaiting: HashSet<OrderId> =
+            self.services.store.awaiting_payment().into_iter().collect();
         // Orders settled since (or by someone else) are no longer followed.
         self.next.retain(|order_id, _| awaiting.contains(order_id));
         self.for_the_operator
@@ -350,12 +352,12 @@ impl PaymentSettler {
             return self.publish();
         }
         self.running = true;
-        let actors = self.actors.clone();
+        let services = self.services.clone();
         let settling = async move {
             futures::stream::iter(due)
                 .map(|order_id| {
-                    let actors = actors.clone();
-                    async move { (order_id, settle_one(&actors, order_id).await) }
+                    let services = services.clone();
+                    async move { (order_id, settle_one(&services, order_id).await) }
                 })
                 .buffer_unordered(8)
                 .collect::<Vec<_>>()
@@ -392,7 +394,7 @@ impl PaymentSettler {
     }
 
     fn publish(&self) {
-        self.actors.payments_for_the_operator.store(
+        self.services.payments_for_the_operator.store(
             self.for_the_operator.len(),
             std::sync::atomic::Ordering::Relaxed,
         );
@@ -426,10 +428,10 @@ enum Settling {
     ForTheOperator,
 }
 
-async fn settle_one(actors: &Actors, order_id: OrderId) -> Settling {
-    match actors.orders.ask(order_id, RetryPayment).await {
+async fn settle_one(services: &Services, order_id: OrderId) -> Settling {
+    match services.orders.ask(order_id, RetryPayment).await {
         Ok(PaymentAnswer::Pending { charge_id }) => {
-            let too_old = actors
+            let too_old = services
                 .store
                 .charge(charge_id)
                 .ok()
@@ -437,8 +439,8 @@ async fn settle_one(actors: &Actors, order_id: OrderId) -> Settling {
                 .is_some_and(|charge| {
                     !charge::may_ask_again(
                         &charge,
-                        actors.settings.clock.now(),
-                        actors.settings.payment_max_age_secs,
+                        services.settings.clock.now(),
+                        services.settings.payment_max_age_secs,
                     )
                 });
             if too_old {
@@ -458,7 +460,7 @@ async fn settle_one(actors: &Actors, order_id: OrderId) -> Settling {
     }
 }
 
-impl Actors {
+impl Services {
     /// A charge record, for its order's buyer.
     pub fn charge(&self, id: ChargeId) -> Result<Charge, EntityError> {
         self.store.charge(id)?.ok_or(EntityError::NotFound)
@@ -498,11 +500,7 @@ impl Actors {
             WebhookKind::Other(_) => None,
         };
         if let Some(((order_id, charge_id), outcome)) = settlement {
-            match self
-                .orders
-                .ask(order_id, SettlePayment { charge_id, outcome })
-                .await
-            {
+            match settle(self, order_id, charge_id, outcome).await {
                 Ok(_) | Err(EntityError::NotFound) => {}
                 Err(error) => return Err(error),
             }
