@@ -37,7 +37,7 @@ use entity::EntityActor;
 use error::EntityError;
 use holds::HoldWake;
 use order::{CancelOrder, OrderActor};
-use paying::{PayOrder, PaymentAnswer};
+use paying::{PayOrder, PaymentStatus};
 use registry::Registry;
 use ticket::{MarkTicketSold, ReleaseTicket, TicketActor, UpdateTicket};
 
@@ -148,7 +148,7 @@ impl Services {
     }
 
     /// The buyer pays for an order.
-    pub async fn pay(&self, id: OrderId, pay: PayOrder) -> Result<PaymentAnswer, EntityError> {
+    pub async fn pay(&self, id: OrderId, pay: PayOrder) -> Result<PaymentStatus, EntityError> {
         self.orders.ask(id, pay).await
     }
 

@@ -14,9 +14,9 @@
 //! restart too. A success for an order that can no longer complete is refunded (`settle`),
 //! outside the actor as well.
 //!
-//! Three types carry what a payment came to, one per stage: the gateway's `ChargeOutcome`
-//! (which may be "unknown"), the domain's `PaymentOutcome` (a definite one, which settles
-//! the order), and `PaymentAnswer` (what the buyer is told: paid, declined, or pending).
+//! Two types say what a payment came to: the domain's `ChargeOutcome`, what the provider
+//! said of one charge (which may be "unknown"), and `PaymentStatus`, where the order's
+//! payment stands as the buyer is told (paid, declined, or pending).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -28,18 +28,18 @@ use super::Services;
 use super::entity::{Change, EntityActor, refuse};
 use super::error::EntityError;
 use super::order::OrderActor;
-use crate::domain::charge::{self, Charge};
+use crate::domain::charge::{self, Charge, ChargeOutcome};
 use crate::domain::error::DomainError;
 use crate::domain::ids::{ChargeId, OrderId, UserId};
-use crate::domain::order::{self, Order, OrderCommand, OrderStatus, PaymentOutcome};
+use crate::domain::order::{self, Order, OrderCommand, OrderStatus};
 use crate::payments::webhook::{WebhookEvent, WebhookKind};
-use crate::payments::{ChargeOutcome, ChargeRequest, RefundRequest};
+use crate::payments::{ChargeRequest, RefundRequest};
 use crate::readiness::Readiness;
 use crate::store::PriorState;
 
-/// How a payment request ended, as the buyer is told.
+/// Where an order's payment stands, as the buyer is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PaymentAnswer {
+pub enum PaymentStatus {
     /// The order is complete (now, or it already was: no second charge was made).
     Paid { charge_id: ChargeId },
     /// The card was declined; the order is cancelled and the ticket for sale again.
@@ -53,14 +53,14 @@ pub enum PaymentAnswer {
 
 /// The buyer pays for an order with a card token.
 #[derive(Message, Clone)]
-#[rtype(result = "Result<PaymentAnswer, EntityError>")]
+#[rtype(result = "Result<PaymentStatus, EntityError>")]
 pub struct PayOrder {
     pub by: UserId,
     pub token: String,
 }
 
 impl Handler<PayOrder> for OrderActor {
-    type Result = ResponseFuture<Result<PaymentAnswer, EntityError>>;
+    type Result = ResponseFuture<Result<PaymentStatus, EntityError>>;
 
     #[tracing::instrument(name = "Paying for an order", skip_all, fields(order_id = %self.order.id, user_id = %msg.by))]
     fn handle(&mut self, msg: PayOrder, ctx: &mut Context<Self>) -> Self::Result {
@@ -77,7 +77,7 @@ impl Handler<PayOrder> for OrderActor {
             // Accepted without change: the order is already paid; answer with its charge.
             Ok(Change::Unchanged) => {
                 let answer = match self.order.charge_id {
-                    Some(charge_id) => Ok(PaymentAnswer::Paid { charge_id }),
+                    Some(charge_id) => Ok(PaymentStatus::Paid { charge_id }),
                     None => Err(DomainError::OrderCancelled.into()),
                 };
                 Box::pin(std::future::ready(answer))
@@ -107,7 +107,7 @@ async fn charge_and_settle(
     services: &Services,
     order_id: OrderId,
     charge_id: ChargeId,
-) -> Result<PaymentAnswer, EntityError> {
+) -> Result<PaymentStatus, EntityError> {
     let charge = services
         .store
         .charge(charge_id)?
@@ -119,32 +119,22 @@ async fn charge_and_settle(
     } else {
         services.gateway.find(order_id.to_string()).await
     };
-    let (outcome, message) = match outcome {
-        ChargeOutcome::Succeeded { intent_id } => (
-            PaymentOutcome::Succeeded {
-                stripe_id: intent_id,
-            },
-            None,
-        ),
-        ChargeOutcome::Declined { intent_id, message } => (
-            PaymentOutcome::Declined {
-                stripe_id: intent_id,
-            },
-            Some(message),
-        ),
+    let message = match &outcome {
+        ChargeOutcome::Succeeded { .. } => None,
+        ChargeOutcome::Declined { message, .. } => Some(message.clone()),
         ChargeOutcome::Unknown { reason } => {
             tracing::warn!(%order_id, %charge_id, %reason, "Payment outcome unknown; the order stays awaiting payment");
-            return Ok(PaymentAnswer::Pending { charge_id });
+            return Ok(PaymentStatus::Pending { charge_id });
         }
     };
     let order = settle(services, order_id, charge_id, outcome).await?;
     match (order.status, message) {
-        (OrderStatus::Complete, _) => Ok(PaymentAnswer::Paid { charge_id }),
+        (OrderStatus::Complete, _) => Ok(PaymentStatus::Paid { charge_id }),
         (OrderStatus::Cancelled, Some(message)) => {
-            Ok(PaymentAnswer::Declined { charge_id, message })
+            Ok(PaymentStatus::Declined { charge_id, message })
         }
         (OrderStatus::Cancelled, None) => Err(DomainError::OrderCancelled.into()),
-        _ => Ok(PaymentAnswer::Pending { charge_id }),
+        _ => Ok(PaymentStatus::Pending { charge_id }),
     }
 }
 
@@ -163,7 +153,7 @@ fn charge_request(charge: &Charge) -> ChargeRequest {
 #[rtype(result = "Result<Settled, EntityError>")]
 pub struct SettlePayment {
     pub charge_id: ChargeId,
-    pub outcome: PaymentOutcome,
+    pub outcome: ChargeOutcome,
 }
 
 /// What settling a payment came to.
@@ -181,10 +171,13 @@ impl Handler<SettlePayment> for OrderActor {
     #[tracing::instrument(name = "Settling a payment", skip_all, fields(order_id = %self.order.id, charge_id = %msg.charge_id))]
     fn handle(&mut self, msg: SettlePayment, ctx: &mut Context<Self>) -> Self::Result {
         if order::needs_refund(&self.order, msg.charge_id, &msg.outcome)
-            && let PaymentOutcome::Succeeded { stripe_id } = msg.outcome
+            && let ChargeOutcome::Succeeded { intent_id } = msg.outcome
         {
             let refund = match self.services.store.charge(msg.charge_id) {
-                Ok(Some(charge)) => Ok(Settled::Refund { charge, stripe_id }),
+                Ok(Some(charge)) => Ok(Settled::Refund {
+                    charge,
+                    stripe_id: intent_id,
+                }),
                 Ok(None) => Err(EntityError::NotFound),
                 Err(error) => Err(error.into()),
             };
@@ -207,7 +200,7 @@ pub async fn settle(
     services: &Services,
     order_id: OrderId,
     charge_id: ChargeId,
-    outcome: PaymentOutcome,
+    outcome: ChargeOutcome,
 ) -> Result<Order, EntityError> {
     let settled = services
         .orders
@@ -237,11 +230,11 @@ pub async fn settle(
 
 /// Asks the gateway again for an order still awaiting payment (the settler sends this).
 #[derive(Message, Clone)]
-#[rtype(result = "Result<PaymentAnswer, EntityError>")]
+#[rtype(result = "Result<PaymentStatus, EntityError>")]
 pub struct RetryPayment;
 
 impl Handler<RetryPayment> for OrderActor {
-    type Result = ResponseFuture<Result<PaymentAnswer, EntityError>>;
+    type Result = ResponseFuture<Result<PaymentStatus, EntityError>>;
 
     fn handle(&mut self, _: RetryPayment, _: &mut Context<Self>) -> Self::Result {
         self.passivation.touch();
@@ -250,8 +243,8 @@ impl Handler<RetryPayment> for OrderActor {
         };
         let answer = match self.order.status {
             OrderStatus::AwaitingPayment => None,
-            OrderStatus::Complete => Some(PaymentAnswer::Paid { charge_id }),
-            OrderStatus::Created | OrderStatus::Cancelled => Some(PaymentAnswer::Declined {
+            OrderStatus::Complete => Some(PaymentStatus::Paid { charge_id }),
+            OrderStatus::Created | OrderStatus::Cancelled => Some(PaymentStatus::Declined {
                 charge_id,
                 message: "Payment failed".into(),
             }),
@@ -262,7 +255,7 @@ impl Handler<RetryPayment> for OrderActor {
         // One call to the gateway at a time per order: while one is out (the buyer's own,
         // or an earlier settling), this one waits for the next round.
         let Some(call) = self.begin_gateway_call() else {
-            return Box::pin(std::future::ready(Ok(PaymentAnswer::Pending { charge_id })));
+            return Box::pin(std::future::ready(Ok(PaymentStatus::Pending { charge_id })));
         };
         let services = self.services.clone();
         let order_id = self.order.id;
@@ -430,7 +423,7 @@ enum Settling {
 
 async fn settle_one(services: &Services, order_id: OrderId) -> Settling {
     match services.orders.ask(order_id, RetryPayment).await {
-        Ok(PaymentAnswer::Pending { charge_id }) => {
+        Ok(PaymentStatus::Pending { charge_id }) => {
             let too_old = services
                 .store
                 .charge(charge_id)
@@ -477,14 +470,7 @@ impl Services {
                 intent_id,
                 order_id,
                 charge_id,
-            } => ids(order_id, charge_id).map(|ids| {
-                (
-                    ids,
-                    PaymentOutcome::Succeeded {
-                        stripe_id: intent_id,
-                    },
-                )
-            }),
+            } => ids(order_id, charge_id).map(|ids| (ids, ChargeOutcome::Succeeded { intent_id })),
             WebhookKind::PaymentFailed {
                 intent_id,
                 order_id,
@@ -492,8 +478,9 @@ impl Services {
             } => ids(order_id, charge_id).map(|ids| {
                 (
                     ids,
-                    PaymentOutcome::Declined {
-                        stripe_id: Some(intent_id),
+                    ChargeOutcome::Declined {
+                        intent_id: Some(intent_id),
+                        message: "Payment failed".into(),
                     },
                 )
             }),

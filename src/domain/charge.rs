@@ -52,6 +52,25 @@ impl Charge {
     }
 }
 
+/// What became of a charge, as the payment provider reported it: from the payment call,
+/// a later lookup or a webhook. Only `Succeeded` means money was taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    /// The money was taken; `intent_id` is the provider's id for the payment.
+    Succeeded { intent_id: String },
+    /// The payment definitely failed (card declined, token refused, request rejected): no
+    /// money was taken, and asking again with the same key gives the same answer.
+    /// `message` is fit to show to the buyer.
+    Declined {
+        intent_id: Option<String>,
+        message: String,
+    },
+    /// No definite answer after bounded retries (timeouts, 5xx, connection failures, a
+    /// payment still processing). Money may or may not have been taken: the caller must not
+    /// guess, and settles it later by charging again with the same idempotency key.
+    Unknown { reason: String },
+}
+
 /// Whether the payment of an unknown outcome may be asked for again with the same request,
 /// or is too old for that: the provider remembers an idempotency key only so long (Stripe:
 /// 24 hours), and asking past it could create a second payment. Past `max_age_secs`, the

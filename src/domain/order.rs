@@ -7,6 +7,7 @@
 //! A hold never runs out under a payment in flight: expiry only ends `created` orders, and
 //! an order awaiting payment is settled by the payment's outcome (DESIGN §5).
 
+use super::charge::ChargeOutcome;
 use super::error::DomainError;
 use super::events::{
     ChargeCreated, ChargeFailed, Event, OrderCancelled, OrderCompleted, OrderCreated, OrderExpired,
@@ -72,13 +73,6 @@ impl Order {
     }
 }
 
-/// How a payment attempt ended, as the gateway reported it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PaymentOutcome {
-    Succeeded { stripe_id: String },
-    Declined { stripe_id: Option<String> },
-}
-
 /// What may be asked of an order.
 #[derive(Clone, Debug)]
 pub enum OrderCommand {
@@ -93,10 +87,11 @@ pub enum OrderCommand {
         token: String,
         now: Timestamp,
     },
-    /// The gateway answered for the payment in flight.
+    /// The provider answered for the payment in flight (an unknown outcome changes
+    /// nothing: it is asked again later).
     SettlePayment {
         charge_id: ChargeId,
-        outcome: PaymentOutcome,
+        outcome: ChargeOutcome,
     },
 }
 
@@ -158,22 +153,27 @@ pub fn decide(order: &Order, command: OrderCommand) -> Result<Option<Event>, Dom
             if order.status != OrderStatus::AwaitingPayment || order.charge_id != Some(charge_id) {
                 return Ok(None);
             }
-            Ok(Some(match outcome {
-                PaymentOutcome::Succeeded { stripe_id } => Event::OrderCompleted(OrderCompleted {
-                    order_id: order.id,
-                    ticket_id: order.ticket.id,
-                    charge_id,
-                    stripe_id,
-                    version: next,
-                }),
-                PaymentOutcome::Declined { stripe_id } => Event::ChargeFailed(ChargeFailed {
-                    order_id: order.id,
-                    ticket_id: order.ticket.id,
-                    charge_id,
-                    stripe_id,
-                    version: next,
-                }),
-            }))
+            Ok(match outcome {
+                ChargeOutcome::Succeeded { intent_id } => {
+                    Some(Event::OrderCompleted(OrderCompleted {
+                        order_id: order.id,
+                        ticket_id: order.ticket.id,
+                        charge_id,
+                        stripe_id: intent_id,
+                        version: next,
+                    }))
+                }
+                ChargeOutcome::Declined { intent_id, .. } => {
+                    Some(Event::ChargeFailed(ChargeFailed {
+                        order_id: order.id,
+                        ticket_id: order.ticket.id,
+                        charge_id,
+                        stripe_id: intent_id,
+                        version: next,
+                    }))
+                }
+                ChargeOutcome::Unknown { .. } => None,
+            })
         }
     }
 }
@@ -197,8 +197,8 @@ impl OrderStatus {
 }
 
 /// A success reported for an order that can no longer be completed: the money must go back.
-pub fn needs_refund(order: &Order, charge_id: ChargeId, outcome: &PaymentOutcome) -> bool {
-    matches!(outcome, PaymentOutcome::Succeeded { .. })
+pub fn needs_refund(order: &Order, charge_id: ChargeId, outcome: &ChargeOutcome) -> bool {
+    matches!(outcome, ChargeOutcome::Succeeded { .. })
         && order.status == OrderStatus::Cancelled
         && order.charge_id == Some(charge_id)
 }

@@ -1,12 +1,13 @@
 //! Given / when / then tests of the pure rules: fold the given events with `evolve`, run
 //! `decide`, compare the event or the error variant.
 
+use super::charge::ChargeOutcome;
 use super::charge::{self, ChargeStatus};
 use super::error::DomainError;
 use super::events::{Event, FollowUp};
 use super::ids::{ChargeId, OrderId, RawId, TicketId, UserId};
 use super::money::Price;
-use super::order::{self, OrderCommand, OrderStatus, PaymentOutcome};
+use super::order::{self, OrderCommand, OrderStatus};
 use super::ticket::{self, Ticket, TicketCommand, Title};
 use super::time::Timestamp;
 use super::user::{Email, Password};
@@ -387,8 +388,8 @@ fn paid_events() -> Vec<Event> {
         &[created.clone(), begun.clone()],
         OrderCommand::SettlePayment {
             charge_id: charge_id(),
-            outcome: PaymentOutcome::Succeeded {
-                stripe_id: "pi_1".into(),
+            outcome: ChargeOutcome::Succeeded {
+                intent_id: "pi_1".into(),
             },
         },
     )
@@ -450,7 +451,10 @@ fn a_decline_cancels_and_a_late_success_needs_a_refund() {
         &events[..2],
         OrderCommand::SettlePayment {
             charge_id: charge_id(),
-            outcome: PaymentOutcome::Declined { stripe_id: None },
+            outcome: ChargeOutcome::Declined {
+                intent_id: None,
+                message: "Your card was declined.".into(),
+            },
         },
     )
     .expect("ok")
@@ -463,8 +467,8 @@ fn a_decline_cancels_and_a_late_success_needs_a_refund() {
     given.push(declined);
     let order = given.iter().fold(None, order::evolve).expect("order");
     assert_eq!(order.status, OrderStatus::Cancelled);
-    let success = PaymentOutcome::Succeeded {
-        stripe_id: "pi_1".into(),
+    let success = ChargeOutcome::Succeeded {
+        intent_id: "pi_1".into(),
     };
     assert!(order::needs_refund(&order, charge_id(), &success));
     assert_eq!(
@@ -474,6 +478,23 @@ fn a_decline_cancels_and_a_late_success_needs_a_refund() {
                 charge_id: charge_id(),
                 outcome: success
             }
+        ),
+        Ok(None)
+    );
+}
+
+#[test]
+fn an_unknown_outcome_leaves_the_order_awaiting_payment() {
+    let events = paid_events();
+    assert_eq!(
+        check_order(
+            &events[..2],
+            OrderCommand::SettlePayment {
+                charge_id: charge_id(),
+                outcome: ChargeOutcome::Unknown {
+                    reason: "timed out".into(),
+                },
+            },
         ),
         Ok(None)
     );

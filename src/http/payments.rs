@@ -10,7 +10,7 @@ use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::input::{Fields, all2};
 use super::tickets::price_number;
-use crate::actors::paying::{PayOrder, PaymentAnswer};
+use crate::actors::paying::{PayOrder, PaymentStatus};
 use crate::domain::charge::Charge;
 use crate::domain::ids::{ChargeId, OrderId};
 use crate::payments::webhook;
@@ -39,11 +39,11 @@ pub async fn pay(
         .pay(order_id, PayOrder { by: user.id, token })
         .await?;
     match answer {
-        PaymentAnswer::Paid { charge_id } => Ok(HttpResponse::Created().json(PaymentBody {
+        PaymentStatus::Paid { charge_id } => Ok(HttpResponse::Created().json(PaymentBody {
             id: charge_id.to_string(),
         })),
-        PaymentAnswer::Declined { message, .. } => Err(ApiError::PaymentDeclined(message)),
-        PaymentAnswer::Pending { charge_id } => Ok(HttpResponse::Accepted().json(PendingBody {
+        PaymentStatus::Declined { message, .. } => Err(ApiError::PaymentDeclined(message)),
+        PaymentStatus::Pending { charge_id } => Ok(HttpResponse::Accepted().json(PendingBody {
             id: charge_id.to_string(),
             status: "awaiting:payment",
         })),

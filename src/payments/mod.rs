@@ -2,13 +2,14 @@
 //! start-up choice between Stripe and the offline test gateway (DESIGN §5).
 //!
 //! May depend on async-stripe (only in `stripe` and `webhook`), tokio's timer, secrecy,
-//! tracing and the standard library. Must not depend on `domain`, `store`, `actors` or
-//! `http`: the order actor depends on this module, never the other way round, so amounts and
-//! ids cross the boundary as plain integers and strings.
+//! tracing, the standard library, and `domain` for what a charge came to
+//! (`ChargeOutcome`). Must not depend on `store`, `actors` or `http`: the order actor
+//! depends on this module, never the other way round, so amounts and ids cross the boundary
+//! as plain integers and strings.
 //!
 //! The contract every gateway keeps: a charge is identified by its idempotency key. Asking
 //! again with the same key never charges again and answers with the outcome of the first
-//! attempt, which is how the caller settles an [`ChargeOutcome::Unknown`] later, after a
+//! attempt, which is how the caller settles an `ChargeOutcome::Unknown` later, after a
 //! restart too.
 
 pub mod stripe;
@@ -21,6 +22,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::domain::charge::ChargeOutcome;
 
 /// One payment attempt for one order, as the order actor asks for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,24 +41,6 @@ pub struct ChargeRequest {
     pub order_id: String,
     /// Our charge id (24 hex), stored in the metadata for the same reason.
     pub charge_id: String,
-}
-
-/// What became of a charge. Only `Succeeded` means money was taken.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ChargeOutcome {
-    /// The money was taken; `intent_id` is the provider's id for the payment.
-    Succeeded { intent_id: String },
-    /// The payment definitely failed (card declined, token refused, request rejected): no
-    /// money was taken, and asking again with the same key gives the same answer.
-    /// `message` is fit to show to the buyer.
-    Declined {
-        intent_id: Option<String>,
-        message: String,
-    },
-    /// No definite answer after bounded retries (timeouts, 5xx, connection failures, a
-    /// payment still processing). Money may or may not have been taken: the caller must not
-    /// guess, and settles it later by charging again with the same idempotency key.
-    Unknown { reason: String },
 }
 
 /// Giving back the money of a succeeded charge, for an order that could not be completed.

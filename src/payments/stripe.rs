@@ -39,9 +39,9 @@ use stripe_core::{PaymentIntent, PaymentIntentStatus};
 use stripe_types::Currency;
 
 use super::{
-    ChargeOutcome, ChargeRequest, ConfigError, GatewayConfig, GatewayError, PaymentGateway,
-    RefundRequest,
+    ChargeRequest, ConfigError, GatewayConfig, GatewayError, PaymentGateway, RefundRequest,
 };
+use crate::domain::charge::ChargeOutcome;
 
 const DEFAULT_API_BASE: &str = "https://api.stripe.com/";
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use ticketing::domain::charge::ChargeOutcome;
 use ticketing::payments::{
-    ChargeOutcome, ChargeRequest, GatewayConfig, GatewayError, PaymentGateway, RefundRequest,
-    from_config,
+    ChargeRequest, GatewayConfig, GatewayError, PaymentGateway, RefundRequest, from_config,
 };
 
 use crate::fake_stripe::FakeStripe;
