@@ -16,11 +16,11 @@
 
 use std::time::Instant;
 
+use domain::events::Event;
+use domain::ids::{OrderId, TicketId, UserId};
+use domain::money::Price;
+use domain::ticket::{self, Ticket, Title};
 use ticketing::clock::{self, IdGenerator};
-use ticketing::domain::events::Event;
-use ticketing::domain::ids::{OrderId, TicketId, UserId};
-use ticketing::domain::money::Price;
-use ticketing::domain::ticket::{self, Ticket, Title};
 use ticketing::store::{PriorState, Store};
 
 // The server's allocator: sled allocates on every write, so the figures depend on it.

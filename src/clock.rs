@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use crate::domain::ids::RawId;
-use crate::domain::time::Timestamp;
 use crate::sync::lock;
+use domain::ids::RawId;
+use domain::time::Timestamp;
 
 /// Where the app's time comes from. Cheap to clone; clones share one source.
 #[derive(Clone)]

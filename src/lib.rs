@@ -11,7 +11,6 @@ pub mod actors;
 pub mod clock;
 pub mod config;
 pub mod data_dir;
-pub mod domain;
 pub mod histogram;
 pub mod http;
 pub mod loadtest;

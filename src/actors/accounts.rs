@@ -16,10 +16,10 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::passwords::{PasswordError, Passwords};
 use super::tokens::{Claims, Tokens};
 use crate::clock::{Clock, IdGenerator};
-use crate::domain::ids::{SessionId, UserId};
-use crate::domain::user::{self, Email, Password, User};
 use crate::store::{EmailClaim, PriorState, SessionRecord, Store, StoreError};
 use crate::sync::lock;
+use domain::ids::{SessionId, UserId};
+use domain::user::{self, Email, Password, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -314,7 +314,7 @@ impl FailedSignins {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::RawId;
+    use domain::ids::RawId;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_signup_dropped_mid_hash_gives_its_email_back_at_once() {

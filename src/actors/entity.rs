@@ -20,9 +20,9 @@ use actix::prelude::*;
 use super::Services;
 use super::error::EntityError;
 use super::registry::Passivation;
-use crate::domain::error::DomainError;
-use crate::domain::events::Event;
 use crate::store::{Commit, PriorState, Store, StoreError};
+use domain::error::DomainError;
+use domain::events::Event;
 
 /// An actor that owns one entity (a ticket, an order) and is its only writer.
 pub trait EntityActor: Actor<Context = Context<Self>> + Sized {

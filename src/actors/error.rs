@@ -1,7 +1,7 @@
 //! What an actor or service can answer instead of a result.
 
-use crate::domain::error::DomainError;
 use crate::store::StoreError;
+use domain::error::DomainError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EntityError {

@@ -21,9 +21,9 @@ use tokio::sync::Notify;
 use super::Services;
 use super::error::EntityError;
 use super::order::ExpireOrder;
-use crate::domain::order::OrderStatus;
-use crate::domain::time::Timestamp;
 use crate::readiness::Readiness;
+use domain::order::OrderStatus;
+use domain::time::Timestamp;
 
 /// Due holds read from the index per pass.
 const BATCH: usize = 4096;

@@ -26,13 +26,13 @@ use std::time::Duration;
 use actix_rt::ArbiterHandle;
 
 use crate::clock::IdGenerator;
-use crate::domain::events::FollowUp;
-use crate::domain::ids::{OrderId, TicketId, UserId};
-use crate::domain::order::Order;
-use crate::domain::ticket::Ticket;
 use crate::histogram::Histogram;
 use crate::payments::PaymentGateway;
 use crate::store::Store;
+use domain::events::FollowUp;
+use domain::ids::{OrderId, TicketId, UserId};
+use domain::order::Order;
+use domain::ticket::Ticket;
 use entity::EntityActor;
 use error::EntityError;
 use holds::HoldWake;

@@ -16,10 +16,10 @@ use super::Services;
 use super::entity::EntityActor;
 use super::error::EntityError;
 use super::registry::Passivation;
-use crate::domain::events::Event;
-use crate::domain::ids::{OrderId, UserId};
-use crate::domain::order::{self, Order, OrderCommand};
 use crate::store::{PriorState, Store, StoreError};
+use domain::events::Event;
+use domain::ids::{OrderId, UserId};
+use domain::order::{self, Order, OrderCommand};
 
 pub struct OrderActor {
     pub(super) order: Order,

@@ -28,14 +28,14 @@ use super::Services;
 use super::entity::{Change, EntityActor, refuse};
 use super::error::EntityError;
 use super::order::OrderActor;
-use crate::domain::charge::{self, Charge, ChargeOutcome};
-use crate::domain::error::DomainError;
-use crate::domain::ids::{ChargeId, OrderId, UserId};
-use crate::domain::order::{self, Order, OrderCommand, OrderStatus};
 use crate::payments::webhook::{WebhookEvent, WebhookKind};
 use crate::payments::{ChargeRequest, RefundRequest};
 use crate::readiness::Readiness;
 use crate::store::PriorState;
+use domain::charge::{self, Charge, ChargeOutcome};
+use domain::error::DomainError;
+use domain::ids::{ChargeId, OrderId, UserId};
+use domain::order::{self, Order, OrderCommand, OrderStatus};
 
 /// Where an order's payment stands, as the buyer is told.
 #[derive(Clone, Debug, PartialEq, Eq)]

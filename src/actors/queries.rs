@@ -6,9 +6,9 @@
 
 use super::Services;
 use super::error::EntityError;
-use crate::domain::ids::{OrderId, TicketId, UserId};
-use crate::domain::order::Order;
-use crate::domain::ticket::Ticket;
+use domain::ids::{OrderId, TicketId, UserId};
+use domain::order::Order;
+use domain::ticket::Ticket;
 
 impl Services {
     pub fn ticket(&self, id: TicketId) -> Result<Ticket, EntityError> {

@@ -15,13 +15,13 @@ use super::Services;
 use super::entity::{EntityActor, refuse};
 use super::error::EntityError;
 use super::registry::Passivation;
-use crate::domain::events::Event;
-use crate::domain::ids::{OrderId, TicketId, UserId};
-use crate::domain::money::Price;
-use crate::domain::order::{self, Order};
-use crate::domain::ticket::{self, Ticket, TicketCommand, Title};
-use crate::domain::version::Version;
 use crate::store::{PriorState, Store, StoreError};
+use domain::events::Event;
+use domain::ids::{OrderId, TicketId, UserId};
+use domain::money::Price;
+use domain::order::{self, Order};
+use domain::ticket::{self, Ticket, TicketCommand, Title};
+use domain::version::Version;
 
 pub struct TicketActor {
     ticket: Ticket,

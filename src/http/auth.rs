@@ -12,7 +12,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use super::AppState;
 use super::error::ApiError;
 use crate::actors::tokens::Claims;
-use crate::domain::ids::UserId;
+use domain::ids::UserId;
 
 pub const SESSION_COOKIE: &str = "session";
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::actors::accounts::AccountError;
 use crate::actors::error::EntityError;
 use crate::actors::passwords::PasswordError;
-use crate::domain::error::DomainError;
+use domain::error::DomainError;
 
 /// One entry of the error envelope.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

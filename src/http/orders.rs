@@ -11,9 +11,9 @@ use super::error::ApiError;
 use super::input::Fields;
 use super::paging::{PageQuery, page_response};
 use super::tickets::price_number;
-use crate::domain::ids::{OrderId, TicketId};
-use crate::domain::order::Order;
-use crate::domain::time::Timestamp;
+use domain::ids::{OrderId, TicketId};
+use domain::order::Order;
+use domain::time::Timestamp;
 
 /// Reserves a ticket: the order, with its hold (DESIGN §4, POST /api/orders).
 pub async fn reserve(

@@ -11,9 +11,9 @@ use super::error::ApiError;
 use super::input::{Fields, all2};
 use super::tickets::price_number;
 use crate::actors::paying::{PayOrder, PaymentStatus};
-use crate::domain::charge::Charge;
-use crate::domain::ids::{ChargeId, OrderId};
 use crate::payments::webhook;
+use domain::charge::Charge;
+use domain::ids::{ChargeId, OrderId};
 
 /// 201 `{id}` when paid (or already paid), 402 when declined, 202 when the gateway gave no
 /// definite answer and the order stays awaiting payment until it is settled.

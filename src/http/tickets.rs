@@ -11,10 +11,10 @@ use super::error::ApiError;
 use super::input::{Fields, all2};
 use super::paging::{PageQuery, page_response};
 use crate::actors::ticket::UpdateTicket;
-use crate::domain::ids::TicketId;
-use crate::domain::money::Price;
-use crate::domain::ticket::{InvalidTitle, Ticket, Title};
-use crate::domain::version::Version;
+use domain::ids::TicketId;
+use domain::money::Price;
+use domain::ticket::{InvalidTitle, Ticket, Title};
+use domain::version::Version;
 
 const PRICE_MESSAGE: &str =
     "Price must be a number from 0.50 to 999999.99 with at most two decimals";

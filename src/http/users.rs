@@ -10,8 +10,8 @@ use super::error::ApiError;
 use super::input::{Fields, all2};
 use super::limits::Limited;
 use crate::actors::accounts::SignedIn;
-use crate::domain::ids::SessionId;
-use crate::domain::user::{Email, Password};
+use domain::ids::SessionId;
+use domain::user::{Email, Password};
 
 const EMAIL_MESSAGE: &str = "Email must be valid";
 const PASSWORD_MESSAGE: &str = "Password must be between 8 and 128 characters";

@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::domain::charge::ChargeOutcome;
+use domain::charge::ChargeOutcome;
 
 /// One payment attempt for one order, as the order actor asks for it.
 #[derive(Clone, Debug, PartialEq, Eq)]

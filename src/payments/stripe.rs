@@ -41,7 +41,7 @@ use stripe_types::Currency;
 use super::{
     ChargeRequest, ConfigError, GatewayConfig, GatewayError, PaymentGateway, RefundRequest,
 };
-use crate::domain::charge::ChargeOutcome;
+use domain::charge::ChargeOutcome;
 
 const DEFAULT_API_BASE: &str = "https://api.stripe.com/";
 

@@ -13,7 +13,7 @@ use futures::FutureExt as _;
 use futures::future::BoxFuture;
 
 use super::{ChargeRequest, GatewayError, PaymentGateway, RefundRequest};
-use crate::domain::charge::ChargeOutcome;
+use domain::charge::ChargeOutcome;
 
 const SUCCEEDING_TOKENS: [&str; 2] = ["tok_visa", "pm_card_visa"];
 const DECLINED_TOKENS: [&str; 2] = ["tok_chargeDeclined", "pm_card_chargeDeclined"];

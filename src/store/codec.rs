@@ -19,11 +19,11 @@ use super::records::{
     OrderCompletedV1, OrderCreatedV1, OrderEndedV1, OrderV1, RecordKind, SessionV1,
     TicketCreatedV1, TicketUpdatedV1, TicketV1, UserCreatedV1, UserV1,
 };
-use crate::domain::charge::Charge;
-use crate::domain::events::{Event, EventKind};
-use crate::domain::order::Order;
-use crate::domain::ticket::Ticket;
-use crate::domain::user::User;
+use domain::charge::Charge;
+use domain::events::{Event, EventKind};
+use domain::order::Order;
+use domain::ticket::Ticket;
+use domain::user::User;
 
 /// The envelope this release writes.
 pub(crate) const ENVELOPE: u8 = 2;

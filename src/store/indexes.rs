@@ -14,11 +14,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::domain::ids::{OrderId, TicketId, UserId};
-use crate::domain::order::{Order, OrderStatus};
-use crate::domain::ticket::Ticket;
-use crate::domain::time::Timestamp;
-use crate::domain::user::User;
+use domain::ids::{OrderId, TicketId, UserId};
+use domain::order::{Order, OrderStatus};
+use domain::ticket::Ticket;
+use domain::time::Timestamp;
+use domain::user::User;
 
 #[derive(Default)]
 pub(crate) struct Indexes {
@@ -209,11 +209,11 @@ fn adjust(counts: &mut HashMap<UserId, u32>, user: UserId, up: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::RawId;
-    use crate::domain::money::Price;
-    use crate::domain::order::TicketSummary;
-    use crate::domain::ticket::Title;
-    use crate::domain::version::Version;
+    use domain::ids::RawId;
+    use domain::money::Price;
+    use domain::order::TicketSummary;
+    use domain::ticket::Title;
+    use domain::version::Version;
 
     fn ticket(n: u64) -> Ticket {
         Ticket {

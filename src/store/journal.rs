@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use super::StoreError;
 use super::codec::{decode_event, encode_event};
-use crate::domain::events::Event;
 use crate::sync::lock;
+use domain::events::Event;
 
 const CHECKPOINT_KEY: &[u8] = b"checkpoint";
 

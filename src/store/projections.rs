@@ -23,14 +23,14 @@ use super::indexes::Indexes;
 use super::overlay::{Overlay, Tree, View, Write};
 use super::records::Invalid;
 use super::{PriorState, StoreError};
-use crate::domain::charge::{self, Charge};
-use crate::domain::events::Event;
-use crate::domain::ids::{ChargeId, OrderId, TicketId, UserId};
-use crate::domain::order::{self, Order};
-use crate::domain::ticket::{self, Ticket};
-use crate::domain::time::Timestamp;
-use crate::domain::user::{self, Email, User};
 use crate::sync::lock;
+use domain::charge::{self, Charge};
+use domain::events::Event;
+use domain::ids::{ChargeId, OrderId, TicketId, UserId};
+use domain::order::{self, Order};
+use domain::ticket::{self, Ticket};
+use domain::time::Timestamp;
+use domain::user::{self, Email, User};
 
 /// The projection trees of the first release that held indexes. Indexes are in memory now;
 /// these are dropped when such a directory is first opened.

@@ -14,15 +14,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::charge::{Charge, ChargeStatus};
-use crate::domain::events::{self as ev, Event, EventKind};
-use crate::domain::ids::{ChargeId, OrderId, RawId, TicketId, UserId};
-use crate::domain::money::Price;
-use crate::domain::order::{Order, OrderStatus, TicketSummary};
-use crate::domain::ticket::{Ticket, Title};
-use crate::domain::time::Timestamp;
-use crate::domain::user::{Email, User};
-use crate::domain::version::Version;
+use domain::charge::{Charge, ChargeStatus};
+use domain::events::{self as ev, Event, EventKind};
+use domain::ids::{ChargeId, OrderId, RawId, TicketId, UserId};
+use domain::money::Price;
+use domain::order::{Order, OrderStatus, TicketSummary};
+use domain::ticket::{Ticket, Title};
+use domain::time::Timestamp;
+use domain::user::{Email, User};
+use domain::version::Version;
 
 /// What a record is. The code is persisted in every record's header: never reuse one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::domain::ids::RawId;
-use crate::domain::money::Price;
-use crate::domain::order::Order;
-use crate::domain::ticket::Ticket;
-use crate::domain::ticket::{self, TicketCommand, Title};
-use crate::domain::version::Version;
+use domain::ids::RawId;
+use domain::money::Price;
+use domain::order::Order;
+use domain::ticket::Ticket;
+use domain::ticket::{self, TicketCommand, Title};
+use domain::version::Version;
 
 fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(dir.path(), 16 * 1024 * 1024).expect("a fresh directory opens")
@@ -203,7 +203,7 @@ fn an_email_claim_is_exclusive_until_given_back_and_does_not_outlive_the_process
     store.release_email_claim(&email, second);
     assert_eq!(store.claim_email(&email, first), EmailClaim::Claimed);
     // A committed account holds its email for good, across a restart too.
-    let created = crate::domain::user::decide_signup(first, email.clone(), "hash".into());
+    let created = domain::user::decide_signup(first, email.clone(), "hash".into());
     store
         .commit(&created, PriorState::Unknown)
         .expect("commit")
@@ -259,7 +259,7 @@ fn the_checkpoint_stays_below_an_unfinished_follow_up() {
 
 #[test]
 fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
-    use crate::domain::order::{self, OrderCommand};
+    use domain::order::{self, OrderCommand};
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(&dir);
     // Reserve, expire, release, each committed as its actor does: with the state it holds,

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::charge::ChargeOutcome;
 use secrecy::SecretString;
-use ticketing::domain::charge::ChargeOutcome;
 use ticketing::payments::{
     ChargeRequest, GatewayConfig, GatewayError, PaymentGateway, RefundRequest, from_config,
 };

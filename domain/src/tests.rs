@@ -141,7 +141,7 @@ fn titles_are_trimmed_and_count_unicode_characters() {
 
 #[test]
 fn titles_refuse_control_direction_changing_and_invisible_characters() {
-    use crate::domain::ticket::InvalidTitle;
+    use crate::ticket::InvalidTitle;
     let refused = [
         ("Gig\u{0007}night", "a control character"),
         ("Gig\nnight", "a line break"),
