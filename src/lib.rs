@@ -4,8 +4,8 @@
 //! server, and leaves the journal's replay to a start-up task: until it ends, `/readyz` and
 //! the API answer 503 (`readiness`). `run_until_stopped` serves until the given shutdown
 //! future resolves, or until start-up fails.
-//! The binary and the tests start the app the same way. `loadtest` is the `ticketing
-//! loadtest` subcommand: an HTTP client of a running shop, independent of the rest.
+//! The binary and the tests start the app the same way. The `ticketing loadtest`
+//! subcommand is the `loadtest` crate: an HTTP client of a running shop, nothing of this one.
 
 pub mod actors;
 pub mod clock;
@@ -13,7 +13,6 @@ pub mod config;
 pub mod data_dir;
 pub mod histogram;
 pub mod http;
-pub mod loadtest;
 pub mod payments;
 pub mod readiness;
 pub mod store;

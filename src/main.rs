@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None | Some(Command::Serve) => serve(cli.serve),
-        Some(Command::Loadtest(args)) => ticketing::loadtest::main(*args),
+        Some(Command::Loadtest(args)) => loadtest::main(*args),
     }
 }
 

@@ -1,5 +1,5 @@
 //! `ticketing loadtest` end to end: against a real app its audit passes, in-process through
-//! `ticketing::loadtest::run` and as the real binary; against a fake shop that sells one
+//! `loadtest::run` and as the real binary; against a fake shop that sells one
 //! ticket twice its audit fails and the binary exits non-zero.
 
 use std::net::TcpListener;
@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use clap::Parser;
+use loadtest::LoadtestArgs;
+use loadtest::audit::Violation;
+use loadtest::stats::Kind;
+use loadtest::{EXIT_AUDIT_FAILED, run};
 use serde_json::{Value, json};
-use ticketing::config::{Cli, Command, LoadtestArgs};
-use ticketing::loadtest::audit::Violation;
-use ticketing::loadtest::stats::Kind;
-use ticketing::loadtest::{EXIT_AUDIT_FAILED, run};
+use ticketing::config::{Cli, Command};
 
 use crate::helpers::spawn_app;
 

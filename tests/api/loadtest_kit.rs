@@ -12,10 +12,10 @@ use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use loadtest::stats::Kind;
+use loadtest::{EXIT_THRESHOLD_BROKEN, run, write_files};
 use scraper::{Html, Selector};
 use serde_json::Value;
-use ticketing::loadtest::stats::Kind;
-use ticketing::loadtest::{EXIT_THRESHOLD_BROKEN, run, write_files};
 
 use crate::helpers::spawn_app;
 use crate::loadtest::{loadtest_args, ticketing_binary};

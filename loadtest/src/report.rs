@@ -17,7 +17,7 @@ use super::stats::{PhaseSummary, Totals};
 use super::threshold::Verdict;
 use super::timeline::Timeline;
 use super::{EXIT_AUDIT_FAILED, EXIT_THRESHOLD_BROKEN};
-use crate::config::Scenario;
+use crate::args::Scenario;
 
 /// Everything a run found.
 #[derive(Clone, Debug, Serialize)]
@@ -416,7 +416,7 @@ fn audit(out: &mut String, f: &Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadtest::stats::{Answer, Kind, Recorder};
+    use crate::stats::{Answer, Kind, Recorder};
     use std::time::{Duration, Instant};
 
     fn phase_with(answers: &[Answer]) -> PhaseSummary {

@@ -231,7 +231,7 @@ fn trim(value: f64, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadtest::timeline::TimelineBuilder;
+    use crate::timeline::TimelineBuilder;
     use std::time::{Duration, Instant};
 
     fn timeline() -> Timeline {

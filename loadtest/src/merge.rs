@@ -20,7 +20,7 @@ use super::stats::{PhaseSummary, Totals};
 use super::threshold::{Verdict, judge_all};
 use super::timeline::{Timeline, TimelineBuilder};
 use super::{EXIT_THRESHOLD_BROKEN, fatal, hdrlog, report, write_outputs};
-use crate::config::MergeArgs;
+use crate::args::MergeArgs;
 
 /// The combined runs.
 #[derive(Serialize)]

@@ -258,7 +258,7 @@ pub fn judge_all(thresholds: &[Threshold], run: &PhaseSummary) -> Vec<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadtest::stats::{Answer, Recorder};
+    use crate::stats::{Answer, Recorder};
     use std::time::{Duration, Instant};
 
     /// 100 reservations of 1..=100 ms, one of them a 500, over 2 s.

@@ -2,13 +2,13 @@
 //! scenario, then audit its end state read back over the API; and `ticketing loadtest
 //! merge`, which combines the interval logs of several runs.
 //!
-//! The load tester is a client of the shop, not a part of it: it may use `config` (its
-//! flags) and its own modules, and reaches the server only over HTTP. It must not use
-//! `actors`, `store`, `http` or `domain`. `run` is the library entry point (the tests call it
-//! in-process); `main` is the subcommand: its own multi-threaded tokio runtime with
-//! `--threads` workers, the report on stdout, the files asked for, and the exit code.
+//! The load tester is a client of the shop, not a part of it: a crate of its own that
+//! depends on nothing of the server and reaches it only over HTTP. `run` is the library
+//! entry point (the tests call it in-process); `main` is the subcommand the server's binary
+//! embeds: its own multi-threaded tokio runtime with `--threads` workers, the report on
+//! stdout, the files asked for, and the exit code.
 //!
-//! Modules, one concern each: `client` (API calls), `setup` (users and tickets), `driver`
+//! Modules, one concern each: `args` (the flags), `client` (API calls), `setup` (users and tickets), `driver`
 //! (closed, rounds or open-loop pacing), `scenario` (race and marketplace), `onsale` (the
 //! on-sale spike and its figures), `ledger` (what the server acknowledged), `audit`
 //! (read-back and checks), `stats` (histograms), `timeline` (the run per interval),
@@ -16,6 +16,7 @@
 //! `report` (JSON and human summary), `charts` and `html` (the HTML report), `progress`
 //! (the bar on stderr).
 
+pub mod args;
 pub mod audit;
 pub mod charts;
 pub mod client;
@@ -40,7 +41,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 
-use crate::config::{LoadtestArgs, LoadtestCommand, LoadtestOutputs, Scenario};
+pub use args::{LoadtestArgs, LoadtestCommand, LoadtestOutputs, MergeArgs, Scenario};
 use charts::ChartError;
 use client::Api;
 use driver::{Pace, Until, drive};
@@ -489,16 +490,22 @@ fn fatal(error: anyhow::Error) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Cli, Command};
     use clap::Parser;
 
+    /// The flags as the binary's subcommand takes them.
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: LoadtestArgs,
+    }
+
     fn plan(flags: &[&str]) -> anyhow::Result<Plan> {
-        let argv = ["ticketing", "loadtest", "--url", "http://127.0.0.1:9"]
+        let argv = ["loadtest", "--url", "http://127.0.0.1:9"]
             .into_iter()
             .chain(flags.iter().copied());
-        match Cli::try_parse_from(argv).map(|cli| cli.command) {
-            Ok(Some(Command::Loadtest(args))) => Plan::of(&args),
-            _ => panic!("{flags:?} parse as a loadtest command"),
+        match Cli::try_parse_from(argv) {
+            Ok(cli) => Plan::of(&cli.args),
+            Err(error) => panic!("{flags:?} parse as a loadtest command: {error}"),
         }
     }
 

@@ -364,8 +364,8 @@ pub fn check(facts: &Facts, observed: &Observed, users: usize) -> Findings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadtest::client::OrderTicketView;
-    use crate::loadtest::ledger::{RaceTally, Reserved};
+    use crate::client::OrderTicketView;
+    use crate::ledger::{RaceTally, Reserved};
 
     fn order(id: &str, ticket: &str, status: &str) -> OrderView {
         OrderView {

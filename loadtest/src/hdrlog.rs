@@ -148,7 +148,7 @@ pub fn read(text: &[u8]) -> Result<Log, HdrLogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadtest::timeline::TimelineBuilder;
+    use crate::timeline::TimelineBuilder;
     use std::time::Instant;
 
     #[test]
