@@ -188,8 +188,8 @@ impl Config {
     }
 
     /// The payment gateway's settings.
-    pub fn gateway(&self) -> crate::payments::GatewayConfig {
-        crate::payments::GatewayConfig {
+    pub fn gateway(&self) -> crate::gateway::GatewayConfig {
+        crate::gateway::GatewayConfig {
             secret_key: self.stripe_secret_key.clone(),
             api_base: self.stripe_api_base.clone(),
             currency: self.currency.clone(),

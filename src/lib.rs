@@ -11,9 +11,9 @@ pub mod actors;
 pub mod clock;
 pub mod config;
 pub mod data_dir;
+pub mod gateway;
 pub mod histogram;
 pub mod http;
-pub mod payments;
 pub mod readiness;
 pub mod store;
 mod sync;
@@ -85,13 +85,13 @@ impl Application {
             payment_max_age_secs: config.payment_max_age_secs,
             clock: clock.clone(),
         };
-        let payments = payments::from_config(&config.gateway())?;
-        let gateway = payments.describe();
+        let gateway = gateway::from_config(&config.gateway())?;
+        let gateway_name = gateway.describe();
         let services = Services::new(
             store.clone(),
             ids.clone(),
             settings,
-            payments,
+            gateway,
             arbiters.iter().map(|a| a.handle()).collect(),
         );
         let readiness = Readiness::new();
@@ -160,7 +160,7 @@ impl Application {
         tracing::info!(hold_secs = config.hold_secs, "Purchase holds");
         tracing::info!(source = jwt_source, "Session signing secret");
         tracing::info!(secure = config.cookie_secure, "Session cookie");
-        tracing::info!(%gateway, currency = %config.currency, "Payments");
+        tracing::info!(gateway = %gateway_name, currency = %config.currency, "Payments");
         tracing::info!(
             enabled = config.stripe_webhook_secret.is_some(),
             "Stripe webhooks at /api/payments/webhook"

@@ -26,8 +26,8 @@ use std::time::Duration;
 use actix_rt::ArbiterHandle;
 
 use crate::clock::IdGenerator;
+use crate::gateway::PaymentGateway;
 use crate::histogram::Histogram;
-use crate::payments::PaymentGateway;
 use crate::store::Store;
 use domain::events::FollowUp;
 use domain::ids::{OrderId, TicketId, UserId};

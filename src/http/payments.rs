@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::input::{Fields, all2};
 use super::tickets::price_number;
 use crate::actors::paying::{PayOrder, PaymentStatus};
-use crate::payments::webhook;
+use crate::gateway::webhook;
 use domain::charge::Charge;
 use domain::ids::{ChargeId, OrderId};
 

@@ -1,14 +1,14 @@
 //! The payment gateways, black-box: the real async-stripe client against the fake Stripe
 //! server, and the offline test gateway.
 //!
-//! May depend on `ticketing::payments` and the `fake_stripe` test support only.
+//! May depend on `ticketing::gateway` and the `fake_stripe` test support only.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use domain::charge::ChargeOutcome;
 use secrecy::SecretString;
-use ticketing::payments::{
+use ticketing::gateway::{
     ChargeRequest, GatewayConfig, GatewayError, PaymentGateway, RefundRequest, from_config,
 };
 
@@ -509,7 +509,7 @@ fn the_gateway_is_chosen_and_checked_from_the_configuration() {
 /// The offline gateway the binary uses without a Stripe key.
 mod offline {
     use super::*;
-    use ticketing::payments::test_gateway::TestGateway;
+    use ticketing::gateway::test_gateway::TestGateway;
 
     #[tokio::test]
     async fn the_succeeding_test_tokens_succeed_with_an_id_derived_from_the_key() {

@@ -1,10 +1,10 @@
 //! Stripe webhook verification: a signed, fresh delivery is reduced to the payment it
 //! reports; anything tampered, stale or signed with another secret is refused.
 //!
-//! May depend on `ticketing::payments::webhook` and the `fake_stripe` test support only.
+//! May depend on `ticketing::gateway::webhook` and the `fake_stripe` test support only.
 
 use serde_json::Value;
-use ticketing::payments::webhook::{WebhookError, WebhookEvent, WebhookKind, verify};
+use ticketing::gateway::webhook::{WebhookError, WebhookEvent, WebhookKind, verify};
 
 use crate::fake_stripe::{now, payment_intent_json, signed_webhook, webhook_event};
 
