@@ -52,6 +52,32 @@ impl Charge {
     }
 }
 
+/// What a buyer pays with: a card token (`tok_visa`) or a PaymentMethod id, as the client
+/// sent it, trimmed. The gateway judges whether it is good; this only refuses what no
+/// provider could accept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardToken(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("token must be a card token")]
+pub struct InvalidCardToken;
+
+impl CardToken {
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(text: &str) -> Result<CardToken, InvalidCardToken> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() || text.len() > Self::MAX_LEN {
+            return Err(InvalidCardToken);
+        }
+        Ok(CardToken(trimmed.to_owned()))
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// What became of a charge, as the payment provider reported it: from the payment call,
 /// a later lookup or a webhook. Only `Succeeded` means money was taken.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Given / when / then tests of the pure rules: fold the given events with `evolve`, run
 //! `decide`, compare the event or the error variant.
 
-use super::charge::ChargeOutcome;
 use super::charge::{self, ChargeStatus};
+use super::charge::{CardToken, ChargeOutcome};
 use super::error::DomainError;
 use super::events::{Event, FollowUp};
 use super::ids::{ChargeId, OrderId, RawId, TicketId, UserId};
@@ -166,6 +166,19 @@ fn titles_refuse_control_direction_changing_and_invisible_characters() {
         "I ❤\u{FE0F} jazz",
     ] {
         assert!(Title::parse(text).is_ok(), "{text}");
+    }
+}
+
+#[test]
+fn card_tokens_are_trimmed_and_bounded() {
+    assert_eq!(
+        CardToken::parse("  tok_visa ").map(CardToken::into_string),
+        Ok("tok_visa".to_owned())
+    );
+    let longest = "t".repeat(CardToken::MAX_LEN);
+    assert!(CardToken::parse(&longest).is_ok());
+    for bad in ["", "   ", &format!("{longest}t")] {
+        assert!(CardToken::parse(bad).is_err(), "{bad:?} must be refused");
     }
 }
 

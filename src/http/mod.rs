@@ -1,8 +1,9 @@
 //! The HTTP layer: routes, extractors, the error envelope, and pages.
 //!
-//! It may use `actors` and `domain`, never `store`. A handler authenticates, parses the
-//! body into domain newtypes, sends one message to one actor (or reads a projection through
-//! `Actors`), and maps the answer to JSON. Every route is registered here, in one table.
+//! It may use `actors` and `domain`, never `store`. A handler authenticates, reads its typed
+//! body (`input`: each field a domain newtype), asks `Services` once (a message to one
+//! actor, or a read of a projection), and maps the answer to JSON; `error` maps every
+//! failure to the envelope. Every route is registered here, in one table.
 
 pub mod auth;
 pub mod error;

@@ -2,34 +2,33 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, SecondsFormat};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::input::Fields;
+use super::input::{Body, Field};
 use super::paging::{PageQuery, page_response};
 use super::tickets::price_number;
 use domain::ids::{OrderId, TicketId};
 use domain::order::Order;
 use domain::time::Timestamp;
 
+/// The body of a reservation.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reservation {
+    #[serde(default)]
+    ticket_id: Field<TicketId>,
+}
+
 /// Reserves a ticket: the order, with its hold (DESIGN §4, POST /api/orders).
 pub async fn reserve(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<Map<String, Value>>,
+    Body(body): Body<Reservation>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = Fields::default();
-    let ticket_id = fields.text(
-        &body,
-        "ticketId",
-        "ticketId must be a valid ticket id",
-        TicketId::parse,
-    );
-    fields.finish()?;
-    let ticket_id = ticket_id.ok_or(ApiError::NotFound)?;
+    let ticket_id = body.ticket_id.valid("ticketId")?;
     let order = state.services.reserve(ticket_id, user.id).await?;
     Ok(HttpResponse::Created().json(OrderBody::from(&order)))
 }

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::input::{Fields, all2};
+use super::input::{AllValid, Field};
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
@@ -30,25 +30,25 @@ impl PageQuery {
         parse_id: impl Fn(&str) -> Result<Id, E>,
         cursor_message: &str,
     ) -> Result<Page<Id>, ApiError> {
-        let mut fields = Fields::default();
         let limit = match &self.limit {
-            None => Some(DEFAULT_LIMIT),
+            None => Ok(DEFAULT_LIMIT),
             Some(text) => text
                 .parse::<usize>()
                 .ok()
-                .filter(|l| (1..=MAX_LIMIT).contains(l)),
+                .filter(|l| (1..=MAX_LIMIT).contains(l))
+                .ok_or_else(|| "limit must be a whole number from 1 to 1000".to_owned()),
         };
-        if limit.is_none() {
-            fields.fail("limit", "limit must be a whole number from 1 to 1000");
-        }
         let cursor = match &self.cursor {
-            None => Some(None),
-            Some(text) => parse_id(text).ok().map(Some),
+            None => Ok(None),
+            Some(text) => parse_id(text)
+                .map(Some)
+                .map_err(|_| cursor_message.to_owned()),
         };
-        if cursor.is_none() {
-            fields.fail("cursor", cursor_message);
-        }
-        let (limit, after) = all2(fields, limit, cursor)?;
+        let (limit, after) = (
+            ("limit", Field::judged(limit)),
+            ("cursor", Field::judged(cursor)),
+        )
+            .all_valid()?;
         Ok(Page { limit, after })
     }
 }

@@ -2,38 +2,37 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::input::{Fields, all2};
+use super::input::{AllValid, Body, Field};
 use super::tickets::price_number;
 use crate::actors::paying::{PayOrder, PaymentStatus};
 use crate::gateway::webhook;
-use domain::charge::Charge;
+use domain::charge::{CardToken, Charge};
 use domain::ids::{ChargeId, OrderId};
+
+/// The body of a payment.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    #[serde(default)]
+    order_id: Field<OrderId>,
+    #[serde(default)]
+    token: Field<CardToken>,
+}
 
 /// 201 `{id}` when paid (or already paid), 402 when declined, 202 when the gateway gave no
 /// definite answer and the order stays awaiting payment until it is settled.
 pub async fn pay(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<Map<String, Value>>,
+    Body(body): Body<Payment>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = Fields::default();
-    let order_id = fields.text(
-        &body,
-        "orderId",
-        "orderId must be a valid order id",
-        OrderId::parse,
-    );
-    let token = fields.text(&body, "token", "token must be a card token", |t| {
-        let ok = !t.trim().is_empty() && t.len() <= 255;
-        if ok { Ok(t.trim().to_owned()) } else { Err(()) }
-    });
-    let (order_id, token) = all2(fields, order_id, token)?;
+    let (order_id, token) = (("orderId", body.order_id), ("token", body.token)).all_valid()?;
+    let token = token.into_string();
     let answer = state
         .services
         .pay(order_id, PayOrder { by: user.id, token })

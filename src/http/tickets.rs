@@ -2,22 +2,33 @@
 
 use actix_web::http::header::{self, ETag, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::input::{Fields, all2};
+use super::input::{AllValid, Body, Field};
 use super::paging::{PageQuery, page_response};
 use crate::actors::ticket::UpdateTicket;
 use domain::ids::TicketId;
 use domain::money::Price;
-use domain::ticket::{InvalidTitle, Ticket, Title};
+use domain::ticket::{Ticket, Title};
 use domain::version::Version;
 
-const PRICE_MESSAGE: &str =
-    "Price must be a number from 0.50 to 999999.99 with at most two decimals";
+/// The body of a listing and of an edit: the whole ticket as the seller sets it.
+#[derive(Deserialize)]
+pub struct TicketFields {
+    #[serde(default)]
+    title: Field<Title>,
+    #[serde(default)]
+    price: Field<Price>,
+}
+
+impl TicketFields {
+    fn all_valid(self) -> Result<(Title, Price), ApiError> {
+        (("title", self.title), ("price", self.price)).all_valid()
+    }
+}
 
 pub async fn list(
     state: web::Data<AppState>,
@@ -48,9 +59,9 @@ pub async fn show(
 pub async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<Map<String, Value>>,
+    Body(body): Body<TicketFields>,
 ) -> Result<HttpResponse, ApiError> {
-    let (title, price) = read_ticket(&body)?;
+    let (title, price) = body.all_valid()?;
     let ticket = state.services.create_ticket(user.id, title, price).await?;
     Ok(HttpResponse::Created()
         .insert_header(etag(&ticket))
@@ -62,11 +73,11 @@ pub async fn update(
     user: CurrentUser,
     path: web::Path<String>,
     req: HttpRequest,
-    body: web::Json<Map<String, Value>>,
+    Body(body): Body<TicketFields>,
 ) -> Result<HttpResponse, ApiError> {
     let id = TicketId::parse(&path).map_err(|_| ApiError::NotFound)?;
     let expected = if_match(&req)?;
-    let (title, price) = read_ticket(&body)?;
+    let (title, price) = body.all_valid()?;
     let message = UpdateTicket {
         by: user.id,
         title,
@@ -106,14 +117,6 @@ impl From<&Ticket> for TicketBody {
 /// Cents as a JSON number: the nearest double to n/100 prints as exactly two decimals or fewer.
 pub fn price_number(price: Price) -> f64 {
     price.cents() as f64 / 100.0
-}
-
-fn read_ticket(body: &Map<String, Value>) -> Result<(Title, Price), ApiError> {
-    let mut fields = Fields::default();
-    let missing = InvalidTitle::Length.to_string();
-    let title = fields.text_explained(body, "title", &missing, Title::parse);
-    let price = fields.decimal(body, "price", PRICE_MESSAGE, Price::parse);
-    all2(fields, title, price)
 }
 
 fn etag(ticket: &Ticket) -> ETag {

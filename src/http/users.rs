@@ -1,31 +1,78 @@
 //! /api/users: signup, signin, signout, currentuser, password (DESIGN §4).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::AppState;
 use super::auth::{CurrentUser, MaybeUser, cleared_cookie, session_cookie, token_of};
 use super::error::ApiError;
-use super::input::{Fields, all2};
+use super::input::{AllValid, Body, Field, FromField};
 use super::limits::Limited;
-use crate::actors::accounts::SignedIn;
+use crate::actors::accounts::{AccountError, SignedIn};
 use domain::ids::SessionId;
 use domain::user::{Email, Password};
 
-const EMAIL_MESSAGE: &str = "Email must be valid";
-const PASSWORD_MESSAGE: &str = "Password must be between 8 and 128 characters";
+/// Signup's body.
+#[derive(Deserialize)]
+pub struct NewAccount {
+    #[serde(default)]
+    email: Field<Email>,
+    #[serde(default)]
+    password: Field<Password>,
+}
+
+/// Signin's body. Any non-empty password is taken: one no account could have is refused
+/// like a wrong one, so the answer says nothing about the rules.
+#[derive(Deserialize)]
+pub struct Credentials {
+    #[serde(default)]
+    email: Field<Email>,
+    #[serde(default)]
+    password: Field<GivenPassword>,
+}
+
+/// The password change's body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChange {
+    #[serde(default)]
+    current_password: Field<CurrentPassword>,
+    #[serde(default)]
+    new_password: Field<Password>,
+}
+
+pub struct GivenPassword(String);
+
+impl FromField for GivenPassword {
+    fn from_field(value: Option<&Value>) -> Result<Self, String> {
+        match value.and_then(Value::as_str) {
+            Some(text) if !text.is_empty() => Ok(GivenPassword(text.to_owned())),
+            _ => Err("You must supply a password".to_owned()),
+        }
+    }
+}
+
+/// The current password of a change: one no account could have is simply not theirs.
+pub struct CurrentPassword(Password);
+
+impl FromField for CurrentPassword {
+    fn from_field(value: Option<&Value>) -> Result<Self, String> {
+        value
+            .and_then(Value::as_str)
+            .and_then(|text| Password::parse(text).ok())
+            .map(CurrentPassword)
+            .ok_or_else(|| AccountError::WrongCurrentPassword.to_string())
+    }
+}
 
 pub async fn signup(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<Map<String, Value>>,
+    Body(body): Body<NewAccount>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Limited::Signup, &req)?;
-    let mut fields = Fields::default();
-    let email = fields.text(&body, "email", EMAIL_MESSAGE, Email::parse);
-    let password = fields.text(&body, "password", PASSWORD_MESSAGE, Password::parse);
-    let (email, password) = all2(fields, email, password)?;
+    let (email, password) = (("email", body.email), ("password", body.password)).all_valid()?;
     let signed_in = state.accounts.signup(email, password).await?;
     Ok(signed_in_response(
         &state,
@@ -37,22 +84,12 @@ pub async fn signup(
 pub async fn signin(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<Map<String, Value>>,
+    Body(body): Body<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Limited::Signin, &req)?;
-    let mut fields = Fields::default();
-    let email = fields.text(&body, "email", EMAIL_MESSAGE, Email::parse);
-    let password = fields.text(&body, "password", "You must supply a password", |p| {
-        if p.is_empty() {
-            Err(())
-        } else {
-            Ok(p.to_owned())
-        }
-    });
-    let (email, password) = all2(fields, email, password)?;
-    // A password no account could have is refused like any wrong password.
-    let password = Password::parse(&password)
-        .map_err(|_| ApiError::BadRequest("Invalid credentials".into()))?;
+    let (email, GivenPassword(password)) =
+        (("email", body.email), ("password", body.password)).all_valid()?;
+    let password = Password::parse(&password).map_err(|_| AccountError::InvalidCredentials)?;
     let signed_in = state.accounts.signin(email, password).await?;
     Ok(signed_in_response(&state, signed_in, HttpResponse::Ok()))
 }
@@ -74,18 +111,14 @@ pub async fn change_password(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    body: web::Json<Map<String, Value>>,
+    Body(body): Body<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Limited::PasswordChange, &req)?;
-    let mut fields = Fields::default();
-    let current = fields.text(
-        &body,
-        "currentPassword",
-        "Current password is incorrect",
-        Password::parse,
-    );
-    let new = fields.text(&body, "newPassword", PASSWORD_MESSAGE, Password::parse);
-    let (current, new) = all2(fields, current, new)?;
+    let (CurrentPassword(current), new) = (
+        ("currentPassword", body.current_password),
+        ("newPassword", body.new_password),
+    )
+        .all_valid()?;
     let session = SessionId::parse(&user.claims.sid).ok();
     state
         .accounts

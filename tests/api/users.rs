@@ -124,6 +124,25 @@ async fn invalid_signups_name_every_bad_field_and_store_nothing() {
 }
 
 #[actix_web::test]
+async fn a_body_that_is_not_a_json_object_is_refused_as_a_whole() {
+    let app = spawn_app().await;
+    for body in [
+        json!([]),
+        json!(["a@example.com", PASSWORD]),
+        json!("x"),
+        json!(null),
+    ] {
+        let response = app.post(&app.client(), "/api/users/signup", &body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(
+            errors_of(response).await,
+            vec![("Request body must be a JSON object".to_owned(), None)],
+            "{body}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn signin_normalises_the_email_and_sets_the_cookie() {
     let app = spawn_app().await;
     app.signup(&app.client(), "carol@example.com", PASSWORD)
