@@ -8,7 +8,7 @@ use super::events::{Event, FollowUp};
 use super::ids::{ChargeId, OrderId, RawId, TicketId, UserId};
 use super::money::Price;
 use super::order::{self, OrderCommand, OrderStatus};
-use super::ticket::{self, Ticket, TicketCommand, Title};
+use super::ticket::{self, Ticket, TicketChange, TicketCommand, Title};
 use super::time::Timestamp;
 use super::user::{Email, Password};
 use super::version::Version;
@@ -294,6 +294,33 @@ fn only_the_holding_order_releases_the_ticket() {
         Ok(None)
     );
     assert_eq!(fold_ticket(&given).version, Version::new(3));
+}
+
+#[test]
+fn a_ticket_update_is_told_apart_as_an_edit_a_release_or_a_sale() {
+    let change = |given: &[Event], when: TicketCommand| {
+        let before = fold_ticket(given);
+        match check_ticket(given, when) {
+            Ok(Some(Event::TicketUpdated(e))) => TicketChange::of(&e, &before),
+            other => panic!("expected a TicketUpdated, got {other:?}"),
+        }
+    };
+    let held = [listed(), reserved(1)];
+    let edit = TicketCommand::Update {
+        by: seller(),
+        title: title("New"),
+        price: price("30"),
+        expected: None,
+    };
+    assert_eq!(change(&[listed()], edit), TicketChange::Edited);
+    let release = TicketCommand::Release {
+        order_id: order_id(1),
+    };
+    assert_eq!(change(&held, release), TicketChange::Released);
+    let sale = TicketCommand::MarkSold {
+        order_id: order_id(1),
+    };
+    assert_eq!(change(&held, sale), TicketChange::Sold);
 }
 
 #[test]

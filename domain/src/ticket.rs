@@ -201,14 +201,13 @@ pub fn decide(ticket: &Ticket, command: TicketCommand) -> Result<Option<Event>, 
             if !ticket.is_for_sale() {
                 return Err(DomainError::TicketReserved);
             }
-            Ok(Some(updated(ticket, title, price, None, false)))
+            Ok(Some(edited(ticket, title, price)))
         }
         TicketCommand::Release { order_id } => {
             if ticket.order_id != Some(order_id) || ticket.sold {
                 return Ok(None);
             }
-            let (title, price) = (ticket.title.clone(), ticket.price);
-            Ok(Some(updated(ticket, title, price, None, false)))
+            Ok(Some(released(ticket)))
         }
         TicketCommand::MarkSold { order_id } => {
             if ticket.order_id != Some(order_id) {
@@ -217,27 +216,78 @@ pub fn decide(ticket: &Ticket, command: TicketCommand) -> Result<Option<Event>, 
             if ticket.sold {
                 return Ok(None);
             }
-            let (title, price) = (ticket.title.clone(), ticket.price);
-            Ok(Some(updated(ticket, title, price, Some(order_id), true)))
+            Ok(Some(sold(ticket, order_id)))
         }
     }
 }
 
-fn updated(
-    ticket: &Ticket,
-    title: Title,
-    price: Price,
-    order_id: Option<OrderId>,
-    sold: bool,
-) -> Event {
+// `TicketUpdated` carries the whole resulting ticket, whatever the change; these three
+// name the change where it is made, and `TicketChange::of` tells them apart where it is read.
+
+fn edited(ticket: &Ticket, title: Title, price: Price) -> Event {
     Event::TicketUpdated(TicketUpdated {
         ticket_id: ticket.id,
         title,
         price,
-        order_id,
-        sold,
+        order_id: None,
+        sold: false,
         version: ticket.version.next(),
     })
+}
+
+fn released(ticket: &Ticket) -> Event {
+    edited(ticket, ticket.title.clone(), ticket.price)
+}
+
+fn sold(ticket: &Ticket, order_id: OrderId) -> Event {
+    Event::TicketUpdated(TicketUpdated {
+        ticket_id: ticket.id,
+        title: ticket.title.clone(),
+        price: ticket.price,
+        order_id: Some(order_id),
+        sold: true,
+        version: ticket.version.next(),
+    })
+}
+
+/// What a `TicketUpdated` was. On disk it stays one event kind (data directories already
+/// written hold it), but an edit, a released hold and a sale are different things to count
+/// and to log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketChange {
+    /// The seller changed the title or price.
+    Edited,
+    /// A hold ended (cancelled or expired) and the ticket is for sale again.
+    Released,
+    /// The holding order was paid.
+    Sold,
+}
+
+impl TicketChange {
+    pub const ALL: [TicketChange; 3] = [
+        TicketChange::Edited,
+        TicketChange::Released,
+        TicketChange::Sold,
+    ];
+
+    /// The change `event` made to `before`, the ticket as it was when the event applied.
+    pub fn of(event: &TicketUpdated, before: &Ticket) -> TicketChange {
+        if event.sold {
+            TicketChange::Sold
+        } else if before.order_id.is_some() {
+            TicketChange::Released
+        } else {
+            TicketChange::Edited
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketChange::Edited => "edited",
+            TicketChange::Released => "released",
+            TicketChange::Sold => "sold",
+        }
+    }
 }
 
 /// Applies an event to a ticket snapshot. Events carry resulting values, so this is

@@ -167,6 +167,7 @@ impl Services {
                 (OrderActor::KIND, self.orders.live()),
             ],
             committed: self.store.committed_counts(),
+            ticket_changes: self.store.ticket_change_counts(),
             flush_stats: self.store.flush_stats(),
             pending_holds: self.store.pending_holds(),
             unpersisted_changes: self.store.unpersisted_changes(),
@@ -189,6 +190,8 @@ pub struct Vitals<'a> {
     pub live_actors: [(&'static str, usize); 2],
     /// Events committed since the process started, by tag.
     pub committed: Vec<(&'static str, u64)>,
+    /// `TicketUpdated`s among them, by what they were: edited, released, sold.
+    pub ticket_changes: Vec<(&'static str, u64)>,
     /// (group-commit flushes, durability waits they answered).
     pub flush_stats: (u64, u64),
     pub pending_holds: u64,

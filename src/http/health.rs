@@ -58,7 +58,8 @@ pub async fn until_ready(
     Ok(ServiceResponse::new(req, starting()))
 }
 
-/// Prometheus text format: live actors by kind, events committed by tag, group-commit
+/// Prometheus text format: live actors by kind, events committed by tag, ticket changes
+/// (the one `TicketUpdated` kind told apart as edits, releases and sales), group-commit
 /// flushes and the durability waits they answered, pending holds, how many journal events
 /// the start-up replay applied, how late holds ended, and how long flushes took.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -77,6 +78,13 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         let _ = writeln!(
             text,
             "ticketing_events_committed_total{{event=\"{tag}\"}} {count}"
+        );
+    }
+    let _ = writeln!(text, "# TYPE ticketing_ticket_changes_total counter");
+    for (change, count) in vitals.ticket_changes {
+        let _ = writeln!(
+            text,
+            "ticketing_ticket_changes_total{{change=\"{change}\"}} {count}"
         );
     }
     let (flushes, waits) = vitals.flush_stats;

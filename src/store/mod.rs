@@ -27,7 +27,7 @@ use domain::charge::Charge;
 use domain::events::{Event, EventKind, FollowUp};
 use domain::ids::{ChargeId, OrderId, SessionId, TicketId, UserId};
 use domain::order::Order;
-use domain::ticket::Ticket;
+use domain::ticket::{Ticket, TicketChange};
 use domain::time::Timestamp;
 use domain::user::{Email, User};
 use group_commit::GroupCommit;
@@ -147,6 +147,8 @@ struct Inner {
     /// Stripe webhook event ids already handled.
     webhooks: sled::Tree,
     committed: [AtomicU64; EventKind::ALL.len()],
+    /// `TicketUpdated`s committed since start, by what they were (`TicketChange::ALL` order).
+    ticket_changes: [AtomicU64; TicketChange::ALL.len()],
     /// The first flush or write-behind failure, after which nothing is acknowledged.
     failure: failure::Failure,
     // Dropped before the flusher: stopping writes out the overlay and waits for flushes.
@@ -292,6 +294,7 @@ impl Store {
                 sessions_of: std::sync::Mutex::new(sessions_of),
                 webhooks,
                 committed: std::array::from_fn(|_| AtomicU64::new(0)),
+                ticket_changes: std::array::from_fn(|_| AtomicU64::new(0)),
                 failure,
                 persister: std::sync::Mutex::new(persister),
                 flusher,
@@ -363,6 +366,12 @@ impl Store {
         if let Some(i) = EventKind::ALL.iter().position(|kind| *kind == event.kind()) {
             self.inner.committed[i].fetch_add(1, Ordering::Relaxed);
         }
+        if let (Event::TicketUpdated(update), PriorState::Ticket(before)) = (event, prior) {
+            let change = TicketChange::of(update, before);
+            if let Some(i) = TicketChange::ALL.iter().position(|c| *c == change) {
+                self.inner.ticket_changes[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
         Ok(Commit {
             seq,
             journal: self.inner.journal.clone(),
@@ -375,6 +384,15 @@ impl Store {
         self.inner.flusher.wait().await?;
         self.inner.overlay.wait_for_room().await;
         Ok(())
+    }
+
+    /// Ticket changes committed since this process started: edits, releases and sales.
+    pub fn ticket_change_counts(&self) -> Vec<(&'static str, u64)> {
+        TicketChange::ALL
+            .iter()
+            .zip(&self.inner.ticket_changes)
+            .map(|(change, count)| (change.as_str(), count.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// Events committed since this process started, by tag.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, eventually, spawn_app_with, spawn_process};
 
 const ORDERS_EXPIRED: &str = "ticketing_events_committed_total{event=\"OrderExpired\"}";
-const TICKETS_UPDATED: &str = "ticketing_events_committed_total{event=\"TicketUpdated\"}";
+const TICKETS_RELEASED: &str = "ticketing_ticket_changes_total{change=\"released\"}";
 const PENDING_HOLDS: &str = "ticketing_pending_holds";
 
 #[actix_web::test]
@@ -178,7 +178,7 @@ async fn ten_thousand_holds_each_expire_exactly_once() {
     // is released: wait for both counts.
     let expired = eventually(Duration::from_secs(60), || async {
         app.metric(ORDERS_EXPIRED).await >= HOLDS as u64
-            && app.metric(TICKETS_UPDATED).await >= HOLDS as u64
+            && app.metric(TICKETS_RELEASED).await >= HOLDS as u64
     })
     .await;
     // Assert
@@ -189,7 +189,7 @@ async fn ten_thousand_holds_each_expire_exactly_once() {
         "each hold expired once"
     );
     assert_eq!(
-        app.metric(TICKETS_UPDATED).await,
+        app.metric(TICKETS_RELEASED).await,
         HOLDS as u64,
         "each ticket released once"
     );

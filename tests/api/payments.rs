@@ -669,6 +669,10 @@ async fn a_hold_that_runs_out_during_a_slow_payment_does_not_cancel_it() {
     );
     assert_eq!(app.metric(EXPIRED).await, 1, "only the unpaid hold expired");
     assert_sold(&app, &purchase, &purchase.order_id).await;
+    for (change, count) in [("sold", 1), ("released", 1), ("edited", 0)] {
+        let series = format!("ticketing_ticket_changes_total{{change=\"{change}\"}}");
+        assert_eq!(app.metric(&series).await, count, "tickets {change}");
+    }
     assert_eq!(fake.charges_created(), 1);
 }
 

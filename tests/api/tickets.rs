@@ -469,6 +469,10 @@ async fn the_owner_edits_a_ticket_and_each_edit_adds_one_to_its_version_and_etag
         (ticket["title"].clone(), ticket["price"].clone()),
         (json!("Back row"), json!(12.0))
     );
+    for (change, count) in [("edited", 2), ("released", 0), ("sold", 0)] {
+        let series = format!("ticketing_ticket_changes_total{{change=\"{change}\"}}");
+        assert_eq!(app.metric(&series).await, count, "{change}");
+    }
 }
 
 #[actix_web::test]
