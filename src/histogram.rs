@@ -1,7 +1,7 @@
 //! A cumulative histogram of milliseconds for `/metrics`, lock-free so that hot paths (the
 //! flusher, every hold expiry) can record into it.
 //!
-//! Used for how late holds end (`actors::Actors::expiry_lag`) and how long the store's
+//! Used for how late holds end (`actors::Services`, recorded by the hold supervisor) and how long the store's
 //! flushes take (`store::Store::flush_ms`); `http::health` writes both in the Prometheus
 //! text format.
 

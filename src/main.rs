@@ -8,9 +8,8 @@ use clap::Parser;
 use ticketing::Application;
 use ticketing::config::{Cli, Command, Config};
 
-/// mimalloc instead of glibc's allocator, for speed: malloc/free were a tenth of the server's
-/// CPU, and losing purchase attempts went from 30% to 51% of the /healthz rate with it. It
-/// costs memory (about 50 MB more at start; docs/BENCHMARKS.md, Memory).
+/// mimalloc instead of glibc's allocator, for speed: malloc and free were a large share of
+/// the server's CPU. It costs some memory at start; docs/BENCHMARKS.md measures both.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

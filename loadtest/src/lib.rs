@@ -8,13 +8,12 @@
 //! embeds: its own multi-threaded tokio runtime with `--threads` workers, the report on
 //! stdout, the files asked for, and the exit code.
 //!
-//! Modules, one concern each: `args` (the flags), `client` (API calls), `setup` (users and tickets), `driver`
-//! (closed, rounds or open-loop pacing), `scenario` (race and marketplace), `onsale` (the
-//! on-sale spike and its figures), `ledger` (what the server acknowledged), `audit`
-//! (read-back and checks), `stats` (histograms), `timeline` (the run per interval),
-//! `hdrlog` (interval logs), `merge` (combining them), `threshold` (targets for CI),
-//! `report` (JSON and human summary), `charts` and `html` (the HTML report), `progress`
-//! (the bar on stderr).
+//! Modules, one concern each: `args` (the flags), `client` (API calls), `setup` (users and
+//! tickets), `driver` (closed, rounds or open-loop pacing), `scenario` (race and marketplace),
+//! `onsale` (the on-sale spike and its figures), `ledger` (what the server acknowledged), `audit`
+//! (read-back and checks), `stats` (histograms), `timeline` (the run per interval), `hdrlog`
+//! (interval logs), `merge` (combining them), `threshold` (targets for CI), `report` (JSON and
+//! human summary), `charts` and `html` (the HTML report), `progress` (the bar on stderr).
 
 pub mod args;
 pub mod audit;

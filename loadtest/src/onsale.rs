@@ -2,13 +2,13 @@
 //! buyers arrive within the ramp, each reads what is for sale, tries those tickets in random
 //! order until one holds or every one is taken, and pays for the one it holds.
 //!
-//! Each buyer is one step of the open-loop driver (its arrival is the step's intended
-//! time), so buyers keep arriving on schedule however the shop copes, and a buyer's first
-//! request counts its latency from the moment it arrived. A buyer reads the first page of
-//! the listing (GET /api/tickets?limit=100), tries the event's tickets on it in random
-//! order, reads the listing again when every one was refused, and leaves when the listing
-//! has none of the event's tickets left or after as many attempts as there are tickets. Uses `client`,
-//! `ledger` and `stats`; the figures it returns are computed here and nowhere else.
+//! Each buyer is one step of the open-loop driver (its arrival is the step's intended time), so
+//! buyers keep arriving on schedule however the shop copes, and a buyer's first request counts its
+//! latency from the moment it arrived. A buyer reads the first page of the listing (GET
+//! /api/tickets?limit=100), tries the event's tickets on it in random order, reads the listing
+//! again when every one was refused, and leaves when the listing has none of the event's tickets
+//! left or after as many attempts as there are tickets. Uses `client`, `ledger` and `stats`; the
+//! figures it returns are computed here and nowhere else.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};

@@ -3,9 +3,10 @@
 //! `Registry::send` finds the live actor for an id or starts one, loading its snapshot from
 //! the store (an unknown id is `NotFound` and starts nothing). It starts the actor on the
 //! arbiter of the thread that asks (an HTTP worker), so the actor's messages stay on one
-//! thread; a caller on no arbiter spreads actors over the app's arbiters by id. An actor idle for `idle_after` with no work in flight removes itself and stops;
-//! a message that meets it while it stops gets `MailboxError::Closed` and is sent again to a
-//! fresh activation, so passivation never fails a request. Sends are bounded (`send`, never
+//! thread; a caller on no arbiter spreads actors over the app's arbiters by id. An actor
+//! idle for `idle_after` with no work in flight removes itself and stops; a message that
+//! meets it while it stops gets `MailboxError::Closed` and is sent again to a fresh
+//! activation, so passivation never fails a request. Sends are bounded (`send`, never
 //! `do_send`): a full mailbox makes the caller wait.
 //!
 //! Lifecycle: built by `Services::new`; `shutdown` drops the factory and every live

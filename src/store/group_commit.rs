@@ -1,9 +1,9 @@
 //! Group commit: one thread makes writes durable for every waiter at once.
 //!
-//! sled acknowledges a write before it is on disk, and concurrent `flush_async` calls
-//! deadlock on 0.34.7 (CRATES.md). So a single flusher thread takes every waiter queued so
-//! far, calls the blocking `flush()` once, and wakes them all. A waiter queued after its write is answered
-//! only by a flush that began after the write: that is the durability guarantee.
+//! sled acknowledges a write before it is on disk, and concurrent `flush_async` calls deadlock on
+//! 0.34.7 (CRATES.md). So a single flusher thread takes every waiter queued so far, calls the
+//! blocking `flush()` once, and wakes them all. A waiter queued after its write is answered only by
+//! a flush that began after the write: that is the durability guarantee.
 //!
 //! Under load the flusher waits `GATHER` before taking a batch, so that one flush serves
 //! the writers that arrive meanwhile: on this machine an fsync takes well under a

@@ -14,9 +14,9 @@
 //! same as those of a generation still held. Writers hold the read side of the lock while
 //! they write, so `freeze` (the write side) never takes a generation still being written.
 //!
-//! Bounded by design: writes only add to the active generation, and once it and the frozen
-//! one hold `room` entries together (`ROOM` unless a test sets less), `Store::durable` (which every write awaits) makes the
-//! writer wait until the persister has released a generation.
+//! Bounded by design: writes only add to the active generation, and once it and the frozen one hold
+//! `room` entries together (`ROOM` unless a test sets less), `Store::durable` (which every write
+//! awaits) makes the writer wait until the persister has released a generation.
 
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,6 +1,7 @@
-//! Hostile and careless clients (DESIGN §8): slow bodies and headers, cross-origin writes on the session cookie, the headers that stop browsers
-//! misreading answers, the Bearer scheme's letter case, titles that hide what they say,
-//! paged orders, and the password change that signs out every other session.
+//! Hostile and careless clients (DESIGN §8): slow bodies and headers, cross-origin writes on the
+//! session cookie, the headers that stop browsers misreading answers, the Bearer scheme's letter
+//! case, titles that hide what they say, paged orders, and the password change that signs out every
+//! other session.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
