@@ -127,6 +127,7 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let user = self
             .store
+            .projections()
             .user(user_id)?
             .ok_or(AccountError::InvalidCredentials)?;
         let hash = Some(user.password_hash.clone());
@@ -138,6 +139,7 @@ impl Accounts {
             let _one_at_a_time = self.user_writes.lock().await;
             let now = self
                 .store
+                .projections()
                 .user(user_id)?
                 .ok_or(AccountError::InvalidCredentials)?;
             if now.version != user.version {
@@ -178,7 +180,7 @@ impl Accounts {
         if let Some(wait) = self.failed_signins.locked_for(&email) {
             return Err(AccountError::Locked(wait));
         }
-        let user: Option<User> = self.store.user_by_email(&email)?;
+        let user: Option<User> = self.store.projections().user_by_email(&email)?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         if !self.passwords.verify(password.expose(), hash).await? {
             self.failed_signins.failed(&email);
@@ -341,6 +343,12 @@ mod tests {
         assert!(abandoned.is_err(), "the signup was still hashing");
         let someone_else = UserId::new(RawId::from_parts(1, 1));
         assert_eq!(store.claim_email(&email, someone_else), EmailClaim::Claimed);
-        assert!(store.user_by_email(&email).expect("read").is_none());
+        assert!(
+            store
+                .projections()
+                .user_by_email(&email)
+                .expect("read")
+                .is_none()
+        );
     }
 }

@@ -102,7 +102,7 @@ async fn watch(services: Services) {
         // Reset before reading the index: a reservation placed after this point lowers
         // `next` and notifies, one placed before it is already in the index.
         wake.next.store(u64::MAX, Ordering::Release);
-        let earliest = services.store.earliest_deadline();
+        let earliest = services.store.projections().earliest_deadline();
         let now = services.settings.clock.now();
         match earliest {
             Some(deadline) if deadline <= now => match expire_due(&services, now).await {
@@ -123,7 +123,7 @@ async fn watch(services: Services) {
 
 /// Expires every hold due at `now` (up to one batch); answers how many it ended.
 pub async fn expire_due(services: &Services, now: Timestamp) -> Result<usize, EntityError> {
-    let due = services.store.due_holds(now, BATCH);
+    let due = services.store.projections().due_holds(now, BATCH);
     let outcomes: Vec<_> = futures::stream::iter(due)
         .map(|order_id| {
             let orders = services.orders.clone();

@@ -169,7 +169,7 @@ impl Services {
             committed: self.store.committed_counts(),
             ticket_changes: self.store.ticket_change_counts(),
             flush_stats: self.store.flush_stats(),
-            pending_holds: self.store.pending_holds(),
+            pending_holds: self.store.projections().pending_holds(),
             unpersisted_changes: self.store.unpersisted_changes(),
             persisted_generations: self.store.persisted_generations(),
             payments_for_the_operator: self.payments_for_the_operator.load(Ordering::Relaxed),

@@ -60,7 +60,7 @@ impl EntityActor for OrderActor {
     const KIND: &'static str = "order";
 
     fn load(store: &Store, id: OrderId) -> Result<Option<Order>, StoreError> {
-        store.order(id)
+        store.projections().order(id)
     }
 
     fn evolve(state: Option<Order>, event: &Event) -> Option<Order> {

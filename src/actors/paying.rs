@@ -110,6 +110,7 @@ async fn charge_and_settle(
 ) -> Result<PaymentStatus, EntityError> {
     let charge = services
         .store
+        .projections()
         .charge(charge_id)?
         .ok_or(EntityError::NotFound)?;
     let max_age = services.settings.payment_max_age_secs;
@@ -173,7 +174,7 @@ impl Handler<SettlePayment> for OrderActor {
         if order::needs_refund(&self.order, msg.charge_id, &msg.outcome)
             && let ChargeOutcome::Succeeded { intent_id } = msg.outcome
         {
-            let refund = match self.services.store.charge(msg.charge_id) {
+            let refund = match self.services.store.projections().charge(msg.charge_id) {
                 Ok(Some(charge)) => Ok(Settled::Refund {
                     charge,
                     stripe_id: intent_id,
@@ -331,8 +332,13 @@ impl PaymentSettler {
             return;
         }
         let now = Instant::now();
-        let awaiting: HashSet<OrderId> =
-            self.services.store.awaiting_payment().into_iter().collect();
+        let awaiting: HashSet<OrderId> = self
+            .services
+            .store
+            .projections()
+            .awaiting_payment()
+            .into_iter()
+            .collect();
         // Orders settled since (or by someone else) are no longer followed.
         self.next.retain(|order_id, _| awaiting.contains(order_id));
         self.for_the_operator
@@ -426,6 +432,7 @@ async fn settle_one(services: &Services, order_id: OrderId) -> Settling {
         Ok(PaymentStatus::Pending { charge_id }) => {
             let too_old = services
                 .store
+                .projections()
                 .charge(charge_id)
                 .ok()
                 .flatten()
@@ -456,7 +463,10 @@ async fn settle_one(services: &Services, order_id: OrderId) -> Settling {
 impl Services {
     /// A charge record, for its order's buyer.
     pub fn charge(&self, id: ChargeId) -> Result<Charge, EntityError> {
-        self.store.charge(id)?.ok_or(EntityError::NotFound)
+        self.store
+            .projections()
+            .charge(id)?
+            .ok_or(EntityError::NotFound)
     }
 
     /// Applies a verified Stripe webhook once per event id: a late confirmation completes or

@@ -12,11 +12,17 @@ use domain::ticket::Ticket;
 
 impl Services {
     pub fn ticket(&self, id: TicketId) -> Result<Ticket, EntityError> {
-        self.store.ticket(id)?.ok_or(EntityError::NotFound)
+        self.store
+            .projections()
+            .ticket(id)?
+            .ok_or(EntityError::NotFound)
     }
 
     pub fn order(&self, id: OrderId) -> Result<Order, EntityError> {
-        self.store.order(id)?.ok_or(EntityError::NotFound)
+        self.store
+            .projections()
+            .order(id)?
+            .ok_or(EntityError::NotFound)
     }
 
     /// Up to `limit` tickets for sale listed after `after`, oldest first.
@@ -26,7 +32,7 @@ impl Services {
         limit: usize,
     ) -> Result<Vec<Ticket>, EntityError> {
         let store = self.store.clone();
-        blocking(move || store.tickets_for_sale(after, limit)).await
+        blocking(move || store.projections().tickets_for_sale(after, limit)).await
     }
 
     /// Up to `limit` of a buyer's orders placed after `after`, oldest first.
@@ -37,7 +43,7 @@ impl Services {
         limit: usize,
     ) -> Result<Vec<Order>, EntityError> {
         let store = self.store.clone();
-        blocking(move || store.orders_of(buyer, after, limit)).await
+        blocking(move || store.projections().orders_of(buyer, after, limit)).await
     }
 }
 

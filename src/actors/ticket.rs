@@ -57,7 +57,7 @@ impl EntityActor for TicketActor {
     const KIND: &'static str = "ticket";
 
     fn load(store: &Store, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-        store.ticket(id)
+        store.projections().ticket(id)
     }
 
     fn evolve(state: Option<Ticket>, event: &Event) -> Option<Ticket> {

@@ -2,8 +2,10 @@
 //!
 //! This is the only module that knows sled and bincode; everything above it speaks in
 //! domain types. The unit of commit is one journal record (DESIGN §3 "Storage"): `commit`
-//! appends the event and writes its projections with plain inserts, and `durable` waits for
-//! a group-commit flush that began after those writes. Replacing sled means rewriting this
+//! appends the event and puts its projections in the in-memory overlay, and `durable`
+//! waits for a group-commit flush that began after the append; the persister writes the
+//! overlay to sled behind the journal (docs/STORAGE.md). Every read goes through
+//! `projections()`, which sees the overlay first. Replacing sled means rewriting this
 //! folder only.
 
 mod codec;
@@ -14,6 +16,7 @@ mod journal;
 mod overlay;
 mod persister;
 mod projections;
+pub use projections::Projections;
 mod records;
 
 use std::path::Path;
@@ -23,18 +26,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::histogram::Histogram;
 use crate::sync::lock;
 use codec::{decode_counter, decode_session, encode_counter, encode_session};
-use domain::charge::Charge;
+
 use domain::events::{Event, EventKind, FollowUp};
-use domain::ids::{ChargeId, OrderId, SessionId, TicketId, UserId};
+use domain::ids::{SessionId, TicketId, UserId};
 use domain::order::Order;
 use domain::ticket::{Ticket, TicketChange};
 use domain::time::Timestamp;
-use domain::user::{Email, User};
+use domain::user::Email;
 use group_commit::GroupCommit;
 use journal::Journal;
 use overlay::Overlay;
 use persister::Persister;
-use projections::Projections;
 use records::SessionV1;
 
 /// The storage format of a data directory: raised whenever a record kind or layout version
@@ -489,14 +491,6 @@ impl Store {
         self.inner.projections.release_hold(buyer, ticket);
     }
 
-    pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.inner.projections.user(id)
-    }
-
-    pub fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
-        self.inner.projections.user_by_email(email)
-    }
-
     pub fn put_session(&self, id: SessionId, session: &SessionRecord) -> Result<(), StoreError> {
         let record = SessionV1 {
             user_id: *session.user_id.as_bytes(),
@@ -587,52 +581,10 @@ impl Store {
         Ok(())
     }
 
-    // ----- tickets, orders, charges -----
-
-    pub fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-        self.inner.projections.ticket(id)
-    }
-
-    pub fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        self.inner.projections.order(id)
-    }
-
-    pub fn charge(&self, id: ChargeId) -> Result<Option<Charge>, StoreError> {
-        self.inner.projections.charge(id)
-    }
-
-    pub fn tickets_for_sale(
-        &self,
-        after: Option<TicketId>,
-        limit: usize,
-    ) -> Result<Vec<Ticket>, StoreError> {
-        self.inner.projections.tickets_for_sale(after, limit)
-    }
-
-    /// Up to `limit` of a buyer's orders placed after `after`, oldest first.
-    pub fn orders_of(
-        &self,
-        buyer: UserId,
-        after: Option<OrderId>,
-        limit: usize,
-    ) -> Result<Vec<Order>, StoreError> {
-        self.inner.projections.orders_of(buyer, after, limit)
-    }
-
-    pub fn due_holds(&self, now: Timestamp, limit: usize) -> Vec<OrderId> {
-        self.inner.projections.due_holds(now, limit)
-    }
-
-    pub fn earliest_deadline(&self) -> Option<Timestamp> {
-        self.inner.projections.earliest_deadline()
-    }
-
-    pub fn pending_holds(&self) -> u64 {
-        self.inner.projections.pending_holds()
-    }
-
-    pub fn awaiting_payment(&self) -> Vec<OrderId> {
-        self.inner.projections.awaiting_payment()
+    /// Every read of users, tickets, orders and charges, and of the indexes: the
+    /// projections show each committed change from the moment `commit` returns.
+    pub fn projections(&self) -> &Projections {
+        &self.inner.projections
     }
 }
 

@@ -42,7 +42,7 @@ const OLD_INDEX_TREES: [&str; 5] = [
     "awaiting_payment",
 ];
 
-pub(crate) struct Projections {
+pub struct Projections {
     /// sled's tree for each `Tree`, by `Tree::index`.
     trees: Vec<sled::Tree>,
     overlay: Arc<Overlay>,
@@ -339,11 +339,11 @@ impl Projections {
         self.read(view, Tree::Charges, id.as_bytes(), decode_charge)
     }
 
-    pub(crate) fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+    pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.user_in(&self.overlay.view(), id)
     }
 
-    pub(crate) fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+    pub fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         match lock(&self.indexes).owner_of(email.as_str()) {
             Some(user_id) => self.user(user_id),
             None => Ok(None),
@@ -372,20 +372,20 @@ impl Projections {
         lock(&self.indexes).release_hold(buyer, ticket);
     }
 
-    pub(crate) fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+    pub fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         self.ticket_in(&self.overlay.view(), id)
     }
 
-    pub(crate) fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+    pub fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         self.order_in(&self.overlay.view(), id)
     }
 
-    pub(crate) fn charge(&self, id: ChargeId) -> Result<Option<Charge>, StoreError> {
+    pub fn charge(&self, id: ChargeId) -> Result<Option<Charge>, StoreError> {
         self.charge_in(&self.overlay.view(), id)
     }
 
     /// Up to `limit` tickets for sale created after `after`, oldest first.
-    pub(crate) fn tickets_for_sale(
+    pub fn tickets_for_sale(
         &self,
         after: Option<TicketId>,
         limit: usize,
@@ -411,7 +411,7 @@ impl Projections {
     }
 
     /// Up to `limit` of a buyer's orders placed after `after`, oldest first.
-    pub(crate) fn orders_of(
+    pub fn orders_of(
         &self,
         buyer: UserId,
         after: Option<OrderId>,
@@ -429,22 +429,22 @@ impl Projections {
     }
 
     /// Up to `limit` orders whose hold deadline is at or before `now`, soonest first.
-    pub(crate) fn due_holds(&self, now: Timestamp, limit: usize) -> Vec<OrderId> {
+    pub fn due_holds(&self, now: Timestamp, limit: usize) -> Vec<OrderId> {
         lock(&self.indexes).due(now, limit)
     }
 
     /// The soonest hold deadline, if any hold is pending.
-    pub(crate) fn earliest_deadline(&self) -> Option<Timestamp> {
+    pub fn earliest_deadline(&self) -> Option<Timestamp> {
         lock(&self.indexes).earliest_deadline()
     }
 
     /// Orders whose payment outcome is still unknown.
-    pub(crate) fn awaiting_payment(&self) -> Vec<OrderId> {
+    pub fn awaiting_payment(&self) -> Vec<OrderId> {
         lock(&self.indexes).awaiting_payment()
     }
 
     /// How many holds are pending.
-    pub(crate) fn pending_holds(&self) -> u64 {
+    pub fn pending_holds(&self) -> u64 {
         lock(&self.indexes).pending_holds() as u64
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use domain::ids::RawId;
+use domain::ids::{OrderId, RawId};
 use domain::money::Price;
 use domain::order::Order;
 use domain::ticket::Ticket;
@@ -59,7 +59,11 @@ fn list_and_reserve(store: &Store) -> (TicketId, OrderId, UserId) {
         .commit(&ticket_created(1), PriorState::Unknown)
         .expect("commit")
         .finish();
-    let ticket = store.ticket(ticket_id).expect("read").expect("exists");
+    let ticket = store
+        .projections()
+        .ticket(ticket_id)
+        .expect("read")
+        .expect("exists");
     let reserve = ticket::Reservation {
         order_id,
         buyer,
@@ -95,13 +99,21 @@ type Views = (
 
 fn views(store: &Store, (ticket_id, order_id, buyer): (TicketId, OrderId, UserId)) -> Views {
     (
-        store.ticket(ticket_id).expect("read"),
-        store.order(order_id).expect("read"),
-        store.orders_of(buyer, None, 100).expect("read"),
-        store.tickets_for_sale(None, 10).expect("read"),
-        store.due_holds(Timestamp::from_millis(10_000), 10),
-        store.awaiting_payment(),
-        store.pending_holds(),
+        store.projections().ticket(ticket_id).expect("read"),
+        store.projections().order(order_id).expect("read"),
+        store
+            .projections()
+            .orders_of(buyer, None, 100)
+            .expect("read"),
+        store
+            .projections()
+            .tickets_for_sale(None, 10)
+            .expect("read"),
+        store
+            .projections()
+            .due_holds(Timestamp::from_millis(10_000), 10),
+        store.projections().awaiting_payment(),
+        store.projections().pending_holds(),
     )
 }
 
@@ -158,31 +170,39 @@ fn replay_from_an_empty_projection_set_rebuilds_identical_snapshots() {
         let store = open(&dir);
         list_and_reserve(&store);
         (
-            store.ticket(id).expect("read"),
+            store.projections().ticket(id).expect("read"),
             store
+                .projections()
                 .orders_of(UserId::new(RawId::from_parts(1, 2)), None, 100)
                 .expect("read"),
         )
     };
     let store = open(&dir);
     store.drop_projections().expect("drop");
-    assert_eq!(store.ticket(id).expect("read"), None);
+    assert_eq!(store.projections().ticket(id).expect("read"), None);
     let replayed = store.replay().expect("replay");
     assert_eq!(replayed.events, 2);
     let after = (
-        store.ticket(id).expect("read"),
+        store.projections().ticket(id).expect("read"),
         store
+            .projections()
             .orders_of(UserId::new(RawId::from_parts(1, 2)), None, 100)
             .expect("read"),
     );
     assert_eq!(before, after);
     assert_eq!(after.0.expect("ticket").version, Version::new(1));
-    assert_eq!(store.due_holds(Timestamp::from_millis(5_000), 10).len(), 1);
+    assert_eq!(
+        store
+            .projections()
+            .due_holds(Timestamp::from_millis(5_000), 10)
+            .len(),
+        1
+    );
     // Replaying the same events again changes nothing.
     store.drop_projections().expect("drop");
     store.replay().expect("replay");
     store.replay().expect("replay twice");
-    assert_eq!(store.ticket(id).expect("read"), before.0);
+    assert_eq!(store.projections().ticket(id).expect("read"), before.0);
 }
 
 #[test]
@@ -214,7 +234,11 @@ fn an_email_claim_is_exclusive_until_given_back_and_does_not_outlive_the_process
     store.replay().expect("replay");
     assert_eq!(store.claim_email(&email, second), EmailClaim::InUse);
     assert_eq!(
-        store.user_by_email(&email).expect("read").map(|u| u.id),
+        store
+            .projections()
+            .user_by_email(&email)
+            .expect("read")
+            .map(|u| u.id),
         Some(first)
     );
 }
@@ -265,7 +289,11 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
     // Reserve, expire, release, each committed as its actor does: with the state it holds,
     // so the live path reads no snapshot back.
     let (ticket_id, order_id, buyer) = list_and_reserve(&store);
-    let held = store.order(order_id).expect("read").expect("exists");
+    let held = store
+        .projections()
+        .order(order_id)
+        .expect("read")
+        .expect("exists");
     let expire = OrderCommand::Expire {
         now: Timestamp::from_millis(6_000),
     };
@@ -274,7 +302,11 @@ fn a_hold_committed_live_replays_and_rebuilds_to_the_same_projections() {
         .commit(&expired, PriorState::Order(&held))
         .expect("commit")
         .finish();
-    let ticket = store.ticket(ticket_id).expect("read").expect("exists");
+    let ticket = store
+        .projections()
+        .ticket(ticket_id)
+        .expect("read")
+        .expect("exists");
     let release = TicketCommand::Release { order_id };
     let released = ticket::decide(&ticket, release)
         .expect("held")
@@ -307,22 +339,22 @@ fn the_pending_hold_count_survives_replays_rebuilds_and_restarts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(&dir);
     list_and_reserve(&store);
-    assert_eq!(store.pending_holds(), 1);
+    assert_eq!(store.projections().pending_holds(), 1);
 
     // Replayed over projections that already have it: counted once, not twice.
     forget_checkpoint(&store);
     store.replay().expect("replay");
-    assert_eq!(store.pending_holds(), 1);
+    assert_eq!(store.projections().pending_holds(), 1);
     // Rebuilt from nothing.
     store.drop_projections().expect("drop");
-    assert_eq!(store.pending_holds(), 0);
+    assert_eq!(store.projections().pending_holds(), 0);
     store.replay().expect("replay");
-    assert_eq!(store.pending_holds(), 1);
+    assert_eq!(store.projections().pending_holds(), 1);
     // Counted afresh when the store opens again.
     drop(store);
     let store = open(&dir);
     store.replay().expect("replay");
-    assert_eq!(store.pending_holds(), 1);
+    assert_eq!(store.projections().pending_holds(), 1);
 }
 
 #[test]
@@ -396,6 +428,7 @@ fn the_checkpoint_moves_only_once_the_persister_has_made_the_projections_durable
     assert_eq!(store.replay().expect("replay").events, 0);
     assert!(
         store
+            .projections()
             .ticket(TicketId::new(RawId::from_parts(10, 2)))
             .expect("read")
             .is_some()
@@ -427,7 +460,14 @@ async fn writers_wait_for_room_when_the_overlay_is_full_and_all_finish() {
     // Assert: the overlay never held much more than its room (one writer's changes past it).
     assert!(most <= 64 + 2, "held {most}");
     assert!(store.persisted_generations() > 1);
-    assert_eq!(store.tickets_for_sale(None, 1000).expect("read").len(), 400);
+    assert_eq!(
+        store
+            .projections()
+            .tickets_for_sale(None, 1000)
+            .expect("read")
+            .len(),
+        400
+    );
 }
 
 #[test]
@@ -454,7 +494,10 @@ fn an_unreadable_snapshot_is_an_error_naming_its_tree_and_key() {
     store.inner.projections.sled_trees()[overlay::Tree::Tickets.index()]
         .insert(ticket_id.as_bytes(), &[codec::ENVELOPE, 65, 1, 0xff][..])
         .expect("write garbage");
-    let error = store.ticket(ticket_id).expect_err("unreadable");
+    let error = store
+        .projections()
+        .ticket(ticket_id)
+        .expect_err("unreadable");
     let message = error.to_string();
     assert!(message.contains("tickets"), "{message}");
     assert!(message.contains(&ticket_id.to_string()), "{message}");
