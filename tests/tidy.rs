@@ -175,6 +175,27 @@ fn the_store_knows_nothing_of_actors_or_http() {
 }
 
 #[test]
+fn the_gateway_knows_nothing_of_the_layers_that_use_it() {
+    // The order actor depends on the gateway, never the other way round: amounts and ids
+    // cross as plain values, so a provider can be swapped without touching the store.
+    let users = ["crate::store", "crate::actors", "crate::http"].map(str::to_owned);
+    let offenders = files_containing(&["src/gateway"], &users);
+    assert!(
+        offenders.is_empty(),
+        "the gateway reaches into its callers in: {offenders:?}"
+    );
+}
+
+#[test]
+fn the_actors_know_nothing_of_http() {
+    let offenders = files_containing(&["src/actors"], &["crate::http".to_owned()]);
+    assert!(
+        offenders.is_empty(),
+        "the actors name the HTTP layer in: {offenders:?}"
+    );
+}
+
+#[test]
 fn paths_named_in_comments_exist() {
     // A comment that sends the reader to `src/actors/holds.rs` or docs/STORAGE.md must
     // send them somewhere real; moving a file means fixing the comments that name it.
