@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, spawn_app_with};
 
 /// Every fixture, oldest first.
-const FIXTURES: [&str; 1] = ["v1"];
+const FIXTURES: [&str; 2] = ["v1", "v2"];
 
 fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -135,6 +135,26 @@ async fn an_upgraded_shop_signs_in_sells_and_ends_holds_written_by_the_old_relea
         let bob = app.client();
         let signed_in = app.signin(&bob, "bob@fixture.example", password).await;
         assert_eq!(signed_in.status().as_u16(), 200, "{name}: bob signs in");
+        // A password changed under the old release (its `UserUpdated`) is the one that works.
+        let changed = view["changed_passwords"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (email, new_password) in &changed {
+            let new_password = new_password.as_str().expect("a password");
+            let with_new = app.signin(&app.client(), email, new_password).await;
+            assert_eq!(
+                with_new.status().as_u16(),
+                200,
+                "{name}: {email}, new password"
+            );
+            let with_old = app.signin(&app.client(), email, password).await;
+            assert_eq!(
+                with_old.status().as_u16(),
+                400,
+                "{name}: {email}, old password"
+            );
+        }
         let carol = Client::new();
         let carol_token = view["tokens"]["carol"].as_str().expect("carol's token");
         let edited = ids["tickets"]["t1"].as_str().expect("t1");
