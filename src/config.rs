@@ -54,6 +54,10 @@ pub struct Config {
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, value_parser = secret)]
     pub stripe_secret_key: Option<SecretString>,
 
+    /// Stripe publishable key (pk_...), handed to the page (GET /api/config) for Stripe.js.
+    #[arg(long, env = "STRIPE_PUBLISHABLE_KEY")]
+    pub stripe_publishable_key: Option<String>,
+
     /// Stripe API base URL (tests point it at a local fake).
     #[arg(long, env = "STRIPE_API_BASE")]
     pub stripe_api_base: Option<String>,

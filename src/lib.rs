@@ -131,6 +131,7 @@ impl Application {
             webhook_secret: config.stripe_webhook_secret.clone(),
             readiness: readiness.clone(),
             limits: http::limits::RateLimits::from_config(&config),
+            page_config: http::page_config::PageConfig::from_config(&config),
         });
         let body_timeout = Duration::from_millis(config.body_timeout_ms.max(1));
         let readiness_data = web::Data::new(readiness.clone());

@@ -34,6 +34,12 @@ pub enum DomainError {
         "You already hold {0} tickets, the most one buyer may hold at once: pay for or cancel one first"
     )]
     TooManyHolds(u32),
+    /// A withdrawal of a held or sold ticket.
+    #[error("Cannot withdraw a reserved ticket")]
+    WithdrawReserved,
+    /// Any command on a ticket its seller withdrew: it is gone, as if it never existed.
+    #[error("Ticket not found")]
+    TicketWithdrawn,
     /// A follow-up naming an order that does not hold the ticket (a bug elsewhere).
     #[error("Ticket is not held by this order")]
     NotHeldByOrder,

@@ -69,6 +69,7 @@ catalogue!(
     ChargeFailed,
     ChargeRefunded,
     UserUpdated,
+    TicketWithdrawn,
 );
 
 /// An account was registered.
@@ -107,6 +108,14 @@ pub struct TicketUpdated {
     pub price: Price,
     pub order_id: Option<OrderId>,
     pub sold: bool,
+    pub version: Version,
+}
+
+/// The seller withdrew a ticket from sale: from now on it is gone (not listed, not
+/// orderable, 404 to read), and stays only in its seller's own list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketWithdrawn {
+    pub ticket_id: TicketId,
     pub version: Version,
 }
 
@@ -216,6 +225,7 @@ impl Event {
         match self {
             Event::TicketCreated(e) => Some(e.ticket_id),
             Event::TicketUpdated(e) => Some(e.ticket_id),
+            Event::TicketWithdrawn(e) => Some(e.ticket_id),
             Event::OrderCreated(e) => Some(e.ticket_id),
             _ => None,
         }

@@ -8,7 +8,7 @@ use super::events::{Event, FollowUp};
 use super::ids::{ChargeId, OrderId, RawId, TicketId, UserId};
 use super::money::Price;
 use super::order::{self, OrderCommand, OrderStatus};
-use super::ticket::{self, Ticket, TicketChange, TicketCommand, Title};
+use super::ticket::{self, Ticket, TicketChange, TicketCommand, TicketStatus, Title};
 use super::time::Timestamp;
 use super::user::{Email, Password};
 use super::version::Version;
@@ -321,6 +321,68 @@ fn a_ticket_update_is_told_apart_as_an_edit_a_release_or_a_sale() {
         order_id: order_id(1),
     };
     assert_eq!(change(&held, sale), TicketChange::Sold);
+}
+
+#[test]
+fn only_the_owner_withdraws_a_free_ticket_and_then_it_is_gone() {
+    let withdraw = |by| TicketCommand::Withdraw { by };
+    assert_eq!(
+        check_ticket(&[listed()], withdraw(buyer())),
+        Err(DomainError::NotOwner)
+    );
+    assert_eq!(
+        check_ticket(&[listed(), reserved(1)], withdraw(seller())),
+        Err(DomainError::WithdrawReserved)
+    );
+    let withdrawn = check_ticket(&[listed()], withdraw(seller()))
+        .expect("the owner may withdraw")
+        .expect("a withdrawal is an event");
+    let given = [listed(), withdrawn];
+    let ticket = fold_ticket(&given);
+    assert_eq!(
+        (ticket.status(), ticket.version, ticket.is_for_sale()),
+        (TicketStatus::Withdrawn, Version::new(1), false)
+    );
+    // Gone for every command, the owner's included.
+    assert_eq!(
+        check_ticket(&given, withdraw(seller())),
+        Err(DomainError::TicketWithdrawn)
+    );
+    let edit = TicketCommand::Update {
+        by: seller(),
+        title: title("Back"),
+        price: price("30"),
+        expected: None,
+    };
+    assert_eq!(
+        check_ticket(&given, edit),
+        Err(DomainError::TicketWithdrawn)
+    );
+    assert_eq!(
+        check_reserve(&given, reserve(1, buyer())),
+        Err(DomainError::TicketWithdrawn)
+    );
+}
+
+#[test]
+fn a_ticket_shows_its_seller_whether_it_is_for_sale_held_or_sold() {
+    assert_eq!(fold_ticket(&[listed()]).status(), TicketStatus::ForSale);
+    assert_eq!(
+        fold_ticket(&[listed(), reserved(1)]).status(),
+        TicketStatus::Held
+    );
+    let sold = check_ticket(
+        &[listed(), reserved(1)],
+        TicketCommand::MarkSold {
+            order_id: order_id(1),
+        },
+    )
+    .expect("holder may mark sold")
+    .expect("event");
+    assert_eq!(
+        fold_ticket(&[listed(), reserved(1), sold]).status(),
+        TicketStatus::Sold
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use super::error::DomainError;
-use super::events::{Event, OrderCreated, TicketCreated, TicketUpdated};
+use super::events::{Event, OrderCreated, TicketCreated, TicketUpdated, TicketWithdrawn};
 use super::ids::{OrderId, TicketId, UserId};
 use super::money::Price;
 use super::time::Timestamp;
@@ -95,12 +95,47 @@ pub struct Ticket {
     pub order_id: Option<OrderId>,
     /// Set when the holding order is paid; a sold ticket is never released.
     pub sold: bool,
+    /// Set when the seller withdrew it; a withdrawn ticket takes no command again.
+    pub withdrawn: bool,
 }
 
 impl Ticket {
     /// For sale: shown in the listing and open to orders.
     pub fn is_for_sale(&self) -> bool {
-        self.order_id.is_none() && !self.sold
+        self.order_id.is_none() && !self.sold && !self.withdrawn
+    }
+
+    /// Where the ticket stands, as its seller's list shows it.
+    pub fn status(&self) -> TicketStatus {
+        if self.withdrawn {
+            TicketStatus::Withdrawn
+        } else if self.sold {
+            TicketStatus::Sold
+        } else if self.order_id.is_some() {
+            TicketStatus::Held
+        } else {
+            TicketStatus::ForSale
+        }
+    }
+}
+
+/// Where a ticket stands (DESIGN §4, GET /api/users/me/tickets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketStatus {
+    ForSale,
+    Held,
+    Sold,
+    Withdrawn,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::ForSale => "for sale",
+            TicketStatus::Held => "held",
+            TicketStatus::Sold => "sold",
+            TicketStatus::Withdrawn => "withdrawn",
+        }
     }
 }
 
@@ -126,6 +161,7 @@ pub fn listed(e: &TicketCreated) -> Ticket {
         version: e.version,
         order_id: None,
         sold: false,
+        withdrawn: false,
     }
 }
 
@@ -150,6 +186,10 @@ pub enum TicketCommand {
     MarkSold {
         order_id: OrderId,
     },
+    /// The seller takes the ticket off sale for good.
+    Withdraw {
+        by: UserId,
+    },
 }
 
 /// A buyer's attempt to reserve a ticket: the new order's id and the hold's deadline are
@@ -164,6 +204,9 @@ pub struct Reservation {
 /// Reserving: one event creates the order and holds the ticket, or the ticket refuses.
 /// Always a change when accepted, so unlike `decide` it answers the event itself.
 pub fn reserve(ticket: &Ticket, reservation: Reservation) -> Result<OrderCreated, DomainError> {
+    if ticket.withdrawn {
+        return Err(DomainError::TicketWithdrawn);
+    }
     if reservation.buyer == ticket.owner {
         return Err(DomainError::OwnTicket);
     }
@@ -192,6 +235,9 @@ pub fn decide(ticket: &Ticket, command: TicketCommand) -> Result<Option<Event>, 
             price,
             expected,
         } => {
+            if ticket.withdrawn {
+                return Err(DomainError::TicketWithdrawn);
+            }
             if by != ticket.owner {
                 return Err(DomainError::NotOwner);
             }
@@ -217,6 +263,21 @@ pub fn decide(ticket: &Ticket, command: TicketCommand) -> Result<Option<Event>, 
                 return Ok(None);
             }
             Ok(Some(sold(ticket, order_id)))
+        }
+        TicketCommand::Withdraw { by } => {
+            if ticket.withdrawn {
+                return Err(DomainError::TicketWithdrawn);
+            }
+            if by != ticket.owner {
+                return Err(DomainError::NotOwner);
+            }
+            if !ticket.is_for_sale() {
+                return Err(DomainError::WithdrawReserved);
+            }
+            Ok(Some(Event::TicketWithdrawn(TicketWithdrawn {
+                ticket_id: ticket.id,
+                version: ticket.version.next(),
+            })))
         }
     }
 }
@@ -300,6 +361,11 @@ pub fn evolve(state: Option<Ticket>, event: &Event) -> Option<Ticket> {
             price: e.price,
             order_id: e.order_id,
             sold: e.sold,
+            version: e.version,
+            ..t
+        }),
+        (Some(t), Event::TicketWithdrawn(e)) if e.version > t.version => Some(Ticket {
+            withdrawn: true,
             version: e.version,
             ..t
         }),

@@ -39,7 +39,7 @@ use holds::HoldWake;
 use order::{CancelOrder, OrderActor};
 use paying::{PayOrder, PaymentStatus};
 use registry::Registry;
-use ticket::{MarkTicketSold, ReleaseTicket, TicketActor, UpdateTicket};
+use ticket::{MarkTicketSold, ReleaseTicket, TicketActor, UpdateTicket, WithdrawTicket};
 
 /// Settings the actors read.
 pub struct Settings {
@@ -140,6 +140,11 @@ impl Services {
         update: UpdateTicket,
     ) -> Result<Ticket, EntityError> {
         self.tickets.ask(id, update).await
+    }
+
+    /// The owner withdraws a free ticket from sale.
+    pub async fn withdraw_ticket(&self, id: TicketId, by: UserId) -> Result<(), EntityError> {
+        self.tickets.ask(id, WithdrawTicket { by }).await
     }
 
     /// The buyer cancels an order.

@@ -11,10 +11,13 @@ use domain::order::Order;
 use domain::ticket::Ticket;
 
 impl Services {
+    /// A ticket anyone may read: a withdrawn one is gone (its seller still sees it in
+    /// `tickets_of`).
     pub fn ticket(&self, id: TicketId) -> Result<Ticket, EntityError> {
         self.store
             .projections()
             .ticket(id)?
+            .filter(|t| !t.withdrawn)
             .ok_or(EntityError::NotFound)
     }
 
@@ -33,6 +36,18 @@ impl Services {
     ) -> Result<Vec<Ticket>, EntityError> {
         let store = self.store.clone();
         blocking(move || store.projections().tickets_for_sale(after, limit)).await
+    }
+
+    /// Up to `limit` of a seller's own tickets listed after `after`, oldest first, in every
+    /// state.
+    pub async fn tickets_of(
+        &self,
+        seller: UserId,
+        after: Option<TicketId>,
+        limit: usize,
+    ) -> Result<Vec<Ticket>, EntityError> {
+        let store = self.store.clone();
+        blocking(move || store.projections().tickets_of(seller, after, limit)).await
     }
 
     /// Up to `limit` of a buyer's orders placed after `after`, oldest first.

@@ -167,6 +167,24 @@ impl Handler<ReleaseTicket> for TicketActor {
     }
 }
 
+/// The owner takes a free ticket off sale for good (409 while held or sold).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(), EntityError>")]
+pub struct WithdrawTicket {
+    pub by: UserId,
+}
+
+impl Handler<WithdrawTicket> for TicketActor {
+    type Result = ResponseFuture<Result<(), EntityError>>;
+
+    #[tracing::instrument(name = "Withdrawing a ticket", skip_all, fields(ticket_id = %self.ticket.id, user_id = %msg.by))]
+    fn handle(&mut self, msg: WithdrawTicket, ctx: &mut Context<Self>) -> Self::Result {
+        let command = TicketCommand::Withdraw { by: msg.by };
+        let change = self.commit(ticket::decide(&self.ticket, command), ctx);
+        self.reply(change, |_| ())
+    }
+}
+
 /// The holding order was paid: the ticket is sold for good.
 #[derive(Message, Clone)]
 #[rtype(result = "Result<(), EntityError>")]

@@ -147,7 +147,9 @@ impl From<DomainError> for ApiError {
             | DomainError::OrderPaid
             | DomainError::PaymentInFlight
             | DomainError::OrderCancelled
+            | DomainError::WithdrawReserved
             | DomainError::TooManyHolds(_) => ApiError::Conflict(rule.to_string()),
+            DomainError::TicketWithdrawn => ApiError::NotFound,
             DomainError::OwnTicket => ApiError::BadRequest(rule.to_string()),
             DomainError::NotOwner => ApiError::Forbidden,
             DomainError::VersionMismatch => ApiError::PreconditionFailed(rule.to_string()),

@@ -12,6 +12,7 @@ pub mod health;
 pub mod input;
 pub mod limits;
 pub mod orders;
+pub mod page_config;
 pub mod pages;
 pub mod paging;
 pub mod payments;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub readiness: crate::readiness::Readiness,
     /// Rate limits on signup, signin and password change (DESIGN §8).
     pub limits: limits::RateLimits,
+    /// What GET /api/config tells the page.
+    pub page_config: page_config::PageConfig,
 }
 
 /// The route table.
@@ -61,6 +64,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/users/signout").route(web::post().to(users::signout)))
     .service(resource("/api/users/currentuser").route(web::get().to(users::current_user)))
     .service(resource("/api/users/password").route(web::post().to(users::change_password)))
+    .service(resource("/api/users/me/tickets").route(web::get().to(tickets::mine)))
+    .service(resource("/api/config").route(web::get().to(page_config::show)))
     .service(
         resource("/api/tickets")
             .route(web::get().to(tickets::list))
@@ -69,7 +74,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/api/tickets/{id}")
             .route(web::get().to(tickets::show))
-            .route(web::put().to(tickets::update)),
+            .route(web::put().to(tickets::update))
+            .route(web::delete().to(tickets::withdraw)),
     )
     .service(
         resource("/api/orders")

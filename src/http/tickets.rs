@@ -15,6 +15,8 @@ use domain::money::Price;
 use domain::ticket::{Ticket, Title};
 use domain::version::Version;
 
+const TICKET_CURSOR: &str = "cursor must be a ticket id from a previous page";
+
 /// The body of a listing and of an edit: the whole ticket as the seller sets it.
 #[derive(Deserialize)]
 pub struct TicketFields {
@@ -34,10 +36,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = query.parse(
-        TicketId::parse,
-        "cursor must be a ticket id from a previous page",
-    )?;
+    let page = query.parse(TicketId::parse, TICKET_CURSOR)?;
     let tickets = state
         .services
         .tickets_for_sale(page.after, page.limit)
@@ -86,6 +85,55 @@ pub async fn update(
     };
     let ticket = state.services.update_ticket(id, message).await?;
     Ok(with_etag(&ticket))
+}
+
+/// The owner takes a free ticket off sale: 204, and from then on it is gone (404).
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = TicketId::parse(&path).map_err(|_| ApiError::NotFound)?;
+    state.services.withdraw_ticket(id, user.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's own tickets in every state, oldest first, paged like the listing.
+pub async fn mine(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.parse(TicketId::parse, TICKET_CURSOR)?;
+    let tickets = state
+        .services
+        .tickets_of(user.id, page.after, page.limit)
+        .await?;
+    let bodies: Vec<_> = tickets.iter().map(OwnTicketBody::from).collect();
+    let last = tickets.last().map(|t| t.id.to_string());
+    Ok(page_response(
+        "/api/users/me/tickets",
+        page.limit,
+        &bodies,
+        last,
+    ))
+}
+
+/// A ticket as its seller sees it in their own list: the ticket and where it stands.
+#[derive(Serialize)]
+struct OwnTicketBody {
+    #[serde(flatten)]
+    ticket: TicketBody,
+    status: &'static str,
+}
+
+impl From<&Ticket> for OwnTicketBody {
+    fn from(ticket: &Ticket) -> OwnTicketBody {
+        OwnTicketBody {
+            ticket: TicketBody::from(ticket),
+            status: ticket.status().as_str(),
+        }
+    }
 }
 
 /// A ticket as the API shows it. `price` is a JSON number; `orderId` only while held or sold.

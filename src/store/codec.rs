@@ -17,7 +17,7 @@ use super::StoreError;
 use super::records::{
     ChargeCreatedV1, ChargeFailedV1, ChargeRefundedV1, ChargeV1, EventRecord, Invalid,
     OrderCompletedV1, OrderCreatedV1, OrderEndedV1, OrderV1, RecordKind, SessionV1,
-    TicketCreatedV1, TicketUpdatedV1, TicketV1, UserCreatedV1, UserV1,
+    TicketCreatedV1, TicketUpdatedV1, TicketV1, TicketV2, TicketWithdrawnV1, UserCreatedV1, UserV1,
 };
 use domain::charge::Charge;
 use domain::events::{Event, EventKind};
@@ -103,6 +103,7 @@ pub(crate) fn encode_event(event: &Event) -> Result<Vec<u8>, StoreError> {
         EventRecord::ChargeCreated(r) => encode(kind, &r),
         EventRecord::ChargeFailed(r) => encode(kind, &r),
         EventRecord::ChargeRefunded(r) => encode(kind, &r),
+        EventRecord::TicketWithdrawn(r) => encode(kind, &r),
     }
 }
 
@@ -160,6 +161,9 @@ fn event_body(kind: RecordKind, version: u8, body: &[u8]) -> Result<Event, Inval
         RecordKind::ChargeRefunded => {
             EventRecord::ChargeRefunded(read_body::<ChargeRefundedV1>(body)?)
         }
+        RecordKind::TicketWithdrawn => {
+            EventRecord::TicketWithdrawn(read_body::<TicketWithdrawnV1>(body)?)
+        }
         other => return Err(format!("record kind {other:?} is not an event")),
     };
     record.into_event()
@@ -168,11 +172,18 @@ fn event_body(kind: RecordKind, version: u8, body: &[u8]) -> Result<Event, Inval
 // ----- snapshots and index values -----
 
 pub(crate) fn encode_ticket(ticket: &Ticket) -> Result<Vec<u8>, StoreError> {
-    encode(RecordKind::Ticket, &TicketV1::from_ticket(ticket))
+    encode(RecordKind::Ticket, &TicketV2::from_ticket(ticket))
 }
 
+/// Layout 1 (formats 1 and 2) is upgraded to layout 2 on the way.
 pub(crate) fn decode_ticket(bytes: &[u8]) -> Result<Ticket, Invalid> {
-    decode_v1::<TicketV1>(RecordKind::Ticket, bytes)?.into_ticket()
+    let kind = RecordKind::Ticket;
+    let newest = match open(kind, bytes)? {
+        (1, body) => TicketV2::from(read_body::<TicketV1>(body)?),
+        (2, body) => read_body::<TicketV2>(body)?,
+        (version, _) => return Err(unknown_version(kind, version)),
+    };
+    newest.into_ticket()
 }
 
 pub(crate) fn encode_order(order: &Order) -> Result<Vec<u8>, StoreError> {
@@ -230,10 +241,12 @@ mod tests {
         assert_eq!(ticket.price.cents(), 2275);
         assert_eq!(ticket.version.get(), 2);
         assert_eq!(ticket.order_id, None);
-        // Written back in this release's envelope, it reads the same again.
+        assert!(!ticket.withdrawn, "layout 1 knew no withdrawal");
+        // Written back as layout 2: layout 1's fields in the same order, then `withdrawn`.
         let rewritten = encode_ticket(&ticket).expect("encodes");
-        assert_eq!(&rewritten[..3], &[ENVELOPE, RecordKind::Ticket.code(), 1]);
-        assert_eq!(&rewritten[3..], &stored[1..], "the layout is unchanged");
+        assert_eq!(&rewritten[..3], &[ENVELOPE, RecordKind::Ticket.code(), 2]);
+        assert_eq!(&rewritten[3..rewritten.len() - 1], &stored[1..]);
+        assert_eq!(rewritten.last(), Some(&0), "withdrawn: false");
         assert_eq!(decode_ticket(&rewritten).expect("reads"), ticket);
     }
 

@@ -1,5 +1,5 @@
-//! The indexes: which tickets are for sale, each buyer's orders, the hold deadlines, the
-//! payments in flight, who owns each email. All in memory.
+//! The indexes: which tickets are for sale, each seller's tickets, each buyer's orders, the
+//! hold deadlines, the payments in flight, who owns each email. All in memory.
 //!
 //! An index is a function of the snapshots, so instead of being persisted (a sled key per
 //! entry, each costing a node split on the commit path) it is rebuilt from the snapshots when
@@ -7,10 +7,10 @@
 //! change to `Indexes::update` as (old, new). Nothing here is ever written to disk, so a
 //! crash cannot leave an index out of step with its snapshots.
 //!
-//! Memory per entry (docs/ARCHITECTURE.md, "Memory"): a ticket for sale 12 bytes in a
-//! B-tree, an order 12 bytes in its buyer's list, a pending hold 20 bytes in a B-tree, a
-//! payment in flight 12 bytes, an account its email and 12 bytes in a hash map, a buyer with
-//! unpaid holds 16 bytes.
+//! Memory per entry (docs/ARCHITECTURE.md, "Memory"): a ticket 12 bytes in its seller's list
+//! and, while for sale, 12 more in a B-tree; an order 12 bytes in its buyer's list, a pending
+//! hold 20 bytes in a B-tree, a payment in flight 12 bytes, an account its email and 12 bytes
+//! in a hash map, a buyer with unpaid holds 16 bytes.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -26,6 +26,8 @@ pub(crate) struct Indexes {
     listing: BTreeSet<TicketId>,
     /// Each buyer's orders, oldest first.
     buyer_orders: HashMap<UserId, Vec<OrderId>>,
+    /// Each seller's tickets in every state, oldest first.
+    seller_tickets: HashMap<UserId, Vec<TicketId>>,
     /// Holds that run out unless paid first, soonest first.
     deadlines: BTreeSet<(Timestamp, OrderId)>,
     /// Orders whose payment outcome is not yet known.
@@ -47,6 +49,9 @@ pub(crate) struct Indexes {
 impl Indexes {
     /// Moves a ticket's entries from what `old` implied to what `new` implies.
     pub(crate) fn ticket_changed(&mut self, old: Option<&Ticket>, new: &Ticket) {
+        if old.is_none() {
+            insert_in_order(self.seller_tickets.entry(new.owner).or_default(), new.id);
+        }
         let listed = |t: &Ticket| t.is_for_sale();
         if old.map(listed) != Some(listed(new)) {
             if listed(new) {
@@ -60,13 +65,7 @@ impl Indexes {
     pub(crate) fn order_changed(&mut self, old: Option<&Order>, new: &Order) {
         if old.is_none() {
             self.release_hold(new.buyer, new.ticket.id);
-            let orders = self.buyer_orders.entry(new.buyer).or_default();
-            // Orders arrive in commit order, which two threads may make differ slightly
-            // from id order: insert in place (almost always at the end).
-            let at = orders.partition_point(|id| *id < new.id);
-            if orders.get(at) != Some(&new.id) {
-                orders.insert(at, new.id);
-            }
+            insert_in_order(self.buyer_orders.entry(new.buyer).or_default(), new.id);
         }
         let due = (new.expires_at, new.id);
         if old.map(Order::awaits_expiry) != Some(new.awaits_expiry()) {
@@ -160,11 +159,17 @@ impl Indexes {
         after: Option<OrderId>,
         limit: usize,
     ) -> Vec<OrderId> {
-        let Some(orders) = self.buyer_orders.get(&buyer) else {
-            return Vec::new();
-        };
-        let from = after.map_or(0, |after| orders.partition_point(|id| *id <= after));
-        orders[from..].iter().take(limit).copied().collect()
+        page(self.buyer_orders.get(&buyer), after, limit)
+    }
+
+    /// Up to `limit` of a seller's tickets after `after`, oldest first, in every state.
+    pub(crate) fn tickets_of(
+        &self,
+        seller: UserId,
+        after: Option<TicketId>,
+        limit: usize,
+    ) -> Vec<TicketId> {
+        page(self.seller_tickets.get(&seller), after, limit)
     }
 
     /// Up to `limit` orders whose deadline is at or before `now`, soonest first.
@@ -192,6 +197,24 @@ impl Indexes {
     pub(crate) fn owner_of(&self, email: &str) -> Option<UserId> {
         self.emails.get(email).copied()
     }
+}
+
+/// Entities arrive in commit order, which two threads may make differ slightly from id
+/// order: insert in place (almost always at the end), once.
+fn insert_in_order<Id: Ord + Copy>(ids: &mut Vec<Id>, id: Id) {
+    let at = ids.partition_point(|known| *known < id);
+    if ids.get(at) != Some(&id) {
+        ids.insert(at, id);
+    }
+}
+
+/// Up to `limit` ids after `after` from an ordered list.
+fn page<Id: Ord + Copy>(ids: Option<&Vec<Id>>, after: Option<Id>, limit: usize) -> Vec<Id> {
+    let Some(ids) = ids else {
+        return Vec::new();
+    };
+    let from = after.map_or(0, |after| ids.partition_point(|id| *id <= after));
+    ids[from..].iter().take(limit).copied().collect()
 }
 
 /// Adds one to, or takes one from, a count kept only while it is above zero.
@@ -224,6 +247,7 @@ mod tests {
             version: Version::INITIAL,
             order_id: None,
             sold: false,
+            withdrawn: false,
         }
     }
 

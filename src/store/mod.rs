@@ -42,7 +42,7 @@ use records::SessionV1;
 /// The storage format of a data directory: raised whenever a record kind or layout version
 /// is added (docs/STORAGE.md), so that an older release refuses a directory a newer one has
 /// written instead of misreading it. The first release wrote 1 (and no `meta/format`).
-const FORMAT_VERSION: u64 = 2;
+const FORMAT_VERSION: u64 = 3;
 
 /// A storage failure. Every variant is a server fault (HTTP 500); business refusals never
 /// come from here.

@@ -428,6 +428,25 @@ impl Projections {
         Ok(orders)
     }
 
+    /// Up to `limit` of a seller's tickets listed after `after`, oldest first, in every
+    /// state (withdrawn ones included).
+    pub fn tickets_of(
+        &self,
+        seller: UserId,
+        after: Option<TicketId>,
+        limit: usize,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let view = self.overlay.view();
+        let ids = lock(&self.indexes).tickets_of(seller, after, limit);
+        let mut tickets = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(ticket) = self.ticket_in(&view, id)? {
+                tickets.push(ticket);
+            }
+        }
+        Ok(tickets)
+    }
+
     /// Up to `limit` orders whose hold deadline is at or before `now`, soonest first.
     pub fn due_holds(&self, now: Timestamp, limit: usize) -> Vec<OrderId> {
         lock(&self.indexes).due(now, limit)

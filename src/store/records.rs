@@ -39,6 +39,7 @@ pub(crate) enum RecordKind {
     ChargeFailed = 9,
     ChargeRefunded = 10,
     UserUpdated = 11,
+    TicketWithdrawn = 12,
     User = 64,
     Ticket = 65,
     Order = 66,
@@ -48,7 +49,7 @@ pub(crate) enum RecordKind {
 }
 
 impl RecordKind {
-    const ALL: [RecordKind; 17] = [
+    const ALL: [RecordKind; 18] = [
         RecordKind::UserCreated,
         RecordKind::TicketCreated,
         RecordKind::TicketUpdated,
@@ -60,6 +61,7 @@ impl RecordKind {
         RecordKind::ChargeFailed,
         RecordKind::ChargeRefunded,
         RecordKind::UserUpdated,
+        RecordKind::TicketWithdrawn,
         RecordKind::User,
         RecordKind::Ticket,
         RecordKind::Order,
@@ -78,7 +80,11 @@ impl RecordKind {
 
     /// The layout version this release writes for the kind.
     pub(crate) fn current_version(self) -> u8 {
-        1
+        match self {
+            // Version 2 added `withdrawn` (format 3).
+            RecordKind::Ticket => 2,
+            _ => 1,
+        }
     }
 
     /// The record kind of an event kind. Exhaustive, so a new event kind cannot be committed
@@ -96,6 +102,7 @@ impl RecordKind {
             EventKind::ChargeFailed => RecordKind::ChargeFailed,
             EventKind::ChargeRefunded => RecordKind::ChargeRefunded,
             EventKind::UserUpdated => RecordKind::UserUpdated,
+            EventKind::TicketWithdrawn => RecordKind::TicketWithdrawn,
         }
     }
 
@@ -162,6 +169,12 @@ pub(crate) struct TicketUpdatedV1 {
     price: u64,
     order_id: Option<Id>,
     sold: bool,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TicketWithdrawnV1 {
+    ticket_id: Id,
     version: u64,
 }
 
@@ -233,6 +246,7 @@ pub(crate) enum EventRecord {
     ChargeCreated(ChargeCreatedV1),
     ChargeFailed(ChargeFailedV1),
     ChargeRefunded(ChargeRefundedV1),
+    TicketWithdrawn(TicketWithdrawnV1),
 }
 
 impl EventRecord {
@@ -311,6 +325,10 @@ impl EventRecord {
                 order_id: *e.order_id.as_bytes(),
                 stripe_id: e.stripe_id.clone(),
                 refund_id: e.refund_id.clone(),
+            }),
+            Event::TicketWithdrawn(e) => EventRecord::TicketWithdrawn(TicketWithdrawnV1 {
+                ticket_id: *e.ticket_id.as_bytes(),
+                version: e.version.get(),
             }),
         }
     }
@@ -391,6 +409,10 @@ impl EventRecord {
                 stripe_id: r.stripe_id,
                 refund_id: r.refund_id,
             }),
+            EventRecord::TicketWithdrawn(r) => Event::TicketWithdrawn(ev::TicketWithdrawn {
+                ticket_id: ticket_id(r.ticket_id),
+                version: Version::new(r.version),
+            }),
         })
     }
 }
@@ -436,9 +458,38 @@ pub(crate) struct TicketV1 {
     sold: bool,
 }
 
-impl TicketV1 {
-    pub(crate) fn from_ticket(ticket: &Ticket) -> TicketV1 {
-        TicketV1 {
+/// A ticket written before withdrawal existed was never withdrawn.
+impl From<TicketV1> for TicketV2 {
+    fn from(v1: TicketV1) -> TicketV2 {
+        TicketV2 {
+            id: v1.id,
+            owner: v1.owner,
+            title: v1.title,
+            price: v1.price,
+            version: v1.version,
+            order_id: v1.order_id,
+            sold: v1.sold,
+            withdrawn: false,
+        }
+    }
+}
+
+/// Layout version 2 (format 3): `TicketV1` and `withdrawn`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TicketV2 {
+    id: Id,
+    owner: Id,
+    title: String,
+    price: u64,
+    version: u64,
+    order_id: Option<Id>,
+    sold: bool,
+    withdrawn: bool,
+}
+
+impl TicketV2 {
+    pub(crate) fn from_ticket(ticket: &Ticket) -> TicketV2 {
+        TicketV2 {
             id: *ticket.id.as_bytes(),
             owner: *ticket.owner.as_bytes(),
             title: ticket.title.as_str().to_owned(),
@@ -446,6 +497,7 @@ impl TicketV1 {
             version: ticket.version.get(),
             order_id: ticket.order_id.map(|o| *o.as_bytes()),
             sold: ticket.sold,
+            withdrawn: ticket.withdrawn,
         }
     }
 
@@ -458,6 +510,7 @@ impl TicketV1 {
             version: Version::new(self.version),
             order_id: self.order_id.map(order_id),
             sold: self.sold,
+            withdrawn: self.withdrawn,
         })
     }
 }

@@ -18,6 +18,7 @@ mod payments_webhooks;
 mod process;
 mod races;
 mod recovery;
+mod sellers;
 mod settlement;
 mod soak;
 mod stripe_gateway;

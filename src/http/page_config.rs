@@ -1,0 +1,33 @@
+//! GET /api/config: what the page needs to know about this shop (DESIGN §4): the currency
+//! to format money in, how long a hold lasts, and Stripe's publishable key when one is
+//! configured (the page then takes cards with Stripe.js). Nothing secret is here.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use super::AppState;
+use crate::config::Config;
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageConfig {
+    /// ISO 4217, upper case, as `Intl.NumberFormat` takes it.
+    currency: String,
+    hold_seconds: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stripe_publishable_key: Option<String>,
+}
+
+impl PageConfig {
+    pub fn from_config(config: &Config) -> PageConfig {
+        PageConfig {
+            currency: config.currency.to_uppercase(),
+            hold_seconds: config.hold_secs,
+            stripe_publishable_key: config.stripe_publishable_key.clone(),
+        }
+    }
+}
+
+pub async fn show(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(&state.page_config)
+}
