@@ -25,7 +25,7 @@ pub enum Command {
     /// Load a running shop over HTTP, then audit its end state (see README, "Load testing").
     Loadtest(Box<loadtest::LoadtestArgs>),
     /// Ask a running shop's GET /healthz: exit 0 when it answers 200, 1 otherwise (for a
-    /// container's HEALTHCHECK).
+    /// container's HEALTHCHECK; see docs/OPERATIONS.md).
     Healthcheck(HealthcheckArgs),
 }
 
