@@ -25,6 +25,10 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
     bench/bench.py storage        # the store alone committing reservations, against sled
                                   # doing the same writes and the journal insert alone
                                   # (needs `cargo build --release --example commit_bench`)
+    bench/bench.py disk           # bytes per ticket, reservation and payment: the journal's
+                                  # records, the snapshots and the directory on disk, after
+                                  # clean stops (--tickets 200000 --payments 20000; needs
+                                  # `cargo build --release --example tree_sizes`)
 
 Every number comes from one run on this machine; the ratios to /healthz in the same run are
 what to compare across machines. Servers are started with `--limits off` (DESIGN §8): the
@@ -46,7 +50,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-BIN = os.environ.get("TICKETING_BIN", os.path.join(ROOT, "target", "release", "ticketing"))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.environ.get("TICKETING_BIN", os.path.join(TARGET, "release", "ticketing"))
 SERVER_CORE = os.environ.get("SERVER_CORE", "1")
 LOAD_CORE = os.environ.get("LOAD_CORE", "0")
 PASSWORD = "benchmark password"
@@ -566,7 +571,7 @@ def startup(args):
 def storage(args):
     """The storage share of a reservation, without HTTP: examples/commit_bench.rs in each of
     its modes, one process per mode per round, pinned to the server's core, modes in turn."""
-    binary = os.path.join(ROOT, "target", "release", "examples", "commit_bench")
+    binary = os.path.join(TARGET, "release", "examples", "commit_bench")
     if not os.path.exists(binary):
         sys.exit("build it first: cargo build --release --example commit_bench")
     modes = {
@@ -590,10 +595,79 @@ def storage(args):
         print(f"| {modes[mode]} | {median['per_second']:,} | {median['cpu_us']} µs |")
 
 
+def disk(args):
+    """Disk per entity: lists --tickets tickets, reserves each once, pays --payments of those
+    orders (the offline test gateway), and after each step stops the shop cleanly (so every
+    snapshot is written behind the journal) and measures: the records per tree
+    (examples/tree_sizes) and the data directory's bytes (du: allocated, and apparent)."""
+    from concurrent.futures import ThreadPoolExecutor
+    sizes = os.path.join(TARGET, "release", "examples", "tree_sizes")
+    if not os.path.exists(sizes):
+        sys.exit("build it first: cargo build --release --example tree_sizes")
+
+    def measure(name):
+        server.terminate()
+        db = os.path.join(server.dir.name, "db")
+        allocated = int(subprocess.run(["du", "-sB1", db], capture_output=True, text=True).stdout.split()[0])
+        apparent = int(subprocess.run(["du", "-sb", db], capture_output=True, text=True).stdout.split()[0])
+        trees = json.loads(subprocess.run([sizes, server.dir.name], check=True, capture_output=True,
+                                          text=True).stdout)
+        stages.append((name, allocated, apparent, trees))
+        server.start()
+
+    def pay(order_id):
+        status = request("POST", server.base + "/api/payments", {"orderId": order_id, "token": "tok_visa"},
+                         token=buyer)[0]
+        assert status == 201, status
+
+    stages = []
+    server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb))
+    try:
+        seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
+        measure("2 users")
+        create_tickets(server, seller, args.tickets)
+        measure("tickets listed")
+        reserve_all(server, buyer, tickets_for_sale(server), 64)
+        measure("each reserved once")
+        orders, path = [], "/api/orders?limit=1000"
+        while path and len(orders) < args.payments:
+            status, body, headers = get(server.base + path, token=buyer)
+            assert status == 200, (status, body)
+            orders += [o["id"] for o in json.loads(body)]
+            link = headers.get("Link")
+            path = re.search(r"<([^>]+)>", link).group(1) if link else None
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(pay, orders[: args.payments]))
+        measure(f"{min(len(orders), args.payments):,} of them paid")
+    finally:
+        server.stop()
+    tree = lambda trees, name, field: trees.get(name, {}).get(field, 0)
+    logical = lambda trees, *names: sum(tree(trees, n, f) for n in names for f in ("key_bytes", "value_bytes"))
+    print("| state | events | tickets | orders | charges | journal (keys + values) | snapshots (keys + values) "
+          "| db on disk, allocated | apparent |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, allocated, apparent, trees in stages:
+        print(f"| {name} | {tree(trees, 'events', 'entries'):,} | {tree(trees, 'tickets', 'entries'):,} | "
+              f"{tree(trees, 'orders', 'entries'):,} | {tree(trees, 'charges', 'entries'):,} | "
+              f"{logical(trees, 'events'):,} B | {logical(trees, 'tickets', 'orders', 'charges'):,} B | "
+              f"{allocated:,} B | {apparent:,} B |")
+    print()
+    for (_, b_alloc, b_app, b), (after, a_alloc, a_app, a) in zip(stages, stages[1:]):
+        events = tree(a, "events", "entries") - tree(b, "events", "entries")
+        changed = max(tree(a, t, "entries") - tree(b, t, "entries") for t in ("tickets", "orders", "charges"))
+        if events == 0 or changed == 0:
+            continue
+        per = lambda delta: delta / changed
+        print(f"{after}: {changed:,} of them; each added {events / changed:g} events, journal "
+              f"+{per(logical(a, 'events') - logical(b, 'events')):.1f} B, snapshots "
+              f"+{per(logical(a, 'tickets', 'orders', 'charges') - logical(b, 'tickets', 'orders', 'charges')):.1f} B, "
+              f"db on disk +{per(a_alloc - b_alloc):,.0f} B allocated, +{per(a_app - b_app):,.0f} B apparent")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage", "sustained",
-                                             "startup", "onsale"])
+                                             "startup", "onsale", "disk"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
     parser.add_argument("--tickets", type=int, default=None, help="default 300,000; 500 for onsale")
     parser.add_argument("--holds", type=int, default=100_000)
@@ -609,6 +683,7 @@ def main():
                         help="memory: stop after the listed tickets (skip the holds)")
     parser.add_argument("--baseline", help="ab: the other build to compare with")
     parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build")
+    parser.add_argument("--payments", type=int, default=20_000, help="disk: orders to pay")
     parser.add_argument("--buyers", type=int, default=5000, help="onsale: buyers arriving at the start")
     parser.add_argument("--ramp", type=float, default=1.0, help="onsale: seconds over which they arrive")
     parser.add_argument("--interval", type=float, default=0.1, help="onsale: seconds per point of the charts")
@@ -619,7 +694,7 @@ def main():
         args.tickets = 500 if args.scenario == "onsale" else 300_000
     scenarios = {"reservations": reservations, "holds": holds, "memory": memory,
                  "marketplace": marketplace, "ab": ab, "storage": storage, "sustained": sustained,
-                 "startup": startup, "onsale": onsale}
+                 "startup": startup, "onsale": onsale, "disk": disk}
     scenarios[args.scenario](args)
 
 

@@ -24,6 +24,9 @@ pub enum Command {
     Serve,
     /// Load a running shop over HTTP, then audit its end state (see README, "Load testing").
     Loadtest(Box<loadtest::LoadtestArgs>),
+    /// Ask a running shop's GET /healthz: exit 0 when it answers 200, 1 otherwise (for a
+    /// container's HEALTHCHECK; see docs/OPERATIONS.md).
+    Healthcheck(HealthcheckArgs),
 }
 
 /// Everything the server needs to start.
@@ -169,6 +172,20 @@ pub struct Config {
     /// How long an idle keep-alive connection stays open, in seconds.
     #[arg(long, env = "TICKETING_KEEP_ALIVE_SECS", default_value_t = 5)]
     pub keep_alive_secs: u64,
+}
+
+/// What `ticketing healthcheck` asks. Without `--url` it asks the shop this configuration
+/// would start (`--addr` / `TICKETING_ADDR`), over loopback when that listens everywhere.
+#[derive(Args, Clone, Debug)]
+pub struct HealthcheckArgs {
+    /// The URL to GET, e.g. http://127.0.0.1:3000/healthz (default: /healthz on the listen
+    /// address).
+    #[arg(long)]
+    pub url: Option<reqwest::Url>,
+
+    /// Time allowed for the answer, in milliseconds.
+    #[arg(long, default_value_t = 3_000)]
+    pub timeout_ms: u64,
 }
 
 /// On or off, as a flag's value.

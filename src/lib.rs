@@ -5,13 +5,15 @@
 //! the API answer 503 (`readiness`). `run_until_stopped` serves until the given shutdown
 //! future resolves, or until start-up fails.
 //! The binary and the tests start the app the same way. The `ticketing loadtest`
-//! subcommand is the `loadtest` crate: an HTTP client of a running shop, nothing of this one.
+//! subcommand is the `loadtest` crate and `ticketing healthcheck` is `healthcheck`: HTTP
+//! clients of a running shop, nothing of this one.
 
 pub mod actors;
 pub mod clock;
 pub mod config;
 pub mod data_dir;
 pub mod gateway;
+pub mod healthcheck;
 pub mod histogram;
 pub mod http;
 pub mod readiness;

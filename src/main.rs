@@ -1,5 +1,5 @@
 //! The `ticketing` binary: parse the configuration, then serve (start logging, run until a
-//! signal) or run the load tester.
+//! signal), run the load tester, or check a running shop's health.
 
 use std::process::ExitCode;
 
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     match cli.command {
         None | Some(Command::Serve) => serve(cli.serve),
         Some(Command::Loadtest(args)) => loadtest::main(*args),
+        Some(Command::Healthcheck(args)) => ticketing::healthcheck::main(args, cli.serve.addr),
     }
 }
 

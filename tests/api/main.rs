@@ -5,6 +5,7 @@ mod compat;
 mod defences;
 mod fake_stripe;
 mod faults;
+mod healthcheck;
 #[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
 mod holds;
