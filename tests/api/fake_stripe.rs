@@ -1,26 +1,25 @@
-//! A fake Stripe HTTP server for the black-box tests: the real async-stripe client talks to
+//! A fake Stripe for the black-box tests, on wiremock: the real async-stripe client talks to
 //! it over 127.0.0.1, so nothing reaches the internet (DESIGN §5).
 //!
-//! May depend on actix-web, actix-rt, serde_json, async-stripe-webhook and std. It is test
-//! support only: it knows nothing of the app, and the app knows nothing of it beyond the
-//! base URL it is given.
+//! May depend on wiremock, url, serde_json, async-stripe-webhook and std. It is test support
+//! only: it knows nothing of the app, and the app knows nothing of it beyond the base URL.
 //!
-//! It serves `POST /v1/payment_intents`, `GET /v1/payment_intents/{id}`,
-//! `GET /v1/payment_intents/search` (by `metadata['order_id']`) and `POST /v1/refunds` with
-//! bodies carrying every field async-stripe requires (CRATES.md),
-//! honours `Idempotency-Key` the way Stripe does (a repeated key replays the stored answer
-//! of the first completed request and charges nothing; the same key with other parameters
-//! is an `idempotency_error`), records every request, and has knobs a test can flip at any
-//! time: `fail_next`, `delay`, `decline_all`, `intent_status`, `set_intent_status`.
+//! wiremock serves on its own thread and runtime (so the fake works under `#[tokio::test]`,
+//! under `#[actix_web::test]`, and across an app's restarts), routes, records every request,
+//! and delays answers; the `fail_next` and `decline_all` knobs are mocks mounted in front.
+//! What is custom is Stripe's memory, in one `Respond` implementation: the PaymentIntents
+//! and refunds made, with bodies carrying every field async-stripe requires (CRATES.md),
+//! and `Idempotency-Key` replay as Stripe does it (a repeated key replays the stored answer
+//! of the first request that ran and charges nothing; the same key with other parameters is
+//! an `idempotency_error`).
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use actix_web::http::StatusCode;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
+use wiremock::matchers::{any, method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The exact body real Stripe sends for a generic card decline (HTTP 402).
 pub fn card_declined_body() -> Value {
@@ -32,18 +31,17 @@ pub fn card_declined_body() -> Value {
     }})
 }
 
-/// One request as the fake received it.
+/// A request the fake received, as the tests read it (from wiremock's recording).
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
     pub method: String,
     pub path: String,
-    /// The form body, percent-decoded, in the order sent (`metadata[order_id]`, ...).
+    /// The parameters, percent-decoded, in the order sent (`metadata[order_id]`, ...): a
+    /// POST's form body, a GET's query.
     pub form: Vec<(String, String)>,
     pub idempotency_key: Option<String>,
     pub authorization: Option<String>,
     pub stripe_version: Option<String>,
-    /// When the fake received it.
-    pub received: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -53,6 +51,33 @@ impl RecordedRequest {
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
+    }
+}
+
+impl From<&Request> for RecordedRequest {
+    fn from(request: &Request) -> RecordedRequest {
+        let header = |name: &str| {
+            request
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let form = if request.method == "GET" {
+            request.url.query_pairs().into_owned().collect()
+        } else {
+            url::form_urlencoded::parse(&request.body)
+                .into_owned()
+                .collect()
+        };
+        RecordedRequest {
+            method: request.method.to_string(),
+            path: request.url.path().to_owned(),
+            form,
+            idempotency_key: header("idempotency-key"),
+            authorization: header("authorization"),
+            stripe_version: header("stripe-version"),
+        }
     }
 }
 
@@ -66,85 +91,83 @@ pub struct FakeRefund {
 
 /// A running fake. Dropping it stops its server.
 pub struct FakeStripe {
-    base_url: String,
+    server: MockServer,
     state: Arc<Mutex<State>>,
-    system: actix_rt::System,
 }
 
 impl FakeStripe {
-    /// Starts the server on 127.0.0.1 with a free port, on its own thread with its own
-    /// actix System, so it works under `#[tokio::test]` and `#[actix_web::test]` alike.
-    pub fn start() -> FakeStripe {
-        let listener =
-            TcpListener::bind("127.0.0.1:0").expect("bind a local port for the fake Stripe");
-        let port = listener
-            .local_addr()
-            .expect("a bound listener has an address")
-            .port();
+    /// Starts the server on 127.0.0.1 with a free port of its own. (Not one of wiremock's
+    /// pooled servers: an app a finished test left running must not reach the next test's
+    /// fake.)
+    pub async fn start() -> FakeStripe {
+        let server = MockServer::builder().start().await;
         let state = Arc::new(Mutex::new(State::default()));
-        let shared = web::Data::from(Arc::clone(&state));
-        let (started_tx, started_rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("fake-stripe".to_owned())
-            .spawn(move || {
-                let system = actix_rt::System::new();
-                // The server must be built inside the System it will run on.
-                system.block_on(async move {
-                    let server = HttpServer::new(move || {
-                        App::new()
-                            .app_data(shared.clone())
-                            .route("/v1/payment_intents", web::post().to(create_intent))
-                            .route("/v1/payment_intents/search", web::get().to(search_intents))
-                            .route("/v1/payment_intents/{id}", web::get().to(get_intent))
-                            .route("/v1/refunds", web::post().to(create_refund))
-                            .default_service(web::to(unknown_route))
-                    })
-                    // One worker is plenty: handlers never block, they only sleep.
-                    .workers(1)
-                    .disable_signals()
-                    .shutdown_timeout(0)
-                    .listen(listener)
-                    .expect("the fake Stripe takes over its listener")
-                    .run();
-                    actix_rt::spawn(server);
-                });
-                started_tx
-                    .send(actix_rt::System::current())
-                    .expect("the test waits for the fake Stripe to start");
-                // Runs until `FakeStripe` is dropped and stops the System.
-                let _ = system.run();
-            })
-            .expect("spawn the fake Stripe thread");
-        let system = started_rx
-            .recv()
-            .expect("the fake Stripe thread reports its System");
-        FakeStripe {
-            base_url: format!("http://127.0.0.1:{port}/"),
-            state,
-            system,
+        // Mounted in this order: the search route must win over the read of an intent by id.
+        let routes = [
+            ("POST", "^/v1/payment_intents$", Endpoint::CreateIntent),
+            (
+                "GET",
+                "^/v1/payment_intents/search$",
+                Endpoint::SearchIntents,
+            ),
+            ("GET", "^/v1/payment_intents/[^/]+$", Endpoint::GetIntent),
+            ("POST", "^/v1/refunds$", Endpoint::CreateRefund),
+        ];
+        for (verb, route, endpoint) in routes {
+            let stripe = Stripe {
+                state: Arc::clone(&state),
+                endpoint,
+            };
+            Mock::given(method(verb))
+                .and(path_regex(route))
+                .respond_with(stripe)
+                .mount(&server)
+                .await;
         }
+        FakeStripe { server, state }
     }
 
     /// What to pass as the Stripe API base; requests then go to `{base}v1/...`.
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        format!("{}/", self.server.uri())
+    }
+
+    /// The wiremock server, for a test that mounts a mock of its own in front of the fake.
+    pub fn server(&self) -> &MockServer {
+        &self.server
     }
 
     /// The next `n` requests answer HTTP 500 before doing anything, as an overloaded Stripe
     /// front end would; nothing is stored under their idempotency keys.
-    pub fn fail_next(&self, n: u32) {
-        self.lock().fail_next = n;
+    pub async fn fail_next(&self, n: u64) {
+        let overloaded = stripe_error(
+            "api_error",
+            None,
+            "Something went wrong on Stripe's end (fake).",
+        );
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(500).set_body_json(overloaded))
+            .up_to_n_times(n)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// From now on every new PaymentIntent is declined, whatever its token.
+    pub async fn decline_all(&self) {
+        Mock::given(method("POST"))
+            .and(path("/v1/payment_intents"))
+            .respond_with(ResponseTemplate::new(402).set_body_json(card_declined_body()))
+            .with_priority(2)
+            .mount(&self.server)
+            .await;
     }
 
     /// Every answer is held back this long after the work is done (a charge is created
-    /// before the wait), to simulate timeouts and slow payments. Zero turns it off.
+    /// before the wait), to simulate timeouts and slow payments. Zero turns it off; answers
+    /// already waiting keep their delay.
     pub fn delay(&self, delay: Duration) {
         self.lock().delay = delay;
-    }
-
-    /// Declines every new PaymentIntent, whatever its token.
-    pub fn decline_all(&self, on: bool) {
-        self.lock().decline_all = on;
     }
 
     /// The status new PaymentIntents get ("succeeded" unless changed), e.g. "processing".
@@ -171,8 +194,14 @@ impl FakeStripe {
     }
 
     /// Every request received so far, oldest first.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.clone()
+    pub async fn requests(&self) -> Vec<RecordedRequest> {
+        self.server
+            .received_requests()
+            .await
+            .expect("request recording is on by default")
+            .iter()
+            .map(RecordedRequest::from)
+            .collect()
     }
 
     /// How many distinct PaymentIntents were created (declines create none here).
@@ -195,14 +224,7 @@ impl FakeStripe {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panicking test must not take the other assertions down with a poisoned lock.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Drop for FakeStripe {
-    fn drop(&mut self) {
-        self.system.stop();
+        lock(&self.state)
     }
 }
 
@@ -258,6 +280,7 @@ pub fn signed_webhook(event: &Value, secret: &str, timestamp: Option<i64>) -> (S
     (body, header)
 }
 
+/// Seconds since the epoch by the system clock, as Stripe stamps objects and signatures.
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -265,13 +288,41 @@ pub fn now() -> i64 {
         .unwrap_or_default()
 }
 
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    // A panicking test must not take the other assertions down with a poisoned lock.
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One Stripe endpoint, answering from the state every endpoint shares.
+struct Stripe {
+    state: Arc<Mutex<State>>,
+    endpoint: Endpoint,
+}
+
+impl Respond for Stripe {
+    /// Does the work at once (so a charge exists even when the client gives up during the
+    /// delay), then lets wiremock hold the answer back by the configured delay.
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = lock(&self.state);
+        let (status, body) = state.answer(&RecordedRequest::from(request), self.endpoint);
+        ResponseTemplate::new(status)
+            .set_body_json(body)
+            .set_delay(state.delay)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    CreateIntent,
+    GetIntent,
+    SearchIntents,
+    CreateRefund,
+}
+
 #[derive(Debug)]
 struct State {
-    fail_next: u32,
     delay: Duration,
-    decline_all: bool,
     intent_status: String,
-    requests: Vec<RecordedRequest>,
     /// Idempotency key -> the request it was first used with and the answer it got.
     replays: HashMap<String, Stored>,
     intents: Vec<Value>,
@@ -282,11 +333,8 @@ struct State {
 impl Default for State {
     fn default() -> Self {
         Self {
-            fail_next: 0,
             delay: Duration::ZERO,
-            decline_all: false,
             intent_status: "succeeded".to_owned(),
-            requests: Vec::new(),
             replays: HashMap::new(),
             intents: Vec::new(),
             refunds: Vec::new(),
@@ -305,29 +353,11 @@ struct Stored {
     body: Value,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Endpoint {
-    CreateIntent,
-    GetIntent,
-    SearchIntents,
-    CreateRefund,
-}
-
 type Answer = (u16, Value);
 
 impl State {
+    /// The idempotency replay, then the endpoint's own work.
     fn answer(&mut self, request: &RecordedRequest, endpoint: Endpoint) -> Answer {
-        if self.fail_next > 0 {
-            self.fail_next -= 1;
-            return (
-                500,
-                stripe_error(
-                    "api_error",
-                    None,
-                    "Something went wrong on Stripe's end (fake).",
-                ),
-            );
-        }
         // Stripe ignores the key on GET requests, which are idempotent anyway.
         let key = request
             .idempotency_key
@@ -352,10 +382,10 @@ impl State {
             );
         }
         let (status, body) = match endpoint {
-            Endpoint::CreateIntent => self.create_intent(&request.form),
+            Endpoint::CreateIntent => self.create_intent(request),
             Endpoint::GetIntent => self.get_intent(&request.path),
-            Endpoint::SearchIntents => self.search_intents(&request.form),
-            Endpoint::CreateRefund => self.create_refund(&request.form),
+            Endpoint::SearchIntents => self.search_intents(request),
+            Endpoint::CreateRefund => self.create_refund(request),
         };
         // Stripe stores what an endpoint that ran answered (successes and card errors), but
         // not a request refused by validation before it ran.
@@ -376,19 +406,19 @@ impl State {
         (status, body)
     }
 
-    fn create_intent(&mut self, form: &[(String, String)]) -> Answer {
-        let field = |name: &str| {
-            form.iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-        };
-        let Some(amount) = field("amount").and_then(|amount| amount.parse::<i64>().ok()) else {
+    fn create_intent(&mut self, request: &RecordedRequest) -> Answer {
+        let Some(amount) = request
+            .field("amount")
+            .and_then(|amount| amount.parse::<i64>().ok())
+        else {
             return missing_param("amount");
         };
-        let Some(currency) = field("currency") else {
+        let Some(currency) = request.field("currency") else {
             return missing_param("currency");
         };
-        let token = field("payment_method").or_else(|| field("payment_method_data[card][token]"));
+        let token = request
+            .field("payment_method")
+            .or_else(|| request.field("payment_method_data[card][token]"));
         let Some(token) = token else {
             return (
                 400,
@@ -399,7 +429,7 @@ impl State {
                 ),
             );
         };
-        if self.decline_all || token.contains("chargeDeclined") {
+        if token.contains("chargeDeclined") {
             return (402, card_declined_body());
         }
         if !["tok_", "pm_", "card_", "src_"]
@@ -415,14 +445,15 @@ impl State {
                 ),
             );
         }
-        let metadata: Vec<(&str, &str)> = form
+        let metadata: Vec<(&str, &str)> = request
+            .form
             .iter()
             .filter_map(|(key, value)| {
                 let name = key.strip_prefix("metadata[")?.strip_suffix(']')?;
                 Some((name, value.as_str()))
             })
             .collect();
-        let status = if field("confirm") == Some("true") {
+        let status = if request.field("confirm") == Some("true") {
             self.intent_status.clone()
         } else {
             "requires_confirmation".to_owned()
@@ -449,11 +480,10 @@ impl State {
     }
 
     /// Only the one query the shop sends: `metadata['order_id']:'<id>'`.
-    fn search_intents(&self, query: &[(String, String)]) -> Answer {
-        let order_id = query
-            .iter()
-            .find(|(key, _)| key == "query")
-            .and_then(|(_, query)| query.strip_prefix("metadata['order_id']:'"))
+    fn search_intents(&self, request: &RecordedRequest) -> Answer {
+        let order_id = request
+            .field("query")
+            .and_then(|query| query.strip_prefix("metadata['order_id']:'"))
             .and_then(|rest| rest.strip_suffix('\''));
         let Some(order_id) = order_id else {
             return missing_param("query");
@@ -476,13 +506,8 @@ impl State {
         )
     }
 
-    fn create_refund(&mut self, form: &[(String, String)]) -> Answer {
-        let field = |name: &str| {
-            form.iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-        };
-        let Some(intent_id) = field("payment_intent") else {
+    fn create_refund(&mut self, request: &RecordedRequest) -> Answer {
+        let Some(intent_id) = request.field("payment_intent") else {
             return missing_param("payment_intent");
         };
         let Some(intent) = self.intents.iter().find(|intent| intent["id"] == intent_id) else {
@@ -560,101 +585,4 @@ fn missing_param(name: &str) -> Answer {
             &format!("Missing required param: {name}."),
         ),
     )
-}
-
-async fn create_intent(
-    request: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<Mutex<State>>,
-) -> HttpResponse {
-    serve(&request, &body, &state, Endpoint::CreateIntent).await
-}
-
-async fn get_intent(
-    request: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<Mutex<State>>,
-) -> HttpResponse {
-    serve(&request, &body, &state, Endpoint::GetIntent).await
-}
-
-async fn search_intents(
-    request: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<Mutex<State>>,
-) -> HttpResponse {
-    serve(&request, &body, &state, Endpoint::SearchIntents).await
-}
-
-async fn create_refund(
-    request: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<Mutex<State>>,
-) -> HttpResponse {
-    serve(&request, &body, &state, Endpoint::CreateRefund).await
-}
-
-async fn unknown_route(request: HttpRequest) -> HttpResponse {
-    let body = stripe_error(
-        "invalid_request_error",
-        None,
-        &format!(
-            "Unrecognized request URL ({} {}).",
-            request.method(),
-            request.path()
-        ),
-    );
-    HttpResponse::NotFound().json(body)
-}
-
-/// Records the request, does the work at once (so a charge exists even when the client
-/// gives up during the delay), then waits out the delay and answers.
-async fn serve(
-    request: &HttpRequest,
-    body: &[u8],
-    state: &Mutex<State>,
-    endpoint: Endpoint,
-) -> HttpResponse {
-    let recorded = record(request, body);
-    let (status, answer, delay) = {
-        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.requests.push(recorded.clone());
-        let (status, answer) = state.answer(&recorded, endpoint);
-        (status, answer, state.delay)
-    };
-    if !delay.is_zero() {
-        actix_rt::time::sleep(delay).await;
-    }
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status).json(answer)
-}
-
-fn record(request: &HttpRequest, body: &[u8]) -> RecordedRequest {
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    // A GET's parameters are its query; a POST's, its form body.
-    let parameters = if request.method() == actix_web::http::Method::GET {
-        request.query_string().as_bytes()
-    } else {
-        body
-    };
-    let form = std::str::from_utf8(parameters)
-        .ok()
-        .and_then(|text| web::Query::<Vec<(String, String)>>::from_query(text).ok())
-        .map(web::Query::into_inner)
-        .unwrap_or_default();
-    RecordedRequest {
-        method: request.method().to_string(),
-        path: request.path().to_owned(),
-        form,
-        idempotency_key: header("idempotency-key"),
-        authorization: header("authorization"),
-        stripe_version: header("stripe-version"),
-        received: std::time::Instant::now(),
-    }
 }

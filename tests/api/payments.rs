@@ -125,7 +125,7 @@ pub async fn assert_refused_as_cancelled(
         errors_of(response).await,
         vec![("Order is cancelled".to_owned(), None)]
     );
-    assert!(fake.requests().is_empty(), "Stripe was not asked");
+    assert!(fake.requests().await.is_empty(), "Stripe was not asked");
     assert_for_sale(app, &purchase.ticket_id).await;
 }
 
@@ -175,8 +175,9 @@ pub fn is_our_id(id: &str) -> bool {
 }
 
 /// The create-PaymentIntent requests the fake received (retries and replays included).
-pub fn intent_creations(fake: &FakeStripe) -> Vec<RecordedRequest> {
+pub async fn intent_creations(fake: &FakeStripe) -> Vec<RecordedRequest> {
     fake.requests()
+        .await
         .into_iter()
         .filter(|r| r.method == "POST" && r.path == "/v1/payment_intents")
         .collect()
@@ -184,9 +185,9 @@ pub fn intent_creations(fake: &FakeStripe) -> Vec<RecordedRequest> {
 
 /// Stripe's id of the first PaymentIntent it was asked for, and our charge id, which the
 /// request carried in its metadata.
-pub fn first_intent(fake: &FakeStripe) -> (String, String) {
+pub async fn first_intent(fake: &FakeStripe) -> (String, String) {
     let intent_id = fake.intent_ids()[0].clone();
-    let charge_id = intent_creations(fake)[0]
+    let charge_id = intent_creations(fake).await[0]
         .field("metadata[charge_id]")
         .expect("the charge id is in the metadata")
         .to_owned();
@@ -203,7 +204,7 @@ pub async fn payment_id(response: reqwest::Response, expected_status: u16) -> St
 #[actix_web::test]
 async fn a_payment_charges_the_price_in_cents_completes_the_order_and_sells_the_ticket() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(19.99)).await;
 
@@ -224,7 +225,7 @@ async fn a_payment_charges_the_price_in_cents_completes_the_order_and_sells_the_
     assert_ne!(id, intents[0], "our id, not Stripe's");
 
     // Assert: exactly one request, with exactly this form.
-    let requests = fake.requests();
+    let requests = fake.requests().await;
     assert_eq!(requests.len(), 1, "no retries: {requests:?}");
     let sent = &requests[0];
     assert_eq!(
@@ -281,7 +282,7 @@ async fn a_payment_charges_the_price_in_cents_completes_the_order_and_sells_the_
 #[actix_web::test]
 async fn every_price_is_charged_as_its_exact_number_of_cents() {
     // Arrange: prices whose float product with 100 is not a whole number (race 8).
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let cases = [
         (json!(0.5), "50", 0.5, "the lowest price"),
@@ -303,6 +304,7 @@ async fn every_price_is_charged_as_its_exact_number_of_cents() {
         // Assert
         let id = payment_id(response, 201).await;
         let sent = intent_creations(&fake)
+            .await
             .pop()
             .expect("a charge was asked for");
         assert_eq!(sent.field("amount"), Some(cents), "{why}");
@@ -317,7 +319,7 @@ async fn every_price_is_charged_as_its_exact_number_of_cents() {
 #[actix_web::test]
 async fn a_declined_card_answers_402_cancels_the_order_and_frees_the_ticket_at_once() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(25)).await;
 
@@ -349,7 +351,7 @@ async fn a_declined_card_answers_402_cancels_the_order_and_frees_the_ticket_at_o
 #[actix_web::test]
 async fn paying_a_paid_order_again_answers_the_same_id_and_charges_nothing() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
     let first = payment_id(
@@ -370,7 +372,7 @@ async fn paying_a_paid_order_again_answers_the_same_id_and_charges_nothing() {
     // Assert
     assert_eq!(payment_id(again, 201).await, first);
     assert_eq!(payment_id(other_card, 201).await, first);
-    assert_eq!(fake.requests().len(), 1, "Stripe was asked once");
+    assert_eq!(fake.requests().await.len(), 1, "Stripe was asked once");
     assert_eq!(fake.charges_created(), 1);
     assert_eq!(
         order_status(&app, &purchase.buyer, &purchase.order_id).await,
@@ -381,7 +383,7 @@ async fn paying_a_paid_order_again_answers_the_same_id_and_charges_nothing() {
 #[actix_web::test]
 async fn two_simultaneous_payments_of_one_order_charge_once() {
     // Arrange: Stripe takes half a second, so the second request meets the first in flight.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
     fake.delay(Duration::from_millis(500));
@@ -401,7 +403,11 @@ async fn two_simultaneous_payments_of_one_order_charge_once() {
         "statuses: {statuses:?}"
     );
     assert_eq!(fake.charges_created(), 1, "one charge at Stripe");
-    assert_eq!(intent_creations(&fake).len(), 1, "Stripe was asked once");
+    assert_eq!(
+        intent_creations(&fake).await.len(),
+        1,
+        "Stripe was asked once"
+    );
     assert_eq!(
         order_status(&app, &purchase.buyer, &purchase.order_id).await,
         "complete"
@@ -411,7 +417,7 @@ async fn two_simultaneous_payments_of_one_order_charge_once() {
 #[actix_web::test]
 async fn paying_a_cancelled_order_is_a_conflict_and_charges_nothing() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
     assert_eq!(
@@ -433,7 +439,7 @@ async fn paying_a_cancelled_order_is_a_conflict_and_charges_nothing() {
 #[actix_web::test]
 async fn paying_an_order_whose_hold_expired_is_a_conflict_and_charges_nothing() {
     // Arrange: a one-second hold, left to run out.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| config.hold_secs = 1).await;
     let purchase = purchase(&app, json!(20)).await;
     assert!(
@@ -460,7 +466,7 @@ async fn paying_an_order_whose_hold_expired_is_a_conflict_and_charges_nothing() 
 #[actix_web::test]
 async fn paying_someone_elses_order_is_forbidden_and_changes_nothing() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
     let (stranger, _) = app.user().await;
@@ -471,7 +477,7 @@ async fn paying_someone_elses_order_is_forbidden_and_changes_nothing() {
     // Assert
     assert_eq!(response.status(), 403);
     errors_of(response).await;
-    assert!(fake.requests().is_empty(), "Stripe was not asked");
+    assert!(fake.requests().await.is_empty(), "Stripe was not asked");
     assert_eq!(
         order_status(&app, &purchase.buyer, &purchase.order_id).await,
         "created"
@@ -481,7 +487,7 @@ async fn paying_someone_elses_order_is_forbidden_and_changes_nothing() {
 #[actix_web::test]
 async fn bad_payment_requests_are_refused_with_the_envelope_and_charge_nothing() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
     let order = purchase.order_id.as_str();
@@ -567,7 +573,7 @@ async fn bad_payment_requests_are_refused_with_the_envelope_and_charge_nothing()
             .collect();
         assert_eq!(errors_of(response).await, expected, "{why}");
     }
-    assert!(fake.requests().is_empty(), "Stripe was never asked");
+    assert!(fake.requests().await.is_empty(), "Stripe was never asked");
     assert_eq!(
         order_status(&app, &purchase.buyer, order).await,
         "created",
@@ -578,7 +584,7 @@ async fn bad_payment_requests_are_refused_with_the_envelope_and_charge_nothing()
 #[actix_web::test]
 async fn a_paid_order_cannot_be_cancelled_and_its_ticket_stays_sold() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
     payment_id(
@@ -607,10 +613,10 @@ async fn a_paid_order_cannot_be_cancelled_and_its_ticket_stays_sold() {
 #[actix_web::test]
 async fn a_stripe_server_error_is_retried_with_the_same_key_and_charges_once() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
-    fake.fail_next(1);
+    fake.fail_next(1).await;
 
     // Act
     let response = app
@@ -619,7 +625,7 @@ async fn a_stripe_server_error_is_retried_with_the_same_key_and_charges_once() {
 
     // Assert
     payment_id(response, 201).await;
-    let attempts = intent_creations(&fake);
+    let attempts = intent_creations(&fake).await;
     assert_eq!(attempts.len(), 2, "one 500, one retry");
     assert!(attempts[0].idempotency_key.is_some());
     assert_eq!(attempts[0].idempotency_key, attempts[1].idempotency_key);
@@ -635,7 +641,7 @@ async fn a_stripe_server_error_is_retried_with_the_same_key_and_charges_once() {
 async fn a_hold_that_runs_out_during_a_slow_payment_does_not_cancel_it() {
     // Arrange: a two-second hold, Stripe answering in three, and a later unpaid order whose
     // expiry shows that the hold supervisor has been past the paid order's deadline.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| config.hold_secs = 2).await;
     let (paid, unpaid) = (
         Listing::new(&app, json!(20)).await,
@@ -679,7 +685,7 @@ async fn a_hold_that_runs_out_during_a_slow_payment_does_not_cancel_it() {
 #[actix_web::test]
 async fn a_slow_payment_completes_even_when_the_order_actor_is_passivated_meanwhile() {
     // Arrange: order actors idle for 50 ms are stopped; Stripe takes a second.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| config.actor_idle_ms = 50).await;
     let purchase = purchase(&app, json!(20)).await;
     fake.delay(Duration::from_secs(1));
@@ -707,7 +713,7 @@ async fn a_slow_payment_completes_even_when_the_order_actor_is_passivated_meanwh
 #[actix_web::test]
 async fn a_completed_order_never_expires() {
     // Arrange: a two-second hold, paid at once.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| config.hold_secs = 2).await;
     let purchase = purchase(&app, json!(20)).await;
     payment_id(
@@ -740,7 +746,7 @@ async fn a_completed_order_never_expires() {
 #[actix_web::test]
 async fn a_payment_record_is_shown_only_to_the_buyer_of_its_order() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
     let id = payment_id(

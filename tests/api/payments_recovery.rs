@@ -23,8 +23,8 @@ use crate::payments_webhooks::{payment_event, signed};
 const STRIPE_HANGS: Duration = Duration::from_secs(30);
 
 /// One key across every attempt to create the charge, and one charge made.
-fn assert_one_charge_under_one_key(fake: &FakeStripe) {
-    let attempts = intent_creations(fake);
+async fn assert_one_charge_under_one_key(fake: &FakeStripe) {
+    let attempts = intent_creations(fake).await;
     assert!(!attempts.is_empty(), "Stripe was asked");
     let key = attempts[0].idempotency_key.clone();
     assert!(key.is_some(), "an idempotency key is sent");
@@ -61,7 +61,7 @@ async fn assert_settled_complete(
         .await,
         "{why}"
     );
-    assert_one_charge_under_one_key(fake);
+    assert_one_charge_under_one_key(fake).await;
     assert_sold(app, purchase, &purchase.order_id).await;
     let record = app.payment_json(&purchase.buyer, charge_id).await;
     assert_eq!(record["status"], "completed");
@@ -72,7 +72,7 @@ async fn assert_settled_complete(
 async fn a_stripe_timeout_leaves_the_order_awaiting_payment_until_the_settler_settles_it() {
     // Arrange: a two-second hold; Stripe makes the charge but answers too late for a 200 ms
     // timeout, twice; the settler asks again every 300 ms.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| {
         config.hold_secs = 2;
         config.stripe_timeout_ms = 200;
@@ -151,7 +151,7 @@ async fn a_stripe_timeout_leaves_the_order_awaiting_payment_until_the_settler_se
 async fn an_order_left_awaiting_payment_is_settled_after_a_restart_with_one_charge() {
     // Arrange: Stripe times out once; the periodic settler is too slow to matter, so only
     // the settling pass at start-up can complete the order.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let mut app = stripe_app(&fake, |config| {
         config.stripe_timeout_ms = 200;
         config.stripe_attempts = 1;
@@ -183,7 +183,7 @@ async fn an_order_left_awaiting_payment_is_settled_after_a_restart_with_one_char
 async fn a_success_reported_after_a_decline_is_refunded_once_and_the_refund_recorded() {
     // Arrange: Stripe declines (the intent needs another payment method): 402, the order is
     // cancelled and the ticket for sale again. Later the same intent succeeds after all.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |_| {}).await;
     fake.intent_status("requires_payment_method");
     let purchase = purchase(&app, json!(20)).await;
@@ -192,7 +192,7 @@ async fn a_success_reported_after_a_decline_is_refunded_once_and_the_refund_reco
         .await;
     assert_eq!(declined.status(), 402);
     assert_for_sale(&app, &purchase.ticket_id).await;
-    let (intent_id, charge_id) = first_intent(&fake);
+    let (intent_id, charge_id) = first_intent(&fake).await;
     fake.set_intent_status(&intent_id, "succeeded");
     let success = |event_id: &str| {
         signed(&payment_event(
@@ -235,7 +235,7 @@ async fn a_success_reported_after_a_decline_is_refunded_once_and_the_refund_reco
 async fn a_refund_stripe_cannot_make_yet_is_made_when_the_webhook_is_delivered_again() {
     // Arrange: a declined order whose intent later succeeds, as above, and a Stripe that
     // fails the first refund attempt.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| config.stripe_attempts = 1).await;
     fake.intent_status("requires_payment_method");
     let purchase = purchase(&app, json!(20)).await;
@@ -245,7 +245,7 @@ async fn a_refund_stripe_cannot_make_yet_is_made_when_the_webhook_is_delivered_a
             .status(),
         402
     );
-    let (intent_id, charge_id) = first_intent(&fake);
+    let (intent_id, charge_id) = first_intent(&fake).await;
     fake.set_intent_status(&intent_id, "succeeded");
     let (body, signature) = signed(&payment_event(
         "evt_refund_retried",
@@ -255,7 +255,7 @@ async fn a_refund_stripe_cannot_make_yet_is_made_when_the_webhook_is_delivered_a
         &purchase.order_id,
         &charge_id,
     ));
-    fake.fail_next(1);
+    fake.fail_next(1).await;
     let first = app.webhook(&body, Some(&signature)).await;
     assert!(
         first.status().is_server_error(),
@@ -280,7 +280,7 @@ async fn a_refund_stripe_cannot_make_yet_is_made_when_the_webhook_is_delivered_a
 async fn a_slow_success_that_lands_after_the_order_was_cancelled_is_refunded() {
     // Arrange: Stripe takes two seconds to answer the charge; meanwhile a (signed) failure
     // report cancels the order and another buyer takes the ticket.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| config.payment_retry_ms = 600_000).await;
     let purchase = purchase(&app, json!(20)).await;
     let (next_buyer, _) = app.user().await;
@@ -292,7 +292,7 @@ async fn a_slow_success_that_lands_after_the_order_was_cancelled_is_refunded() {
         })
         .await;
         assert!(charge_made, "Stripe has the charge");
-        let (intent_id, charge_id) = first_intent(&fake);
+        let (intent_id, charge_id) = first_intent(&fake).await;
         let (body, signature) = signed(&payment_event(
             "evt_failed_meanwhile",
             "payment_intent.payment_failed",
@@ -340,7 +340,7 @@ async fn a_slow_success_that_lands_after_the_order_was_cancelled_is_refunded() {
 #[actix_web::test]
 async fn a_payment_cut_short_by_kill_9_is_settled_at_the_next_start_with_one_charge() {
     // Arrange: the real binary, with Stripe making the charge and then not answering.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let data_dir = Arc::new(tempfile::tempdir().expect("a temporary data directory"));
     let base = fake.base_url();
     let env = [
@@ -383,7 +383,7 @@ async fn a_payment_cut_short_by_kill_9_is_settled_at_the_next_start_with_one_cha
     )
     .await;
     let charges = fake.charges_created();
-    let attempts = intent_creations(&fake);
+    let attempts = intent_creations(&fake).await;
     child.kill();
     assert!(settled, "settled at start-up");
     assert_eq!(charges, 1, "one charge at Stripe");

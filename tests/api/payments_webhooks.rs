@@ -78,11 +78,11 @@ fn settler_asleep(config: &mut ticketing::config::Config) {
 #[actix_web::test]
 async fn a_signed_late_confirmation_completes_an_order_awaiting_payment() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, settler_asleep).await;
     let (purchase, charge_id, intent_id) = awaiting_payment(&app, &fake).await;
     fake.set_intent_status(&intent_id, "succeeded");
-    let requests_before = fake.requests().len();
+    let requests_before = fake.requests().await.len();
     let (body, signature) = signed(&payment_event(
         "evt_late_success",
         "payment_intent.succeeded",
@@ -117,7 +117,7 @@ async fn a_signed_late_confirmation_completes_an_order_awaiting_payment() {
         })
     );
     assert_eq!(
-        fake.requests().len(),
+        fake.requests().await.len(),
         requests_before,
         "Stripe was not asked"
     );
@@ -129,7 +129,7 @@ async fn a_signed_late_confirmation_completes_an_order_awaiting_payment() {
 async fn a_confirmation_that_overtakes_a_slow_charge_call_completes_the_order_once() {
     // Arrange: Stripe makes the charge at once but answers the call two seconds later; its
     // webhook arrives first.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, settler_asleep).await;
     let purchase = purchase(&app, json!(20)).await;
     fake.delay(Duration::from_secs(2));
@@ -140,7 +140,7 @@ async fn a_confirmation_that_overtakes_a_slow_charge_call_completes_the_order_on
         })
         .await;
         assert!(charged, "Stripe made the charge");
-        let (intent_id, charge_id) = first_intent(&fake);
+        let (intent_id, charge_id) = first_intent(&fake).await;
         let (body, signature) = signed(&payment_event(
             "evt_overtaking",
             "payment_intent.succeeded",
@@ -178,7 +178,7 @@ async fn a_confirmation_that_overtakes_a_slow_charge_call_completes_the_order_on
 #[actix_web::test]
 async fn a_signed_late_failure_cancels_an_awaiting_order_and_frees_the_ticket() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, settler_asleep).await;
     let (purchase, charge_id, intent_id) = awaiting_payment(&app, &fake).await;
     fake.set_intent_status(&intent_id, "requires_payment_method");
@@ -213,7 +213,7 @@ async fn a_signed_late_failure_cancels_an_awaiting_order_and_frees_the_ticket() 
 #[actix_web::test]
 async fn a_failure_report_arriving_after_the_success_leaves_the_order_paid() {
     // Arrange: Stripe does not promise to deliver events in order; this order is paid.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, settler_asleep).await;
     let purchase = purchase(&app, json!(20)).await;
     let charge_id = payment_id(
@@ -251,7 +251,7 @@ async fn a_failure_report_arriving_after_the_success_leaves_the_order_paid() {
 #[actix_web::test]
 async fn webhooks_that_are_tampered_stale_or_unsigned_are_refused_and_change_nothing() {
     // Arrange: every refused delivery below would complete the order if it were accepted.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, settler_asleep).await;
     let (purchase, charge_id, intent_id) = awaiting_payment(&app, &fake).await;
     let success = payment_event(
@@ -336,7 +336,7 @@ async fn webhooks_that_are_tampered_stale_or_unsigned_are_refused_and_change_not
 #[actix_web::test]
 async fn a_webhook_delivered_twice_is_processed_once() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, settler_asleep).await;
     let (purchase, charge_id, intent_id) = awaiting_payment(&app, &fake).await;
     fake.set_intent_status(&intent_id, "succeeded");
@@ -377,7 +377,7 @@ async fn a_webhook_delivered_twice_is_processed_once() {
 #[actix_web::test]
 async fn signed_events_the_shop_does_not_act_on_are_acknowledged_and_change_nothing() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, settler_asleep).await;
     let (purchase, charge_id, intent_id) = awaiting_payment(&app, &fake).await;
     let unknown_order = "ffffffffffffffffffffffff";
@@ -439,7 +439,7 @@ async fn signed_events_the_shop_does_not_act_on_are_acknowledged_and_change_noth
 #[actix_web::test]
 async fn the_webhook_route_is_off_without_a_signing_secret() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| {
         settler_asleep(config);
         config.stripe_webhook_secret = None;

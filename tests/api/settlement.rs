@@ -5,7 +5,11 @@
 //! May depend on the `helpers` harness, the `fake_stripe` test support and the shared
 //! arrangement in `payments`.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, Request, ResponseTemplate};
 
 use crate::fake_stripe::FakeStripe;
 use crate::helpers::{eventually, metric_in};
@@ -18,9 +22,21 @@ const STRIPE_HANGS: Duration = Duration::from_secs(60);
 
 #[actix_web::test]
 async fn settling_against_a_stripe_that_never_answers_keeps_one_call_per_order_and_backs_off() {
-    // Arrange: every call times out after 300 ms, and the settler looks every 50 ms.
-    let fake = FakeStripe::start();
-    fake.delay(STRIPE_HANGS);
+    // Arrange: every call times out after 300 ms, and the settler looks every 50 ms. In front
+    // of the fake, a mock notes when each call to create the charge arrives and answers
+    // too late for any of them.
+    let fake = FakeStripe::start().await;
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let noted = Arc::clone(&arrivals);
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(move |_: &Request| {
+            noted.lock().expect("the arrivals").push(Instant::now());
+            ResponseTemplate::new(200).set_delay(STRIPE_HANGS)
+        })
+        .with_priority(1)
+        .mount(fake.server())
+        .await;
     let app = stripe_app(&fake, |c| {
         c.stripe_timeout_ms = 300;
         c.stripe_attempts = 1;
@@ -36,10 +52,10 @@ async fn settling_against_a_stripe_that_never_answers_keeps_one_call_per_order_a
     tokio::time::sleep(Duration::from_secs(3)).await;
     // Assert: each call starts after the one before has timed out (one at a time), and far
     // fewer than one per look: pauses of 100, 200, 400, 800 ms... between 300 ms calls.
-    let calls = intent_creations(&fake);
+    let calls = arrivals.lock().expect("the arrivals").clone();
     let gaps: Vec<Duration> = calls
         .windows(2)
-        .map(|pair| pair[1].received.duration_since(pair[0].received))
+        .map(|pair| pair[1].duration_since(pair[0]))
         .collect();
     assert!(
         gaps.iter().all(|gap| *gap >= Duration::from_millis(290)),
@@ -61,7 +77,7 @@ async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_fr
  {
     // Arrange: the payment is still processing when the buyer's call ends, and a charge
     // is too old to ask for again after one second.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     fake.intent_status("processing");
     let app = stripe_app(&fake, |c| {
         c.stripe_attempts = 1;
@@ -75,12 +91,13 @@ async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_fr
     // Act: past the age, Stripe finishes the payment.
     let looked_up = eventually(Duration::from_secs(10), || async {
         fake.requests()
+            .await
             .iter()
             .any(|r| r.path == "/v1/payment_intents/search")
     })
     .await;
     assert!(looked_up, "the settler looks the payment up");
-    let creations_before = intent_creations(&fake).len();
+    let creations_before = intent_creations(&fake).await.len();
     fake.set_intent_status(&intent, "succeeded");
     // Assert: the lookup settles it, and no new PaymentIntent was asked for past the age.
     assert!(
@@ -94,10 +111,11 @@ async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_fr
         .await,
         "the order completes from what the lookup found"
     );
-    assert_eq!(intent_creations(&fake).len(), creations_before);
+    assert_eq!(intent_creations(&fake).await.len(), creations_before);
     assert_eq!(fake.charges_created(), 1, "one PaymentIntent in all");
     let search = fake
         .requests()
+        .await
         .into_iter()
         .find(|r| r.path == "/v1/payment_intents/search")
         .expect("a search");
@@ -110,7 +128,7 @@ async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_fr
 #[actix_web::test]
 async fn a_payment_the_lookup_cannot_settle_is_left_for_a_person_on_metrics() {
     // Arrange: processing forever, too old after one second.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     fake.intent_status("processing");
     let app = stripe_app(&fake, |c| {
         c.stripe_attempts = 1;

@@ -59,7 +59,7 @@ fn succeeded_intent(outcome: &ChargeOutcome) -> String {
 #[tokio::test]
 async fn a_card_token_charge_sends_cents_confirmed_with_metadata_key_and_bearer_auth() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let gateway = stripe_gateway(&fake, 3);
 
     // Act
@@ -67,7 +67,7 @@ async fn a_card_token_charge_sends_cents_confirmed_with_metadata_key_and_bearer_
 
     // Assert
     assert_eq!(succeeded_intent(&outcome), fake.intent_ids()[0]);
-    let requests = fake.requests();
+    let requests = fake.requests().await;
     assert_eq!(requests.len(), 1, "one request, no retries: {requests:?}");
     let sent = &requests[0];
     assert_eq!(
@@ -119,7 +119,7 @@ async fn a_card_token_charge_sends_cents_confirmed_with_metadata_key_and_bearer_
 #[actix_web::test]
 async fn a_payment_method_id_is_sent_as_the_payment_method() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let gateway = stripe_gateway(&fake, 3);
 
     // Act
@@ -127,7 +127,7 @@ async fn a_payment_method_id_is_sent_as_the_payment_method() {
 
     // Assert
     succeeded_intent(&outcome);
-    let sent = &fake.requests()[0];
+    let sent = &fake.requests().await[0];
     assert_eq!(sent.field("payment_method"), Some("pm_card_visa"));
     assert_eq!(sent.field("payment_method_data[type]"), None);
 }
@@ -135,7 +135,7 @@ async fn a_payment_method_id_is_sent_as_the_payment_method() {
 #[tokio::test]
 async fn a_declined_card_is_declined_with_stripes_message_and_charges_nothing() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let gateway = stripe_gateway(&fake, 3);
 
     // Act
@@ -149,15 +149,19 @@ async fn a_declined_card_is_declined_with_stripes_message_and_charges_nothing() 
             message: "Your card was declined.".to_owned()
         }
     );
-    assert_eq!(fake.requests().len(), 1, "a decline is final: no retry");
+    assert_eq!(
+        fake.requests().await.len(),
+        1,
+        "a decline is final: no retry"
+    );
     assert_eq!(fake.charges_created(), 0);
 }
 
 #[tokio::test]
 async fn decline_all_declines_even_a_good_card() {
     // Arrange
-    let fake = FakeStripe::start();
-    fake.decline_all(true);
+    let fake = FakeStripe::start().await;
+    fake.decline_all().await;
     let gateway = stripe_gateway(&fake, 3);
 
     // Act
@@ -173,7 +177,7 @@ async fn decline_all_declines_even_a_good_card() {
 #[tokio::test]
 async fn a_token_stripe_does_not_know_is_declined_with_stripes_message() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let gateway = stripe_gateway(&fake, 3);
 
     // Act
@@ -189,13 +193,13 @@ async fn a_token_stripe_does_not_know_is_declined_with_stripes_message() {
         }
         other => panic!("expected a decline, got {other:?}"),
     }
-    assert_eq!(fake.requests().len(), 1, "a 4xx is final: no retry");
+    assert_eq!(fake.requests().await.len(), 1, "a 4xx is final: no retry");
 }
 
 #[tokio::test]
 async fn a_token_that_could_inject_form_fields_is_declined_without_asking_stripe() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let gateway = stripe_gateway(&fake, 3);
 
     // Act
@@ -212,14 +216,14 @@ async fn a_token_that_could_inject_form_fields_is_declined_without_asking_stripe
         ),
         "got {outcome:?}"
     );
-    assert!(fake.requests().is_empty());
+    assert!(fake.requests().await.is_empty());
 }
 
 #[tokio::test]
 async fn a_server_error_is_retried_with_the_same_key_and_charges_once() {
     // Arrange
-    let fake = FakeStripe::start();
-    fake.fail_next(1);
+    let fake = FakeStripe::start().await;
+    fake.fail_next(1).await;
     let gateway = stripe_gateway(&fake, 3);
 
     // Act
@@ -227,7 +231,7 @@ async fn a_server_error_is_retried_with_the_same_key_and_charges_once() {
 
     // Assert
     succeeded_intent(&outcome);
-    let requests = fake.requests();
+    let requests = fake.requests().await;
     assert_eq!(requests.len(), 2, "one failure, one retry: {requests:?}");
     assert!(requests[0].idempotency_key.is_some());
     assert_eq!(requests[0].idempotency_key, requests[1].idempotency_key);
@@ -237,8 +241,8 @@ async fn a_server_error_is_retried_with_the_same_key_and_charges_once() {
 #[tokio::test]
 async fn server_errors_past_the_attempt_limit_are_unknown_until_settled_with_the_same_key() {
     // Arrange
-    let fake = FakeStripe::start();
-    fake.fail_next(2);
+    let fake = FakeStripe::start().await;
+    fake.fail_next(2).await;
     let gateway = stripe_gateway(&fake, 2);
 
     // Act
@@ -251,7 +255,11 @@ async fn server_errors_past_the_attempt_limit_are_unknown_until_settled_with_the
         "got {first:?}"
     );
     succeeded_intent(&settled);
-    assert_eq!(fake.requests().len(), 3, "two attempts, then one to settle");
+    assert_eq!(
+        fake.requests().await.len(),
+        3,
+        "two attempts, then one to settle"
+    );
     assert_eq!(fake.charges_created(), 1);
 }
 
@@ -283,7 +291,7 @@ async fn an_unreachable_stripe_is_unknown() {
 #[tokio::test]
 async fn a_key_reused_with_other_parameters_is_unknown_not_declined() {
     // Arrange: the first request with this key charged 19.99.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let gateway = stripe_gateway(&fake, 3);
     succeeded_intent(&gateway.charge(charge_request("tok_visa")).await);
 
@@ -300,14 +308,14 @@ async fn a_key_reused_with_other_parameters_is_unknown_not_declined() {
         matches!(&outcome, ChargeOutcome::Unknown { reason } if reason.contains("idempotency")),
         "got {outcome:?}"
     );
-    assert_eq!(fake.requests().len(), 2, "a conflict is not retried");
+    assert_eq!(fake.requests().await.len(), 2, "a conflict is not retried");
     assert_eq!(fake.charges_created(), 1);
 }
 
 #[tokio::test]
 async fn a_stripe_slower_than_the_timeout_is_unknown_and_settles_later_without_a_second_charge() {
     // Arrange: the fake creates the charge, then answers too late for a 300 ms timeout.
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     fake.delay(Duration::from_secs(5));
     let gateway = stripe_gateway_with_timeout(&fake, Duration::from_millis(300), 2);
 
@@ -331,6 +339,7 @@ async fn a_stripe_slower_than_the_timeout_is_unknown_and_settles_later_without_a
     );
     let keys: Vec<_> = fake
         .requests()
+        .await
         .into_iter()
         .map(|r| r.idempotency_key)
         .collect();
@@ -344,7 +353,7 @@ async fn a_stripe_slower_than_the_timeout_is_unknown_and_settles_later_without_a
 #[tokio::test]
 async fn a_processing_payment_is_unknown_until_stripe_finishes_it() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     fake.intent_status("processing");
     let gateway = stripe_gateway(&fake, 3);
 
@@ -362,6 +371,7 @@ async fn a_processing_payment_is_unknown_until_stripe_finishes_it() {
     assert_eq!(succeeded_intent(&settled), intent_id);
     let calls: Vec<_> = fake
         .requests()
+        .await
         .into_iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
@@ -382,7 +392,7 @@ async fn a_processing_payment_is_unknown_until_stripe_finishes_it() {
 #[tokio::test]
 async fn a_refund_is_recorded_and_its_id_returned_once_per_key() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let gateway = stripe_gateway(&fake, 3);
     let intent_id = succeeded_intent(&gateway.charge(charge_request("tok_visa")).await);
     let refund = RefundRequest {
@@ -401,7 +411,7 @@ async fn a_refund_is_recorded_and_its_id_returned_once_per_key() {
     assert_eq!(refunds[0].amount, 1999);
     assert_eq!(first.as_deref().ok(), Some(refunds[0].id.as_str()));
     assert_eq!(again.as_deref().ok(), Some(refunds[0].id.as_str()));
-    let sent = &fake.requests()[1];
+    let sent = &fake.requests().await[1];
     assert_eq!(sent.path, "/v1/refunds");
     assert_eq!(sent.field("payment_intent"), Some(intent_id.as_str()));
     assert_eq!(
@@ -413,7 +423,7 @@ async fn a_refund_is_recorded_and_its_id_returned_once_per_key() {
 #[tokio::test]
 async fn a_refund_stripe_refuses_is_rejected_with_its_code() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let gateway = stripe_gateway(&fake, 3);
 
     // Act
@@ -436,10 +446,10 @@ async fn a_refund_stripe_refuses_is_rejected_with_its_code() {
 #[tokio::test]
 async fn a_refund_without_a_definite_answer_is_unavailable() {
     // Arrange
-    let fake = FakeStripe::start();
+    let fake = FakeStripe::start().await;
     let gateway = stripe_gateway(&fake, 1);
     let intent_id = succeeded_intent(&gateway.charge(charge_request("tok_visa")).await);
-    fake.fail_next(1);
+    fake.fail_next(1).await;
 
     // Act
     let result = gateway
