@@ -22,7 +22,7 @@ use wiremock::matchers::{any, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The exact body real Stripe sends for a generic card decline (HTTP 402).
-pub fn card_declined_body() -> Value {
+fn card_declined_body() -> Value {
     json!({"error": {
         "type": "card_error",
         "code": "card_declined",
@@ -140,13 +140,9 @@ impl FakeStripe {
     /// The next `n` requests answer HTTP 500 before doing anything, as an overloaded Stripe
     /// front end would; nothing is stored under their idempotency keys.
     pub async fn fail_next(&self, n: u64) {
-        let overloaded = stripe_error(
-            "api_error",
-            None,
-            "Something went wrong on Stripe's end (fake).",
-        );
+        let (status, overloaded) = error(500, "api_error", None, "Something went wrong (fake).");
         Mock::given(any())
-            .respond_with(ResponseTemplate::new(500).set_body_json(overloaded))
+            .respond_with(ResponseTemplate::new(status).set_body_json(overloaded))
             .up_to_n_times(n)
             .with_priority(1)
             .mount(&self.server)
@@ -372,13 +368,11 @@ impl State {
             {
                 return (stored.status, stored.body.clone());
             }
-            return (
+            return error(
                 400,
-                stripe_error(
-                    "idempotency_error",
-                    None,
-                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
-                ),
+                "idempotency_error",
+                None,
+                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
             );
         }
         let (status, body) = match endpoint {
@@ -420,13 +414,10 @@ impl State {
             .field("payment_method")
             .or_else(|| request.field("payment_method_data[card][token]"));
         let Some(token) = token else {
-            return (
+            return invalid(
                 400,
-                stripe_error(
-                    "invalid_request_error",
-                    Some("payment_intent_unexpected_state"),
-                    "You cannot confirm this PaymentIntent because it's missing a payment method.",
-                ),
+                Some("payment_intent_unexpected_state"),
+                "You cannot confirm this PaymentIntent because it's missing a payment method.",
             );
         };
         if token.contains("chargeDeclined") {
@@ -436,14 +427,8 @@ impl State {
             .iter()
             .any(|prefix| token.starts_with(prefix))
         {
-            return (
-                400,
-                stripe_error(
-                    "invalid_request_error",
-                    Some("resource_missing"),
-                    &format!("No such PaymentMethod: '{token}'"),
-                ),
-            );
+            let message = format!("No such PaymentMethod: '{token}'");
+            return invalid(400, Some("resource_missing"), &message);
         }
         let metadata: Vec<(&str, &str)> = request
             .form
@@ -468,14 +453,7 @@ impl State {
         let id = path.rsplit('/').next().unwrap_or_default();
         match self.intents.iter().find(|intent| intent["id"] == id) {
             Some(intent) => (200, intent.clone()),
-            None => (
-                404,
-                stripe_error(
-                    "invalid_request_error",
-                    Some("resource_missing"),
-                    &format!("No such payment_intent: '{id}'"),
-                ),
-            ),
+            None => no_such_intent(404, id),
         }
     }
 
@@ -511,38 +489,19 @@ impl State {
             return missing_param("payment_intent");
         };
         let Some(intent) = self.intents.iter().find(|intent| intent["id"] == intent_id) else {
-            return (
-                400,
-                stripe_error(
-                    "invalid_request_error",
-                    Some("resource_missing"),
-                    &format!("No such payment_intent: '{intent_id}'"),
-                ),
-            );
+            return no_such_intent(400, intent_id);
         };
         if intent["status"] != "succeeded" {
-            return (
-                400,
-                stripe_error(
-                    "invalid_request_error",
-                    None,
-                    "This PaymentIntent does not have a successful charge to refund.",
-                ),
-            );
+            let message = "This PaymentIntent does not have a successful charge to refund.";
+            return invalid(400, None, message);
         }
         if self
             .refunds
             .iter()
             .any(|refund| refund.payment_intent == intent_id)
         {
-            return (
-                400,
-                stripe_error(
-                    "invalid_request_error",
-                    Some("charge_already_refunded"),
-                    &format!("Charge for {intent_id} has already been refunded."),
-                ),
-            );
+            let message = format!("Charge for {intent_id} has already been refunded.");
+            return invalid(400, Some("charge_already_refunded"), &message);
         }
         let amount = intent["amount"].as_i64().unwrap_or_default();
         let currency = intent["currency"].clone();
@@ -572,17 +531,22 @@ impl State {
     }
 }
 
-fn stripe_error(kind: &str, code: Option<&str>, message: &str) -> Value {
-    json!({"error": {"type": kind, "code": code, "message": message}})
+/// Stripe's error envelope, with its HTTP status.
+fn error(status: u16, kind: &str, code: Option<&str>, message: &str) -> Answer {
+    let body = json!({"error": {"type": kind, "code": code, "message": message}});
+    (status, body)
+}
+
+fn invalid(status: u16, code: Option<&str>, message: &str) -> Answer {
+    error(status, "invalid_request_error", code, message)
+}
+
+fn no_such_intent(status: u16, id: &str) -> Answer {
+    let message = format!("No such payment_intent: '{id}'");
+    invalid(status, Some("resource_missing"), &message)
 }
 
 fn missing_param(name: &str) -> Answer {
-    (
-        400,
-        stripe_error(
-            "invalid_request_error",
-            Some("parameter_missing"),
-            &format!("Missing required param: {name}."),
-        ),
-    )
+    let message = format!("Missing required param: {name}.");
+    invalid(400, Some("parameter_missing"), &message)
 }
