@@ -278,7 +278,7 @@ async fn a_wide_data_directory_is_made_owner_only_and_the_binary_creates_only_pr
 /// Stops `app`, then lets `damage` write into its sled directly.
 async fn damage_while_stopped(app: &mut TestApp, damage: impl FnOnce(&sled::Db)) {
     app.stop().await;
-    let db = sled::open(app.data_dir.path().join("db")).expect("the stopped shop's store");
+    let db = sled::open(app.data_dir().join("db")).expect("the stopped shop's store");
     damage(&db);
     db.flush().expect("flush");
 }
@@ -303,7 +303,7 @@ async fn a_corrupt_journal_record_stops_the_start_naming_its_tree_and_key() {
     })
     .await;
     // Act
-    let config = test_config(app.data_dir.path());
+    let config = test_config(app.data_dir());
     let application = Application::build(config).await.expect("listening");
     let readiness = application.readiness();
     let running = actix_rt::spawn(application.run_until_stopped(std::future::pending()));

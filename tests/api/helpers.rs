@@ -1,47 +1,37 @@
-//! The test harness: starts the real app on a random port with its own data directory and
-//! gives one method per endpoint.
+//! The test harness: the real app in this process on a random port, with its own data
+//! directory, and one method per endpoint.
 //!
-//! `spawn_app()` runs `Application::build` exactly as the binary does, with a short hold and
-//! a known JWT secret; `restart()` stops it and starts it again on the same directory.
-//! Logs print only when TEST_LOG is set. `spawn_process()` runs the real binary as a child,
-//! for tests that must SIGKILL it.
+//! `spawn_app_with(configure)` (`spawn_app()` with nothing to change) builds the app exactly as
+//! the binary does, through `Application::build`, from `test_config`. `restart()` stops the
+//! app and starts it again on the same directory. Logs print only when TEST_LOG is set.
+//!
+//! `spawn_process()` runs the real binary as a child (`ChildApp`) for tests that must signal
+//! or SIGKILL it; `ChildApp::api()` gives the same endpoint methods against it.
+//!
+//! May depend on the app's public API (`Application`, `Config`) and HTTP. Tests build
+//! their preconditions through these methods, never by writing to the store.
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use ticketing::Application;
-use ticketing::config::Config;
+use ticketing::config::{Config, Switch};
 
+/// The JWT secret every app and child of the harness signs sessions with.
 pub const JWT_SECRET: &str = "test-secret-of-a-reasonable-length";
+/// The password of every user the harness signs up.
 pub const PASSWORD: &str = "correct horse";
 
-pub struct TestApp {
-    pub address: String,
-    pub data_dir: Arc<tempfile::TempDir>,
-    config: Config,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<actix_rt::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-fn init_logs() {
-    if std::env::var_os("TEST_LOG").is_some() {
-        ticketing::telemetry::init(false, false, std::io::stdout);
-    } else {
-        ticketing::telemetry::init(false, false, std::io::sink);
-    }
-}
-
-/// A config for tests: random port, temporary data dir, 60 s hold, known JWT secret, and
+/// A config for tests: random port, the given data dir, 60 s holds, a known JWT secret, and
 /// the limits of DESIGN §8 off (tests sign up many users from one address); the tests of
 /// the limits turn them on.
 pub fn test_config(data_dir: &Path) -> Config {
     let mut config = Config::defaults();
-    config.limits = ticketing::config::Switch::Off;
+    config.limits = Switch::Off;
     config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
     config.data_dir = data_dir.to_path_buf();
     config.hold_secs = 60;
@@ -51,48 +41,97 @@ pub fn test_config(data_dir: &Path) -> Config {
     config
 }
 
+/// Starts the app on a fresh data directory with `test_config` unchanged.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Starts the app on a fresh data directory with `test_config` as `configure` changed it.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    init_logs();
-    let data_dir = Arc::new(tempfile::tempdir().expect("a temporary data directory"));
+    if std::env::var_os("TEST_LOG").is_some() {
+        ticketing::telemetry::init(false, false, std::io::stdout);
+    } else {
+        ticketing::telemetry::init(false, false, std::io::sink);
+    }
+    let data_dir = tempfile::tempdir().expect("a temporary data directory");
     let mut config = test_config(data_dir.path());
     configure(&mut config);
     let mut app = TestApp {
         address: String::new(),
-        data_dir,
-        config,
-        stop: None,
-        task: None,
+        in_process: Some(InProcess {
+            config,
+            data_dir,
+            running: None,
+        }),
     };
     app.start().await;
     app
 }
 
+/// The app as its HTTP clients see it, and, when this process runs it, its lifecycle.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`; a new port after each restart.
+    pub address: String,
+    /// `None` for a child process's API (`ChildApp::api`).
+    in_process: Option<InProcess>,
+}
+
+/// An app this process runs: what it is started from, again at each restart.
+struct InProcess {
+    config: Config,
+    /// Deleted when the `TestApp` is dropped.
+    data_dir: tempfile::TempDir,
+    /// Set from `start` until `stop`.
+    running: Option<Running>,
+}
+
+/// A started app: what the test needs to stop it.
+struct Running {
+    /// Resolves the app's shutdown future: it stops serving and flushes.
+    stop: tokio::sync::oneshot::Sender<()>,
+    /// The app serving; its result says whether it stopped cleanly.
+    task: actix_rt::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Lifecycle of an app this process runs (each panics on a child's API).
 impl TestApp {
+    fn in_process(&self) -> &InProcess {
+        self.in_process
+            .as_ref()
+            .expect("a child process is not run by this harness: kill it or wait instead")
+    }
+
+    fn in_process_mut(&mut self) -> &mut InProcess {
+        self.in_process
+            .as_mut()
+            .expect("a child process is not run by this harness: kill it or wait instead")
+    }
+
+    /// Builds and serves the app, and waits until it has finished starting (replayed its
+    /// journal).
     async fn start(&mut self) {
-        let application = Application::build(self.config.clone())
+        let in_process = self.in_process_mut();
+        let application = Application::build(in_process.config.clone())
             .await
             .expect("the app starts");
-        self.address = format!("http://{}", application.address());
+        let address = format!("http://{}", application.address());
         let readiness = application.readiness();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        self.stop = Some(stop);
-        self.task = Some(actix_rt::spawn(application.run_until_stopped(async move {
+        let task = actix_rt::spawn(application.run_until_stopped(async move {
             let _ = stopped.await;
-        })));
+        }));
+        in_process.running = Some(Running { stop, task });
+        self.address = address;
         readiness.wait().await.expect("the app finishes starting");
     }
 
     /// Stops the app gracefully and waits until it has released the data directory.
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await
+        if let Some(running) = self.in_process_mut().running.take() {
+            let _ = running.stop.send(());
+            running
+                .task
+                .await
                 .expect("the app task")
                 .expect("the app stops cleanly");
         }
@@ -103,12 +142,24 @@ impl TestApp {
         self.restart_with(|_| {}).await;
     }
 
+    /// Stops, lets `configure` change the config, and starts again on the same data
+    /// directory.
     pub async fn restart_with(&mut self, configure: impl FnOnce(&mut Config)) {
         self.stop().await;
-        configure(&mut self.config);
+        configure(&mut self.in_process_mut().config);
         self.start().await;
     }
 
+    /// The data directory, which outlives restarts and is deleted with the `TestApp`.
+    pub fn data_dir(&self) -> &Path {
+        self.in_process().data_dir.path()
+    }
+}
+
+/// One method per endpoint, each answering the response as it came, plus the plain
+/// requests they are made of.
+impl TestApp {
+    /// The app's URL for `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -125,177 +176,109 @@ impl TestApp {
             .expect("a client")
     }
 
-    pub async fn post(&self, client: &Client, path: &str, body: &Value) -> Response {
-        client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request")
-    }
-
+    /// GET `path` as `client`.
     pub async fn get(&self, client: &Client, path: &str) -> Response {
         client.get(self.url(path)).send().await.expect("request")
     }
 
+    /// POST `body` as JSON to `path` as `client`; also for the bad-input cases of any route.
+    pub async fn post(&self, client: &Client, path: &str, body: &Value) -> Response {
+        let request = client.post(self.url(path)).json(body);
+        request.send().await.expect("request")
+    }
+
+    /// POST /api/users/signup; a 201 signs `client` in.
     pub async fn signup(&self, client: &Client, email: &str, password: &str) -> Response {
-        self.post(
-            client,
-            "/api/users/signup",
-            &json!({"email": email, "password": password}),
-        )
-        .await
+        let body = json!({"email": email, "password": password});
+        self.post(client, "/api/users/signup", &body).await
     }
 
+    /// POST /api/users/signin; a 200 signs `client` in.
     pub async fn signin(&self, client: &Client, email: &str, password: &str) -> Response {
-        self.post(
-            client,
-            "/api/users/signin",
-            &json!({"email": email, "password": password}),
-        )
-        .await
+        let body = json!({"email": email, "password": password});
+        self.post(client, "/api/users/signin", &body).await
     }
 
+    /// POST /api/users/signout.
     pub async fn signout(&self, client: &Client) -> Response {
-        client
-            .post(self.url("/api/users/signout"))
-            .send()
-            .await
-            .expect("request")
+        let request = client.post(self.url("/api/users/signout"));
+        request.send().await.expect("request")
     }
 
+    /// GET /api/users/currentuser, which always answers 200: `{"currentUser": ...}`.
     pub async fn current_user(&self, client: &Client) -> Value {
-        self.get(client, "/api/users/currentuser")
-            .await
-            .json()
-            .await
-            .expect("json")
+        let response = self.get(client, "/api/users/currentuser").await;
+        response.json().await.expect("json")
     }
 
-    /// A fresh signed-in user: (client, user id).
-    pub async fn user(&self) -> (Client, String) {
-        let client = self.client();
-        let email = format!("user-{:016x}@example.com", rand::random::<u64>());
-        let response = self.signup(&client, &email, PASSWORD).await;
-        assert_eq!(response.status(), 201, "signup of {email}");
-        let body: Value = response.json().await.expect("json");
-        (client, body["id"].as_str().expect("id").to_owned())
-    }
-
+    /// POST /api/tickets `{title, price}`; `price` is JSON so tests can send bad ones.
     pub async fn create_ticket(&self, client: &Client, title: &str, price: Value) -> Response {
-        self.post(
-            client,
-            "/api/tickets",
-            &json!({"title": title, "price": price}),
-        )
-        .await
+        let body = json!({"title": title, "price": price});
+        self.post(client, "/api/tickets", &body).await
     }
 
-    /// Lists a ticket as `client` and returns its id.
-    pub async fn listed_ticket(&self, client: &Client) -> String {
-        let response = self.create_ticket(client, "A concert", json!(20)).await;
-        assert_eq!(response.status(), 201);
-        let body: Value = response.json().await.expect("json");
-        body["id"].as_str().expect("id").to_owned()
-    }
-
-    pub async fn ticket(&self, id: &str) -> Response {
-        self.get(&self.client(), &format!("/api/tickets/{id}"))
-            .await
-    }
-
-    pub async fn ticket_json(&self, id: &str) -> Value {
-        let response = self.ticket(id).await;
-        assert_eq!(response.status(), 200, "GET ticket {id}");
-        response.json().await.expect("json")
-    }
-
+    /// GET /api/tickets with `query` (`""` or `?limit=...`), signed out.
     pub async fn tickets(&self, query: &str) -> Response {
-        self.get(&self.client(), &format!("/api/tickets{query}"))
-            .await
+        let path = format!("/api/tickets{query}");
+        self.get(&self.client(), &path).await
     }
 
+    /// GET /api/tickets/:id, signed out.
+    pub async fn ticket(&self, id: &str) -> Response {
+        let path = format!("/api/tickets/{id}");
+        self.get(&self.client(), &path).await
+    }
+
+    /// PUT /api/tickets/:id with `body`.
     pub async fn update_ticket(&self, client: &Client, id: &str, body: &Value) -> Response {
-        client
-            .put(self.url(&format!("/api/tickets/{id}")))
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        let request = client.put(self.url(&format!("/api/tickets/{id}")));
+        request.json(body).send().await.expect("request")
     }
 
+    /// PUT /api/tickets/:id with an `If-Match` header.
+    pub async fn update_ticket_if_match(
+        &self,
+        client: &Client,
+        id: &str,
+        if_match: &str,
+        body: &Value,
+    ) -> Response {
+        let request = client.put(self.url(&format!("/api/tickets/{id}")));
+        let request = request.header(reqwest::header::IF_MATCH, if_match);
+        request.json(body).send().await.expect("request")
+    }
+
+    /// POST /api/orders `{ticketId}`: reserve the ticket.
     pub async fn reserve(&self, client: &Client, ticket_id: &str) -> Response {
-        self.post(client, "/api/orders", &json!({"ticketId": ticket_id}))
-            .await
+        let body = json!({"ticketId": ticket_id});
+        self.post(client, "/api/orders", &body).await
     }
 
-    /// Reserves and returns the order id.
-    pub async fn reserved_order(&self, client: &Client, ticket_id: &str) -> String {
-        let response = self.reserve(client, ticket_id).await;
-        assert_eq!(response.status(), 201, "reserve {ticket_id}");
-        let body: Value = response.json().await.expect("json");
-        body["id"].as_str().expect("id").to_owned()
-    }
-
-    pub async fn order(&self, client: &Client, id: &str) -> Response {
-        self.get(client, &format!("/api/orders/{id}")).await
-    }
-
-    pub async fn order_json(&self, client: &Client, id: &str) -> Value {
-        let response = self.order(client, id).await;
-        assert_eq!(response.status(), 200, "GET order {id}");
-        response.json().await.expect("json")
-    }
-
+    /// GET /api/orders, the first page of the caller's orders.
     pub async fn orders(&self, client: &Client) -> Response {
         self.get(client, "/api/orders").await
     }
 
+    /// GET /api/orders/:id.
+    pub async fn order(&self, client: &Client, id: &str) -> Response {
+        self.get(client, &format!("/api/orders/{id}")).await
+    }
+
+    /// DELETE /api/orders/:id: cancel the order.
     pub async fn cancel(&self, client: &Client, order_id: &str) -> Response {
-        client
-            .delete(self.url(&format!("/api/orders/{order_id}")))
-            .send()
-            .await
-            .expect("request")
+        let request = client.delete(self.url(&format!("/api/orders/{order_id}")));
+        request.send().await.expect("request")
     }
-
-    /// A number from /metrics, e.g. `ticketing_events_committed_total{event="OrderExpired"}`.
-    pub async fn metric(&self, series: &str) -> u64 {
-        metric_in(&self.metrics_text().await, series)
-    }
-
-    /// GET /metrics, the Prometheus text.
-    pub async fn metrics_text(&self) -> String {
-        self.get(&self.client(), "/metrics")
-            .await
-            .text()
-            .await
-            .expect("text")
-    }
-
-    // ----- Payments (DESIGN §4, §5): one method per endpoint. Added by the payments-tests
-    // branch; kept together at the end of the impl so parallel additions merge cleanly. -----
 
     /// POST /api/payments `{orderId, token}`.
     pub async fn pay(&self, client: &Client, order_id: &str, token: &str) -> Response {
-        self.pay_with(client, &json!({"orderId": order_id, "token": token}))
-            .await
-    }
-
-    /// POST /api/payments with any body, for the bad-input cases.
-    pub async fn pay_with(&self, client: &Client, body: &Value) -> Response {
-        self.post(client, "/api/payments", body).await
+        let body = json!({"orderId": order_id, "token": token});
+        self.post(client, "/api/payments", &body).await
     }
 
     /// GET /api/payments/:id, the charge record.
     pub async fn payment(&self, client: &Client, id: &str) -> Response {
         self.get(client, &format!("/api/payments/{id}")).await
-    }
-
-    pub async fn payment_json(&self, client: &Client, id: &str) -> Value {
-        let response = self.payment(client, id).await;
-        assert_eq!(response.status(), 200, "GET payment {id}");
-        response.json().await.expect("json")
     }
 
     /// POST /api/payments/webhook as Stripe delivers it: the raw body, and the
@@ -311,38 +294,117 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
-    /// The endpoint methods, aimed at an app this harness did not start (a `ChildApp` on
-    /// `data_dir`). `stop` and `restart` do nothing to it: kill the child instead.
-    pub fn attached(address: &str, data_dir: Arc<tempfile::TempDir>) -> TestApp {
-        TestApp {
-            address: address.to_owned(),
-            config: test_config(data_dir.path()),
-            data_dir,
-            stop: None,
-            task: None,
+    /// GET /metrics, the Prometheus text.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.get(&self.client(), "/metrics").await;
+        response.text().await.expect("text")
+    }
+}
+
+/// Preconditions and reads in one step: each asserts that its requests succeeded and
+/// answers what the test needs next.
+impl TestApp {
+    /// A fresh signed-in user: (client, user id).
+    pub async fn user(&self) -> (Client, String) {
+        let client = self.client();
+        let email = format!("user-{:016x}@example.com", rand::random::<u64>());
+        let response = self.signup(&client, &email, PASSWORD).await;
+        assert_eq!(response.status(), 201, "signup of {email}");
+        let body: Value = response.json().await.expect("json");
+        (client, body["id"].as_str().expect("id").to_owned())
+    }
+
+    /// `n` fresh signed-in users, signed up a few at a time (each signup hashes a password).
+    pub async fn users(&self, n: usize) -> Vec<(Client, String)> {
+        let signups = futures::stream::iter(0..n).map(|_| self.user());
+        signups.buffer_unordered(8).collect().await
+    }
+
+    /// Lists a ticket with the given title and price and returns its body.
+    pub async fn listed_ticket_json(&self, client: &Client, title: &str, price: Value) -> Value {
+        let response = self.create_ticket(client, title, price).await;
+        assert_eq!(response.status(), 201, "list {title}");
+        response.json().await.expect("json")
+    }
+
+    /// Lists a ticket as `client` and returns its id.
+    pub async fn listed_ticket(&self, client: &Client) -> String {
+        let ticket = self
+            .listed_ticket_json(client, "A concert", json!(20))
+            .await;
+        ticket["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Reserves and returns the order id.
+    pub async fn reserved_order(&self, client: &Client, ticket_id: &str) -> String {
+        let response = self.reserve(client, ticket_id).await;
+        assert_eq!(response.status(), 201, "reserve {ticket_id}");
+        let body: Value = response.json().await.expect("json");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The ticket's body, asserting a 200.
+    pub async fn ticket_json(&self, id: &str) -> Value {
+        let response = self.ticket(id).await;
+        assert_eq!(response.status(), 200, "GET ticket {id}");
+        response.json().await.expect("json")
+    }
+
+    /// The order's body as `client` sees it, asserting a 200.
+    pub async fn order_json(&self, client: &Client, id: &str) -> Value {
+        let response = self.order(client, id).await;
+        assert_eq!(response.status(), 200, "GET order {id}");
+        response.json().await.expect("json")
+    }
+
+    /// The charge record as `client` sees it, asserting a 200.
+    pub async fn payment_json(&self, client: &Client, id: &str) -> Value {
+        let response = self.payment(client, id).await;
+        assert_eq!(response.status(), 200, "GET payment {id}");
+        response.json().await.expect("json")
+    }
+
+    /// Every one of the caller's orders, following GET /api/orders from page to page.
+    pub async fn orders_json(&self, client: &Client) -> Vec<Value> {
+        self.pages(client, "/api/orders?limit=1000".to_owned())
+            .await
+    }
+
+    /// Every ticket for sale, `limit` a page, following the `Link: rel="next"` header.
+    pub async fn listing(&self, limit: usize) -> Vec<Value> {
+        let first = format!("/api/tickets?limit={limit}");
+        self.pages(&self.client(), first).await
+    }
+
+    /// The ids of every ticket for sale, oldest first.
+    pub async fn listed_ids(&self) -> Vec<Value> {
+        let listing = self.listing(100).await;
+        listing.iter().map(|t| t["id"].clone()).collect()
+    }
+
+    /// A number from /metrics, e.g. `ticketing_events_committed_total{event="OrderExpired"}`.
+    pub async fn metric(&self, series: &str) -> u64 {
+        metric_in(&self.metrics_text().await, series)
+    }
+
+    /// Every item of a paged list, from `path` on.
+    async fn pages(&self, client: &Client, mut path: String) -> Vec<Value> {
+        let mut items = Vec::new();
+        loop {
+            let response = self.get(client, &path).await;
+            assert_eq!(response.status(), 200, "GET {path}");
+            let next = next_link(&response);
+            let page: Vec<Value> = response.json().await.expect("json");
+            items.extend(page);
+            match next {
+                Some(next) => path = next,
+                None => return items,
+            }
         }
     }
-
-    // ----- End of the payments block. -----
 }
 
-impl TestApp {
-    /// Every event this process committed, all kinds together (from /metrics).
-    pub async fn events_committed(&self) -> u64 {
-        self.metrics_text()
-            .await
-            .lines()
-            .filter(|line| line.starts_with("ticketing_events_committed_total{"))
-            .map(|line| {
-                line.rsplit(' ')
-                    .next()
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .expect("a count")
-            })
-            .sum()
-    }
-}
-
+/// The value of `series` in a Prometheus text.
 pub fn metric_in(text: &str, series: &str) -> u64 {
     text.lines()
         .find_map(|line| {
@@ -352,7 +414,47 @@ pub fn metric_in(text: &str, series: &str) -> u64 {
         .unwrap_or_else(|| panic!("no metric {series} in\n{text}"))
 }
 
-/// Polls `check` until it holds or `timeout` passes; answers whether it held.
+/// The path named by a `Link: <path>; rel="next"` header, if the response has one.
+pub fn next_link(response: &Response) -> Option<String> {
+    let link = response.headers().get(reqwest::header::LINK)?;
+    let link = link.to_str().expect("an ASCII Link header");
+    let path = link
+        .strip_suffix("; rel=\"next\"")
+        .and_then(|rest| rest.strip_prefix('<'))
+        .and_then(|rest| rest.strip_suffix('>'));
+    let path = path.unwrap_or_else(|| panic!("a Link header of the documented shape: {link}"));
+    Some(path.to_owned())
+}
+
+/// The error envelope's messages and fields, checked for shape on the way.
+pub async fn errors_of(response: Response) -> Vec<(String, Option<String>)> {
+    let body: Value = response.json().await.expect("an error body is JSON");
+    let errors = body["errors"]
+        .as_array()
+        .expect("the envelope has an errors array");
+    assert!(!errors.is_empty(), "at least one error entry");
+    let entry = |e: &Value| {
+        let message = e["message"].as_str().expect("every entry has a message");
+        let field = e.get("field").and_then(Value::as_str).map(str::to_owned);
+        (message.to_owned(), field)
+    };
+    errors.iter().map(entry).collect()
+}
+
+/// The `field` of each entry of an error envelope, in order.
+pub async fn error_fields(response: Response) -> Vec<Option<String>> {
+    let errors = errors_of(response).await;
+    errors.into_iter().map(|(_, field)| field).collect()
+}
+
+/// A well-formed id that names nothing: `id` with its last hex digit changed.
+pub fn unknown_id(id: &str) -> String {
+    let last = if id.ends_with('0') { '1' } else { '0' };
+    format!("{}{last}", &id[..id.len() - 1])
+}
+
+/// Polls `check` every 20 ms until it holds or `timeout` passes; answers whether it held.
+/// For background work whose end the API shows only by its effect.
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
@@ -370,33 +472,17 @@ where
     }
 }
 
-/// The error envelope's messages and fields, checked for shape on the way.
-pub async fn errors_of(response: Response) -> Vec<(String, Option<String>)> {
-    let body: Value = response.json().await.expect("an error body is JSON");
-    let errors = body["errors"]
-        .as_array()
-        .expect("the envelope has an errors array");
-    assert!(!errors.is_empty(), "at least one error entry");
-    errors
-        .iter()
-        .map(|e| {
-            (
-                e["message"]
-                    .as_str()
-                    .expect("every entry has a message")
-                    .to_owned(),
-                e.get("field").and_then(Value::as_str).map(str::to_owned),
-            )
-        })
-        .collect()
-}
-
-/// The real binary as a child process on its own port and data directory.
+/// The real binary as a child process on its own port and data directory; killed when
+/// dropped, so a failing test leaves no server behind.
 pub struct ChildApp {
+    /// The process, for tests that signal or wait on it themselves.
     pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
     pub address: String,
 }
 
+/// Starts the binary on `data_dir` with the test JWT secret and the limits off; `extra`
+/// adds or overrides environment variables.
 pub fn spawn_process(data_dir: &Path, extra: &[(&str, &str)]) -> ChildApp {
     let port = free_port();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ticketing"));
@@ -420,6 +506,7 @@ pub fn spawn_process(data_dir: &Path, extra: &[(&str, &str)]) -> ChildApp {
 }
 
 impl ChildApp {
+    /// Waits (up to 30 s) until /readyz answers 200: start-up has replayed the journal.
     pub async fn wait_ready(&self) {
         let client = Client::new();
         let url = format!("{}/readyz", self.address);
@@ -431,6 +518,16 @@ impl ChildApp {
         assert!(ready, "the child server became ready");
     }
 
+    /// The endpoint methods, aimed at this child. Its lifecycle is not the harness's: end
+    /// the child with `kill` or `terminate`.
+    pub fn api(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            in_process: None,
+        }
+    }
+
+    /// Sends SIGKILL and reaps the process.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();
@@ -450,7 +547,6 @@ impl ChildApp {
 }
 
 impl Drop for ChildApp {
-    /// A test that fails while its child runs must not leave the server running.
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
@@ -473,155 +569,10 @@ pub async fn wait_exit(
     status
 }
 
+/// A port that was free a moment ago, for a child to listen on.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
-}
-
-/// Endpoint methods and small compositions used by the ticket, order, hold and recovery
-/// suites.
-impl TestApp {
-    /// `n` fresh signed-in users, signed up a few at a time (each signup hashes a password).
-    pub async fn users(&self, n: usize) -> Vec<(Client, String)> {
-        futures::stream::iter(0..n)
-            .map(|_| self.user())
-            .buffer_unordered(8)
-            .collect()
-            .await
-    }
-
-    /// Lists a ticket with the given title and price and returns its body.
-    pub async fn listed_ticket_json(&self, client: &Client, title: &str, price: Value) -> Value {
-        let response = self.create_ticket(client, title, price).await;
-        assert_eq!(response.status(), 201, "list {title}");
-        response.json().await.expect("json")
-    }
-
-    /// PUT /api/tickets/:id with an `If-Match` header.
-    pub async fn update_ticket_if_match(
-        &self,
-        client: &Client,
-        id: &str,
-        if_match: &str,
-        body: &Value,
-    ) -> Response {
-        client
-            .put(self.url(&format!("/api/tickets/{id}")))
-            .header(reqwest::header::IF_MATCH, if_match)
-            .json(body)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    /// Every one of the caller's orders, following GET /api/orders from page to page.
-    pub async fn orders_json(&self, client: &Client) -> Vec<Value> {
-        let mut path = "/api/orders?limit=1000".to_owned();
-        let mut orders = Vec::new();
-        loop {
-            let response = self.get(client, &path).await;
-            assert_eq!(response.status(), 200, "GET {path}");
-            let next = next_link(&response);
-            let page: Vec<Value> = response.json().await.expect("json");
-            orders.extend(page);
-            match next {
-                Some(next) => path = next,
-                None => return orders,
-            }
-        }
-    }
-
-    /// POST /api/orders that reports a failed connection instead of panicking (for servers
-    /// that are killed mid-request).
-    pub async fn try_reserve(&self, client: &Client, ticket_id: &str) -> reqwest::Result<Response> {
-        client
-            .post(self.url("/api/orders"))
-            .json(&json!({"ticketId": ticket_id}))
-            .send()
-            .await
-    }
-
-    /// DELETE /api/orders/:id that reports a failed connection instead of panicking.
-    pub async fn try_cancel(&self, client: &Client, order_id: &str) -> reqwest::Result<Response> {
-        client
-            .delete(self.url(&format!("/api/orders/{order_id}")))
-            .send()
-            .await
-    }
-
-    /// The ids of every ticket for sale, oldest first.
-    pub async fn listed_ids(&self) -> Vec<Value> {
-        self.listing(100)
-            .await
-            .iter()
-            .map(|t| t["id"].clone())
-            .collect()
-    }
-
-    /// Every ticket for sale, following the `Link: rel="next"` header from page to page.
-    pub async fn listing(&self, limit: usize) -> Vec<Value> {
-        let mut path = format!("/api/tickets?limit={limit}");
-        let mut tickets = Vec::new();
-        loop {
-            let response = self.get(&self.client(), &path).await;
-            assert_eq!(response.status(), 200, "GET {path}");
-            let next = next_link(&response);
-            let page: Vec<Value> = response.json().await.expect("json");
-            tickets.extend(page);
-            match next {
-                Some(next) => path = next,
-                None => return tickets,
-            }
-        }
-    }
-}
-
-/// The path named by a `Link: <path>; rel="next"` header, if the response has one.
-pub fn next_link(response: &Response) -> Option<String> {
-    let link = response.headers().get(reqwest::header::LINK)?;
-    let link = link.to_str().expect("an ASCII Link header");
-    let path = link
-        .strip_suffix("; rel=\"next\"")
-        .and_then(|rest| rest.strip_prefix('<'))
-        .and_then(|rest| rest.strip_suffix('>'));
-    Some(
-        path.unwrap_or_else(|| panic!("a Link header of the documented shape: {link}"))
-            .to_owned(),
-    )
-}
-
-impl ChildApp {
-    /// A `TestApp` that talks to this child over HTTP, so the endpoint methods work against
-    /// it. Stopping it does nothing: end the child with `kill`.
-    pub fn api(&self, data_dir: &Arc<tempfile::TempDir>) -> TestApp {
-        TestApp {
-            address: self.address.clone(),
-            data_dir: data_dir.clone(),
-            config: test_config(data_dir.path()),
-            stop: None,
-            task: None,
-        }
-    }
-}
-
-/// A well-formed id that names nothing: `id` with its last hex digit changed.
-pub fn unknown_id(id: &str) -> String {
-    let last = if id.ends_with('0') { '1' } else { '0' };
-    format!("{}{last}", &id[..id.len() - 1])
-}
-
-/// The `field` of each entry of an error envelope, in order.
-pub async fn error_fields(response: Response) -> Vec<Option<String>> {
-    errors_of(response)
-        .await
-        .into_iter()
-        .map(|(_, field)| field)
-        .collect()
-}
-
-/// The fields a validation error should name, in the form `error_fields` answers.
-pub fn named(fields: &[&str]) -> Vec<Option<String>> {
-    fields.iter().map(|f| Some((*f).to_owned())).collect()
 }

@@ -3,7 +3,6 @@
 //! never expires, and ten thousand holds each expire exactly once.
 
 use std::cell::Cell;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -113,10 +112,10 @@ async fn pending_holds_still_expire_on_time_after_a_restart() {
 #[actix_web::test]
 async fn a_hold_that_ran_out_while_the_server_was_killed_ends_within_a_second_of_the_next_start() {
     // Arrange
-    let dir = Arc::new(tempfile::tempdir().expect("a data directory"));
+    let dir = tempfile::tempdir().expect("a data directory");
     let child = spawn_process(dir.path(), &[("TICKETING_HOLD_SECS", "1")]);
     child.wait_ready().await;
-    let app = child.api(&dir);
+    let app = child.api();
     let (seller, _) = app.user().await;
     let (buyer, _) = app.user().await;
     let ticket_id = app.listed_ticket(&seller).await;
@@ -131,7 +130,7 @@ async fn a_hold_that_ran_out_while_the_server_was_killed_ends_within_a_second_of
     let restarted = spawn_process(dir.path(), &[("TICKETING_HOLD_SECS", "1")]);
     restarted.wait_ready().await;
     let started = Instant::now();
-    let app = restarted.api(&dir);
+    let app = restarted.api();
     // Assert
     let ended = eventually(Duration::from_secs(1), || hold_ended(&app, &buyer, &order)).await;
     assert!(ended, "ended within a second of the server answering");

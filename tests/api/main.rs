@@ -6,7 +6,6 @@ mod defences;
 mod fake_stripe;
 mod faults;
 mod healthcheck;
-#[allow(dead_code)] // Each area uses its own part of the harness.
 mod helpers;
 mod holds;
 mod limits;

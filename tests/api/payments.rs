@@ -101,17 +101,6 @@ pub async fn reaches_status(
     .await
 }
 
-/// The ids of every ticket in the listing (fresh apps list few, so one page is all).
-pub async fn listing(app: &TestApp) -> Vec<String> {
-    let response = app.tickets("?limit=1000").await;
-    assert_eq!(response.status(), 200, "GET /api/tickets");
-    let tickets: Vec<Value> = response.json().await.expect("json");
-    tickets
-        .iter()
-        .map(|ticket| ticket["id"].as_str().expect("ticket id").to_owned())
-        .collect()
-}
-
 /// A payment of an order that has ended is refused: 409 "Order is cancelled", Stripe was
 /// never asked, and the ticket is still for sale.
 pub async fn assert_refused_as_cancelled(
@@ -135,7 +124,7 @@ pub async fn assert_sold(app: &TestApp, purchase: &Purchase, order_id: &str) {
     let ticket = app.ticket_json(&purchase.ticket_id).await;
     assert_eq!(ticket["orderId"], order_id, "the ticket names its order");
     assert!(
-        !listing(app).await.contains(&purchase.ticket_id),
+        !app.listed_ids().await.contains(&json!(purchase.ticket_id)),
         "a sold ticket is not listed"
     );
     let edit = app
@@ -164,7 +153,7 @@ pub async fn assert_for_sale(app: &TestApp, ticket_id: &str) {
         "a ticket for sale names no order"
     );
     assert!(
-        listing(app).await.contains(&ticket_id.to_owned()),
+        app.listed_ids().await.contains(&json!(ticket_id)),
         "the ticket is listed again"
     );
 }
@@ -563,7 +552,7 @@ async fn bad_payment_requests_are_refused_with_the_envelope_and_charge_nothing()
 
     for (client, body, status, errors, why) in cases {
         // Act
-        let response = app.pay_with(client, &body).await;
+        let response = app.post(client, "/api/payments", &body).await;
 
         // Assert
         assert_eq!(response.status(), status, "{why}");

@@ -6,7 +6,6 @@
 //! May depend on the `helpers` harness, the `fake_stripe` test support and the shared
 //! arrangement in `payments` and `payments_webhooks`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -341,7 +340,7 @@ async fn a_slow_success_that_lands_after_the_order_was_cancelled_is_refunded() {
 async fn a_payment_cut_short_by_kill_9_is_settled_at_the_next_start_with_one_charge() {
     // Arrange: the real binary, with Stripe making the charge and then not answering.
     let fake = FakeStripe::start().await;
-    let data_dir = Arc::new(tempfile::tempdir().expect("a temporary data directory"));
+    let data_dir = tempfile::tempdir().expect("a temporary data directory");
     let base = fake.base_url();
     let env = [
         ("STRIPE_SECRET_KEY", STRIPE_KEY),
@@ -351,7 +350,7 @@ async fn a_payment_cut_short_by_kill_9_is_settled_at_the_next_start_with_one_cha
     ];
     let child = spawn_process(data_dir.path(), &env);
     child.wait_ready().await;
-    let app = TestApp::attached(&child.address, Arc::clone(&data_dir));
+    let app = child.api();
     let purchase = purchase(&app, json!(20)).await;
     fake.delay(STRIPE_HANGS);
 
@@ -371,7 +370,7 @@ async fn a_payment_cut_short_by_kill_9_is_settled_at_the_next_start_with_one_cha
     fake.delay(Duration::ZERO);
     let child = spawn_process(data_dir.path(), &env);
     child.wait_ready().await;
-    let app = TestApp::attached(&child.address, Arc::clone(&data_dir));
+    let app = child.api();
 
     // Assert: the charge recorded before Stripe was called is settled, once.
     let settled = reaches_status(

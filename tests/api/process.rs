@@ -98,7 +98,7 @@ async fn without_jwt_key_a_private_secret_is_generated_and_sessions_survive_a_re
             .status(),
         201
     );
-    let secret_file = app.data_dir.path().join("jwt-secret");
+    let secret_file = app.data_dir().join("jwt-secret");
     let secret = std::fs::read_to_string(&secret_file).expect("the secret is kept in the data dir");
 
     // Act

@@ -3,12 +3,11 @@
 //! compares what the API shows before and after, and then keeps using the entities.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use reqwest::Client;
 use reqwest::header::ETAG;
+use reqwest::{Client, Response};
 use serde_json::{Value, json};
 
 use crate::audit::one_live_order_per_ticket;
@@ -155,7 +154,7 @@ async fn replaying_the_journal_into_empty_projections_rebuilds_identical_state()
     let mut app = spawn_app_with(|_| {}).await;
     let world = World::build(&app).await;
     let before = view(&app, &world.clients(), &world.tickets()).await;
-    let journal = app.events_committed().await;
+    let journal = events_committed(&app).await;
     // Act
     app.restart_with(|c| c.rebuild_projections = true).await;
     // Assert
@@ -176,10 +175,10 @@ async fn replaying_the_journal_into_empty_projections_rebuilds_identical_state()
 #[actix_web::test]
 async fn a_sigkill_in_the_middle_of_a_burst_loses_nothing_that_was_acknowledged() {
     // Arrange
-    let dir = Arc::new(tempfile::tempdir().expect("a data directory"));
+    let dir = tempfile::tempdir().expect("a data directory");
     let child = spawn_process(dir.path(), &[]);
     child.wait_ready().await;
-    let app = child.api(&dir);
+    let app = child.api();
     let (seller, _) = app.user().await;
     let buyers: Vec<Client> = app.users(10).await.into_iter().map(|(c, _)| c).collect();
     let tickets: Vec<String> =
@@ -198,7 +197,7 @@ async fn a_sigkill_in_the_middle_of_a_burst_loses_nothing_that_was_acknowledged(
     assert!(ended.is_ok(), "the burst reached its kill point");
     let restarted = spawn_process(dir.path(), &[]);
     restarted.wait_ready().await;
-    let app = restarted.api(&dir);
+    let app = restarted.api();
     // Assert
     let log = log.into_inner();
     assert!(
@@ -254,7 +253,7 @@ async fn a_sigkill_in_the_middle_of_a_burst_loses_nothing_that_was_acknowledged(
     let rebuilt = spawn_process(dir.path(), &[("TICKETING_REBUILD_PROJECTIONS", "true")]);
     rebuilt.wait_ready().await;
     // Assert
-    assert_eq!(view(&rebuilt.api(&dir), &buyers, &tickets).await, before);
+    assert_eq!(view(&rebuilt.api(), &buyers, &tickets).await, before);
 }
 
 /// A small marketplace with every kind of state a ticket and an order can be in.
@@ -469,14 +468,14 @@ async fn burst_buyer(app: &TestApp, buyer: &Client, tickets: &[String], log: &Re
         };
         if cancel {
             let order_id = holding.swap_remove(pick % holding.len());
-            let Ok(response) = app.try_cancel(buyer, &order_id).await else {
+            let Ok(response) = try_cancel(app, buyer, &order_id).await else {
                 return;
             };
             assert_eq!(response.status(), 204, "cancel {order_id}");
             log.borrow_mut().cancelled.push(order_id);
         } else {
             let ticket_id = &tickets[pick % tickets.len()];
-            let Ok(response) = app.try_reserve(buyer, ticket_id).await else {
+            let Ok(response) = try_reserve(app, buyer, ticket_id).await else {
                 return;
             };
             match response.status().as_u16() {
@@ -492,6 +491,31 @@ async fn burst_buyer(app: &TestApp, buyer: &Client, tickets: &[String], log: &Re
             log.borrow_mut().reserved(order_id, ticket_id.clone());
         }
     }
+}
+
+/// POST /api/orders that reports a failed connection instead of panicking (the server is
+/// killed mid-request).
+async fn try_reserve(app: &TestApp, buyer: &Client, ticket_id: &str) -> reqwest::Result<Response> {
+    let request = buyer.post(app.url("/api/orders"));
+    request.json(&json!({"ticketId": ticket_id})).send().await
+}
+
+/// DELETE /api/orders/:id that reports a failed connection instead of panicking.
+async fn try_cancel(app: &TestApp, buyer: &Client, order_id: &str) -> reqwest::Result<Response> {
+    buyer
+        .delete(app.url(&format!("/api/orders/{order_id}")))
+        .send()
+        .await
+}
+
+/// Every event this process committed, all kinds together (from /metrics).
+async fn events_committed(app: &TestApp) -> u64 {
+    let text = app.metrics_text().await;
+    let counts = text
+        .lines()
+        .filter(|line| line.starts_with("ticketing_events_committed_total{"))
+        .map(|line| line.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()));
+    counts.map(|count| count.expect("a count")).sum()
 }
 
 #[actix_web::test]

@@ -164,8 +164,8 @@ fn as_user(token: &str) -> Client {
 
 /// Everything the ledger holds is there, every hold placed before the kill has run out, no
 /// ticket has two live orders.
-async fn audit(server: &ChildApp, dir: &Arc<tempfile::TempDir>, ledger: &Ledger, round: usize) {
-    let app = server.api(dir);
+async fn audit(server: &ChildApp, ledger: &Ledger, round: usize) {
+    let app = server.api();
     let buyers: Vec<Client> = ledger.users.values().map(|token| as_user(token)).collect();
     // Every hold runs out (4 s holds): wait until no order is still `created`.
     let expired = eventually(Duration::from_secs(30), || async {
@@ -231,7 +231,7 @@ async fn soak_acknowledged_writes_survive_repeated_sigkills_and_every_hold_still
         .ok()
         .and_then(|k| k.parse().ok())
         .unwrap_or(3);
-    let dir = Arc::new(tempfile::tempdir().expect("a data directory"));
+    let dir = tempfile::tempdir().expect("a data directory");
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let mut server = start(dir.path());
     server.wait_ready().await;
@@ -279,7 +279,7 @@ async fn soak_acknowledged_writes_survive_repeated_sigkills_and_every_hold_still
                 cancelled: ledger.cancelled.clone(),
             }
         };
-        audit(&server, &dir, &snapshot, round).await;
+        audit(&server, &snapshot, round).await;
         println!(
             "soak round {round}/{kills}: killed after {running:?}; {} accounts, {} tickets, {} orders ({} paid, {} cancelled) all there",
             snapshot.users.len(),

@@ -4,7 +4,7 @@
 use reqwest::header::ETAG;
 use serde_json::{Value, json};
 
-use crate::helpers::{error_fields, errors_of, named, next_link, spawn_app, unknown_id};
+use crate::helpers::{error_fields, errors_of, next_link, spawn_app, unknown_id};
 
 const TICKETS_CREATED: &str = "ticketing_events_committed_total{event=\"TicketCreated\"}";
 const TICKETS_UPDATED: &str = "ticketing_events_committed_total{event=\"TicketUpdated\"}";
@@ -609,4 +609,9 @@ async fn a_stale_if_match_is_412_and_a_current_one_is_accepted() {
         (ticket["title"].clone(), ticket["version"].clone()),
         (json!("any version"), json!(4))
     );
+}
+
+/// The fields a validation error should name, in the form `error_fields` answers.
+fn named(fields: &[&str]) -> Vec<Option<String>> {
+    fields.iter().map(|f| Some((*f).to_owned())).collect()
 }
