@@ -1,24 +1,34 @@
 //! The test harness: the real app in this process on a random port, with its own data
-//! directory, and one method per endpoint.
+//! directory and a clock the test moves, and one method per endpoint.
 //!
 //! `spawn_app_with(configure)` (`spawn_app()` with nothing to change) builds the app exactly as
-//! the binary does, through `Application::build`, from `test_config`. `restart()` stops the
-//! app and starts it again on the same directory. Logs print only when TEST_LOG is set.
+//! the binary does, through `Application::build_with_clock`, from `test_config` and a manual
+//! clock that starts at the real now and moves only when the test calls `advance`: a
+//! deadline (a hold's, a session's, a charge's age limit) passes when the test says so, and
+//! `expire_due` steps the hold supervisor. Everything else (timeouts, backoff, passivation,
+//! rate limits) runs on real time. `restart()` stops the app and starts it again on the
+//! same directory and clock. Logs print only when TEST_LOG is set.
 //!
 //! `spawn_process()` runs the real binary as a child (`ChildApp`) for tests that must signal
-//! or SIGKILL it; `ChildApp::api()` gives the same endpoint methods against it.
+//! or SIGKILL it. A child runs on the system clock, so tests of it wait deadlines out in real
+//! time; `ChildApp::api()` gives the same endpoint methods against it.
 //!
-//! May depend on the app's public API (`Application`, `Config`) and HTTP. Tests build
-//! their preconditions through these methods, never by writing to the store.
+//! May depend on the app's public API (`Application`, `Config`, `Clock`, the hold
+//! supervisor's `ExpireDue`) and HTTP. Tests build their preconditions through these
+//! methods, never by writing to the store.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use actix::Addr;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use ticketing::Application;
+use ticketing::actors::holds::{ExpireDue, HoldSupervisor};
+use ticketing::clock::Clock;
 use ticketing::config::{Config, Switch};
 
 /// The JWT secret every app and child of the harness signs sessions with.
@@ -60,6 +70,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         address: String::new(),
         in_process: Some(InProcess {
             config,
+            clock: Clock::manual(Clock::system().now()),
             data_dir,
             running: None,
         }),
@@ -68,7 +79,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
-/// The app as its HTTP clients see it, and, when this process runs it, its lifecycle.
+/// The app as its HTTP clients see it, and, when this process runs it, its lifecycle and
+/// clock.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`; a new port after each restart.
     pub address: String,
@@ -79,21 +91,25 @@ pub struct TestApp {
 /// An app this process runs: what it is started from, again at each restart.
 struct InProcess {
     config: Config,
+    /// Shared with the app, which reads it for every deadline; moved only by the test.
+    clock: Clock,
     /// Deleted when the `TestApp` is dropped.
     data_dir: tempfile::TempDir,
     /// Set from `start` until `stop`.
     running: Option<Running>,
 }
 
-/// A started app: what the test needs to stop it.
+/// A started app: what the test needs to step its supervisor and to stop it.
 struct Running {
+    /// For `expire_due`; the app keeps the supervisor alive.
+    supervisor: Addr<HoldSupervisor>,
     /// Resolves the app's shutdown future: it stops serving and flushes.
     stop: tokio::sync::oneshot::Sender<()>,
     /// The app serving; its result says whether it stopped cleanly.
     task: actix_rt::task::JoinHandle<anyhow::Result<()>>,
 }
 
-/// Lifecycle of an app this process runs (each panics on a child's API).
+/// Lifecycle and clock of an app this process runs (each panics on a child's API).
 impl TestApp {
     fn in_process(&self) -> &InProcess {
         self.in_process
@@ -111,16 +127,22 @@ impl TestApp {
     /// journal).
     async fn start(&mut self) {
         let in_process = self.in_process_mut();
-        let application = Application::build(in_process.config.clone())
-            .await
-            .expect("the app starts");
+        let application =
+            Application::build_with_clock(in_process.config.clone(), in_process.clock.clone())
+                .await
+                .expect("the app starts");
         let address = format!("http://{}", application.address());
         let readiness = application.readiness();
+        let supervisor = application.hold_supervisor();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = actix_rt::spawn(application.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        in_process.running = Some(Running { stop, task });
+        in_process.running = Some(Running {
+            supervisor,
+            stop,
+            task,
+        });
         self.address = address;
         readiness.wait().await.expect("the app finishes starting");
     }
@@ -137,22 +159,59 @@ impl TestApp {
         }
     }
 
-    /// Stops and starts again on the same data directory (a new port).
+    /// Stops and starts again on the same data directory and clock (a new port).
     pub async fn restart(&mut self) {
         self.restart_with(|_| {}).await;
     }
 
     /// Stops, lets `configure` change the config, and starts again on the same data
-    /// directory.
+    /// directory and clock.
     pub async fn restart_with(&mut self, configure: impl FnOnce(&mut Config)) {
         self.stop().await;
-        configure(&mut self.in_process_mut().config);
+        let in_process = self.in_process_mut();
+        configure(&mut in_process.config);
+        // Ids start with the clock's millisecond; a process started within the same one as
+        // its predecessor could make ids that sort before the ones it made. A real restart
+        // takes longer than this.
+        in_process.clock.advance(Duration::from_millis(1));
         self.start().await;
     }
 
     /// The data directory, which outlives restarts and is deleted with the `TestApp`.
     pub fn data_dir(&self) -> &Path {
         self.in_process().data_dir.path()
+    }
+
+    /// The app's time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        let millis = self.in_process().clock.now().millis();
+        DateTime::from_timestamp_millis(millis as i64).expect("the clock reads a real date")
+    }
+
+    /// Moves the app's clock forward. The hold supervisor wakes if a deadline came due, and
+    /// ends those holds by itself soon after; `expire_due` does it at once.
+    pub fn advance(&self, by: Duration) {
+        self.in_process().clock.advance(by);
+    }
+
+    /// Moves the app's clock forward to `at` (`expires_at` of an order, say).
+    pub fn advance_to(&self, at: DateTime<Utc>) {
+        let by = (at - self.now()).to_std();
+        self.advance(by.unwrap_or_else(|_| panic!("the clock only moves forward, to {at}")));
+    }
+
+    /// Runs the hold supervisor's "expire what is due" pass now (one batch: up to 4096
+    /// holds) and answers how many holds the pass ended. A hold the supervisor's own pass,
+    /// woken by `advance`, has already ended is not counted; nor is one still finishing under
+    /// it, whose ticket may be released a moment after this answers.
+    pub async fn expire_due(&self) -> usize {
+        let running = self.in_process().running.as_ref().expect("the app runs");
+        running
+            .supervisor
+            .send(ExpireDue)
+            .await
+            .expect("the hold supervisor runs")
+            .expect("the expiry pass")
     }
 }
 
@@ -447,6 +506,13 @@ pub async fn error_fields(response: Response) -> Vec<Option<String>> {
     errors.into_iter().map(|(_, field)| field).collect()
 }
 
+/// An order's hold deadline, its `expiresAt`.
+pub fn expires_at(order: &Value) -> DateTime<Utc> {
+    let text = order["expiresAt"].as_str().expect("an order has expiresAt");
+    let deadline = DateTime::parse_from_rfc3339(text).expect("ISO 8601");
+    deadline.into()
+}
+
 /// A well-formed id that names nothing: `id` with its last hex digit changed.
 pub fn unknown_id(id: &str) -> String {
     let last = if id.ends_with('0') { '1' } else { '0' };
@@ -518,8 +584,8 @@ impl ChildApp {
         assert!(ready, "the child server became ready");
     }
 
-    /// The endpoint methods, aimed at this child. Its lifecycle is not the harness's: end
-    /// the child with `kill` or `terminate`.
+    /// The endpoint methods, aimed at this child. Its lifecycle and clock are not the
+    /// harness's: end the child with `kill` or `terminate`.
     pub fn api(&self) -> TestApp {
         TestApp {
             address: self.address.clone(),

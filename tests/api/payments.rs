@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use ticketing::config::Config;
 
 use crate::fake_stripe::{FakeStripe, RecordedRequest};
-use crate::helpers::{TestApp, errors_of, eventually, spawn_app_with};
+use crate::helpers::{TestApp, errors_of, eventually, expires_at, spawn_app_with};
 
 pub const STRIPE_KEY: &str = "sk_test_fake_secret";
 pub const WEBHOOK_SECRET: &str = "whsec_test_payments";
@@ -40,44 +40,21 @@ pub struct Purchase {
     pub order_id: String,
 }
 
-/// A seller's ticket and a buyer who has not reserved it yet: for tests with short holds,
-/// which sign everyone up first so that the hold starts as late as possible.
-pub struct Listing {
-    pub seller: Client,
-    pub buyer: Client,
-    pub ticket_id: String,
-}
-
-impl Listing {
-    pub async fn new(app: &TestApp, price: Value) -> Listing {
-        let (seller, _) = app.user().await;
-        let (buyer, _) = app.user().await;
-        let response = app.create_ticket(&seller, "Cup final, row 12", price).await;
-        assert_eq!(response.status(), 201, "list a ticket");
-        let ticket: Value = response.json().await.expect("json");
-        let ticket_id = ticket["id"].as_str().expect("ticket id").to_owned();
-        Listing {
-            seller,
-            buyer,
-            ticket_id,
-        }
-    }
-
-    /// The buyer reserves the ticket: the hold starts now.
-    pub async fn reserve(self, app: &TestApp) -> Purchase {
-        let order_id = app.reserved_order(&self.buyer, &self.ticket_id).await;
-        Purchase {
-            seller: self.seller,
-            buyer: self.buyer,
-            ticket_id: self.ticket_id,
-            order_id,
-        }
-    }
-}
-
 /// Lists a ticket at `price` as a fresh seller and reserves it as a fresh buyer.
 pub async fn purchase(app: &TestApp, price: Value) -> Purchase {
-    Listing::new(app, price).await.reserve(app).await
+    let (seller, _) = app.user().await;
+    let (buyer, _) = app.user().await;
+    let ticket = app
+        .listed_ticket_json(&seller, "Cup final, row 12", price)
+        .await;
+    let ticket_id = ticket["id"].as_str().expect("ticket id").to_owned();
+    let order_id = app.reserved_order(&buyer, &ticket_id).await;
+    Purchase {
+        seller,
+        buyer,
+        ticket_id,
+        order_id,
+    }
 }
 
 pub async fn order_status(app: &TestApp, client: &Client, order_id: &str) -> String {
@@ -99,6 +76,12 @@ pub async fn reaches_status(
         order_status(app, client, order_id).await == status
     })
     .await
+}
+
+/// Moves the app's clock to the deadline of the purchase's hold.
+pub async fn run_out_hold(app: &TestApp, purchase: &Purchase) {
+    let order = app.order_json(&purchase.buyer, &purchase.order_id).await;
+    app.advance_to(expires_at(&order));
 }
 
 /// A payment of an order that has ended is refused: 409 "Order is cancelled", Stripe was
@@ -427,10 +410,11 @@ async fn paying_a_cancelled_order_is_a_conflict_and_charges_nothing() {
 
 #[actix_web::test]
 async fn paying_an_order_whose_hold_expired_is_a_conflict_and_charges_nothing() {
-    // Arrange: a one-second hold, left to run out.
+    // Arrange: a hold left to run out.
     let fake = FakeStripe::start().await;
-    let app = stripe_app(&fake, |config| config.hold_secs = 1).await;
+    let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
+    run_out_hold(&app, &purchase).await;
     assert!(
         reaches_status(
             &app,
@@ -628,36 +612,50 @@ async fn a_stripe_server_error_is_retried_with_the_same_key_and_charges_once() {
 
 #[actix_web::test]
 async fn a_hold_that_runs_out_during_a_slow_payment_does_not_cancel_it() {
-    // Arrange: a two-second hold, Stripe answering in three, and a later unpaid order whose
-    // expiry shows that the hold supervisor has been past the paid order's deadline.
+    // Arrange: Stripe answering in three seconds, and an unpaid order with the same deadline
+    // whose expiry shows that the hold supervisor has been past the paid order's deadline.
     let fake = FakeStripe::start().await;
-    let app = stripe_app(&fake, |config| config.hold_secs = 2).await;
-    let (paid, unpaid) = (
-        Listing::new(&app, json!(20)).await,
-        Listing::new(&app, json!(20)).await,
-    );
-    let purchase = paid.reserve(&app).await;
-    let unpaid = unpaid.reserve(&app).await;
+    let app = stripe_app(&fake, |_| {}).await;
+    let purchase = purchase(&app, json!(20)).await;
+    let unpaid = self::purchase(&app, json!(20)).await;
     fake.delay(Duration::from_secs(3));
 
-    // Act
-    let response = app
-        .pay(&purchase.buyer, &purchase.order_id, "tok_visa")
+    // Act: once Stripe has the charge, and while its answer is on the way, the deadline
+    // comes.
+    let answered = std::cell::Cell::new(false);
+    let paying = async {
+        let response = app
+            .pay(&purchase.buyer, &purchase.order_id, "tok_visa")
+            .await;
+        answered.set(true);
+        response
+    };
+    let meanwhile = async {
+        let charged = eventually(Duration::from_secs(10), || async {
+            fake.charges_created() > 0
+        })
         .await;
-
-    // Assert
-    payment_id(response, 201).await;
-    assert!(
-        reaches_status(
+        run_out_hold(&app, &purchase).await;
+        let expired = reaches_status(
             &app,
             &unpaid.buyer,
             &unpaid.order_id,
             "cancelled",
-            Duration::from_secs(10)
+            Duration::from_secs(10),
         )
-        .await,
-        "the later, unpaid hold expires"
+        .await;
+        (charged, expired, answered.get())
+    };
+    let (response, (charged, unpaid_expired, answered_by_then)) = tokio::join!(paying, meanwhile);
+
+    // Assert
+    assert!(charged, "Stripe made the charge");
+    assert!(
+        unpaid_expired,
+        "the unpaid hold with the same deadline expires"
     );
+    assert!(!answered_by_then, "the payment was still in flight then");
+    payment_id(response, 201).await;
     assert_eq!(
         order_status(&app, &purchase.buyer, &purchase.order_id).await,
         "complete"
@@ -701,9 +699,9 @@ async fn a_slow_payment_completes_even_when_the_order_actor_is_passivated_meanwh
 
 #[actix_web::test]
 async fn a_completed_order_never_expires() {
-    // Arrange: a two-second hold, paid at once.
+    // Arrange: a hold paid at once, and one with the same deadline left unpaid.
     let fake = FakeStripe::start().await;
-    let app = stripe_app(&fake, |config| config.hold_secs = 2).await;
+    let app = stripe_app(&fake, |_| {}).await;
     let purchase = purchase(&app, json!(20)).await;
     payment_id(
         app.pay(&purchase.buyer, &purchase.order_id, "tok_visa")
@@ -711,21 +709,23 @@ async fn a_completed_order_never_expires() {
         201,
     )
     .await;
-
-    // Act: wait until an order created later, and left unpaid, has expired: by then the
-    // paid order's deadline has passed and the supervisor has had its chance at it.
     let unpaid = self::purchase(&app, json!(20)).await;
-    let later_expired = reaches_status(
+
+    // Act: the deadline comes; once the unpaid order has expired, the supervisor has had
+    // its chance at the paid one.
+    run_out_hold(&app, &purchase).await;
+    let unpaid_expired = reaches_status(
         &app,
         &unpaid.buyer,
         &unpaid.order_id,
         "cancelled",
-        Duration::from_secs(15),
+        Duration::from_secs(10),
     )
     .await;
 
     // Assert
-    assert!(later_expired, "the later, unpaid hold expires");
+    assert!(unpaid_expired, "the unpaid hold expires");
+    assert_eq!(app.expire_due().await, 0, "nothing is left to expire");
     let order = app.order_json(&purchase.buyer, &purchase.order_id).await;
     assert_eq!(order["status"], "complete");
     assert_eq!(app.metric(EXPIRED).await, 1, "only the unpaid hold expired");

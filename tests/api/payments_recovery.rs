@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::fake_stripe::FakeStripe;
 use crate::helpers::{TestApp, errors_of, eventually, spawn_process};
 use crate::payments::{
-    EXPIRED, Listing, Purchase, STRIPE_KEY, assert_for_sale, assert_sold, first_intent,
-    intent_creations, order_status, payment_id, purchase, reaches_status, stripe_app,
+    EXPIRED, Purchase, STRIPE_KEY, assert_for_sale, assert_sold, first_intent, intent_creations,
+    order_status, payment_id, purchase, reaches_status, run_out_hold, stripe_app,
 };
 use crate::payments_webhooks::{payment_event, signed};
 
@@ -69,21 +69,18 @@ async fn assert_settled_complete(
 
 #[actix_web::test]
 async fn a_stripe_timeout_leaves_the_order_awaiting_payment_until_the_settler_settles_it() {
-    // Arrange: a two-second hold; Stripe makes the charge but answers too late for a 200 ms
-    // timeout, twice; the settler asks again every 300 ms.
+    // Arrange: Stripe makes the charge but answers too late for a 200 ms timeout, twice;
+    // the settler asks again every 300 ms. Another order, with the same deadline, is left
+    // unpaid.
     let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, |config| {
-        config.hold_secs = 2;
         config.stripe_timeout_ms = 200;
         config.stripe_attempts = 2;
         config.payment_retry_ms = 300;
     })
     .await;
-    let (paid, unpaid) = (
-        Listing::new(&app, json!(20)).await,
-        Listing::new(&app, json!(20)).await,
-    );
-    let purchase = paid.reserve(&app).await;
+    let purchase = purchase(&app, json!(20)).await;
+    let unpaid = self::purchase(&app, json!(20)).await;
     fake.delay(STRIPE_HANGS);
 
     // Act
@@ -109,19 +106,19 @@ async fn a_stripe_timeout_leaves_the_order_awaiting_payment_until_the_settler_se
     let record = app.payment_json(&purchase.buyer, &charge_id).await;
     assert_eq!(record["status"], "created");
 
-    // Assert: the hold does not run out under the payment, even past its deadline. A hold
-    // placed later expiring shows the supervisor has been past this order's deadline.
-    let unpaid = unpaid.reserve(&app).await;
+    // Assert: the hold does not run out under the payment, even past its deadline. The
+    // unpaid hold expiring shows the supervisor has been past that deadline.
+    run_out_hold(&app, &purchase).await;
     assert!(
         reaches_status(
             &app,
             &unpaid.buyer,
             &unpaid.order_id,
             "cancelled",
-            Duration::from_secs(15)
+            Duration::from_secs(10)
         )
         .await,
-        "the later, unpaid hold expires"
+        "the unpaid hold expires"
     );
     assert_eq!(
         order_status(&app, &purchase.buyer, &purchase.order_id).await,

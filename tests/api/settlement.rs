@@ -2,6 +2,9 @@
 //! time, each order backing off on its own, and past the age at which Stripe forgets an
 //! idempotency key, a lookup by the order id instead of a new PaymentIntent.
 //!
+//! A charge's age is read on the app's clock, which these tests move past the age; the
+//! backoff between calls runs on real time, and the first test measures it as such.
+//!
 //! May depend on the `helpers` harness, the `fake_stripe` test support and the shared
 //! arrangement in `payments`.
 
@@ -17,8 +20,15 @@ use crate::payments::{
     intent_creations, order_status, payment_id, purchase, reaches_status, stripe_app,
 };
 
-/// Longer than any test waits: the fake does the work at once, then answers this late.
+/// Longer than any test waits: the mock answers this late.
 const STRIPE_HANGS: Duration = Duration::from_secs(60);
+
+/// The age past which a charge is looked up instead of asked for again (an hour here; a
+/// day less one hour in production, as Stripe keeps idempotency keys for a day).
+const MAX_AGE_SECS: u64 = 3600;
+
+/// How far the tests move the app's clock to make a charge too old.
+const PAST_MAX_AGE: Duration = Duration::from_secs(MAX_AGE_SECS + 1);
 
 #[actix_web::test]
 async fn settling_against_a_stripe_that_never_answers_keeps_one_call_per_order_and_backs_off() {
@@ -75,20 +85,20 @@ async fn settling_against_a_stripe_that_never_answers_keeps_one_call_per_order_a
 #[actix_web::test]
 async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_from_what_stripe_says()
  {
-    // Arrange: the payment is still processing when the buyer's call ends, and a charge
-    // is too old to ask for again after one second.
+    // Arrange: the payment is still processing when the buyer's call ends.
     let fake = FakeStripe::start().await;
     fake.intent_status("processing");
     let app = stripe_app(&fake, |c| {
         c.stripe_attempts = 1;
         c.payment_retry_ms = 100;
-        c.payment_max_age_secs = 1;
+        c.payment_max_age_secs = MAX_AGE_SECS;
     })
     .await;
     let sale = purchase(&app, serde_json::json!(20)).await;
     payment_id(app.pay(&sale.buyer, &sale.order_id, "tok_visa").await, 202).await;
     let intent = fake.intent_ids()[0].clone();
-    // Act: past the age, Stripe finishes the payment.
+    // Act: the charge grows too old to ask for again; then Stripe finishes the payment.
+    app.advance(PAST_MAX_AGE);
     let looked_up = eventually(Duration::from_secs(10), || async {
         fake.requests()
             .await
@@ -127,18 +137,20 @@ async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_fr
 
 #[actix_web::test]
 async fn a_payment_the_lookup_cannot_settle_is_left_for_a_person_on_metrics() {
-    // Arrange: processing forever, too old after one second.
+    // Arrange: processing forever.
     let fake = FakeStripe::start().await;
     fake.intent_status("processing");
     let app = stripe_app(&fake, |c| {
         c.stripe_attempts = 1;
         c.payment_retry_ms = 100;
-        c.payment_max_age_secs = 1;
+        c.payment_max_age_secs = MAX_AGE_SECS;
     })
     .await;
     let sale = purchase(&app, serde_json::json!(20)).await;
     payment_id(app.pay(&sale.buyer, &sale.order_id, "tok_visa").await, 202).await;
-    // Act and assert
+    // Act: the charge grows too old to ask for again.
+    app.advance(PAST_MAX_AGE);
+    // Assert
     let flagged = eventually(Duration::from_secs(10), || async {
         metric_in(
             &app.metrics_text().await,
