@@ -4,6 +4,8 @@
 //! `read_back` does the HTTP (every user's GET /api/orders, then GET /api/tickets/:id for
 //! every ticket involved); `check` is a pure function of the ledger's facts and what was
 //! read, so its rules are unit-tested without a server. Uses `client` and `ledger` only.
+//! The server's API tests judge their end states with the same `check`
+//! (tests/api/audit.rs), so a rule changed here changes there too.
 //!
 //! The audit assumes the shop is quiet while it reads (the run is over, no other clients,
 //! no hold running out between reading an order and reading its ticket).
