@@ -21,7 +21,7 @@ mod records;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::histogram::Histogram;
 use crate::sync::lock;
@@ -135,6 +135,8 @@ impl Default for Tuning {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// Set when the last handle has gone and sled has let go of the directory.
+    released: Arc<AtomicBool>,
 }
 
 struct Inner {
@@ -189,6 +191,8 @@ fn live_sessions(
 /// a close complete before it returns.
 struct LockRelease {
     lock_file: std::path::PathBuf,
+    /// Set once the lock is free: `Store::close` waits for it.
+    released: Arc<AtomicBool>,
 }
 
 impl Drop for LockRelease {
@@ -202,10 +206,12 @@ impl Drop for LockRelease {
                 Err(_) => true,
             };
             if free {
+                self.released.store(true, Ordering::Release);
                 return;
             }
             if std::time::Instant::now() >= deadline {
                 tracing::warn!(path = %self.lock_file.display(), "The store's lock file is still held after closing");
+                self.released.store(true, Ordering::Release);
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
@@ -286,6 +292,7 @@ impl Store {
             failure: failure.clone(),
         })
         .context("Failed to start the persister thread")?;
+        let released = Arc::new(AtomicBool::new(false));
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -303,8 +310,10 @@ impl Store {
                 // sled keeps its lock on the file `db` inside its directory.
                 _released: LockRelease {
                     lock_file: dir.join("db"),
+                    released: released.clone(),
                 },
             }),
+            released,
         })
     }
 
@@ -358,6 +367,23 @@ impl Store {
             journal.finish(seq);
         }
         Ok(replayed)
+    }
+
+    /// Gives this handle up and waits until every other one has gone as well (a blocking
+    /// read or a password check finishing after the server stopped can hold one) and sled
+    /// has let go of the directory, so that the shop can be opened again at once in the same
+    /// process (the tests' restarts). Gives up after `patience`, saying so.
+    pub async fn close(self, patience: std::time::Duration) {
+        let released = self.released.clone();
+        drop(self);
+        let deadline = std::time::Instant::now() + patience;
+        while !released.load(Ordering::Acquire) {
+            if std::time::Instant::now() >= deadline {
+                tracing::warn!("The store is still in use after the shop stopped");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     /// Commits one event: appends it to the journal and puts its projections in the
