@@ -36,6 +36,11 @@ pub struct Config {
     #[arg(long, env = "TICKETING_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    /// Serve GET /metrics on this address instead of `--addr`, so that it need not be
+    /// public (the public address then answers 404 for it).
+    #[arg(long, env = "TICKETING_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Directory for the store and the generated JWT secret. One process per directory.
     #[arg(long, env = "TICKETING_DATA_DIR", default_value = "./ticketing-data")]
     pub data_dir: PathBuf,

@@ -49,6 +49,8 @@ pub struct Application {
     readiness: Readiness,
     server: actix_web::dev::Server,
     address: SocketAddr,
+    /// `/metrics` on its own address (`--metrics-addr`), when asked for.
+    metrics_server: Option<actix_web::dev::Server>,
     services: Services,
     /// The store, for start-up's replay and the final flush.
     store: Store,
@@ -74,6 +76,13 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .with_context(|| format!("Failed to listen on {}", config.addr))?;
         let address = listener.local_addr()?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .with_context(|| format!("Failed to listen for /metrics on {addr}"))?,
+            ),
+            None => None,
+        };
         data_dir::prepare(&config.data_dir)?;
         let store = Store::open(&config.data_dir.join("db"), config.cache_mb * 1024 * 1024)?;
 
@@ -137,6 +146,23 @@ impl Application {
         });
         let body_timeout = Duration::from_millis(config.body_timeout_ms.max(1));
         let readiness_data = web::Data::new(readiness.clone());
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .configure(http::metrics_route)
+                })
+                .listen(listener)?
+                .workers(1)
+                .disable_signals()
+                .run();
+                Some(server)
+            }
+            None => None,
+        };
+        let public_metrics = metrics_server.is_none();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(readiness_data.clone())
@@ -147,7 +173,12 @@ impl Application {
                 .wrap(middleware::from_fn(http::health::until_ready))
                 .wrap(middleware::from_fn(http::request_id::trace_request))
                 .app_data(state.clone())
-                .configure(http::routes)
+                .configure(|cfg| {
+                    if public_metrics {
+                        http::metrics_route(cfg);
+                    }
+                    http::routes(cfg);
+                })
         })
         .listen(listener)?
         .workers(threads)
@@ -193,10 +224,15 @@ impl Application {
             readiness.clone(),
         ));
 
+        if let Some(addr) = config.metrics_addr {
+            tracing::info!(%addr, "Metrics at /metrics, on this address only");
+        }
+
         Ok(Application {
             readiness,
             server,
             address,
+            metrics_server,
             services,
             store,
             arbiters,
@@ -227,6 +263,10 @@ impl Application {
         let handle = self.server.handle();
         // The server future drives the accept loop and the stop command: keep it polled.
         let mut server = actix_rt::spawn(self.server);
+        let metrics = self.metrics_server.map(|server| {
+            let handle = server.handle();
+            (handle, actix_rt::spawn(server))
+        });
         let readiness = self.readiness.clone();
         let store = self.store.clone();
         // Start-up failed, or a flush did (DESIGN §8: fatal). From the moment the store fails
@@ -255,6 +295,10 @@ impl Application {
                 failure = Some(reason);
             }
         }
+        if let Some((handle, server)) = metrics {
+            handle.stop(true).await;
+            server.await.context("The metrics server task failed")??;
+        }
         if !self.store.has_failed() {
             self.store.durable().await?;
         }
@@ -264,6 +308,10 @@ impl Application {
             // Joining blocks, so wait on the blocking pool; the arbiter thread ends promptly.
             let _ = tokio::task::spawn_blocking(move || arbiter.join()).await;
         }
+        // Returning means the data directory is free to open again.
+        drop(self.services);
+        drop((self._supervisor, self._settler));
+        self.store.close(Duration::from_secs(10)).await;
         match failure {
             Some(reason) => Err(anyhow::anyhow!("The shop stopped: {reason}")),
             None => {

@@ -44,7 +44,7 @@ pub struct AppState {
     pub page_config: page_config::PageConfig,
 }
 
-/// The route table.
+/// The route table (all but `metrics_route`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
@@ -58,7 +58,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/app.css").route(web::get().to(pages::style)))
     .service(resource("/healthz").route(web::get().to(health::healthz)))
     .service(resource("/readyz").route(web::get().to(health::readyz)))
-    .service(resource("/metrics").route(web::get().to(health::metrics)))
     .service(resource("/api/users/signup").route(web::post().to(users::signup)))
     .service(resource("/api/users/signin").route(web::post().to(users::signin)))
     .service(resource("/api/users/signout").route(web::post().to(users::signout)))
@@ -91,6 +90,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/payments/webhook").route(web::post().to(payments::webhook)))
     .service(resource("/api/payments/{id}").route(web::get().to(payments::show)))
     .default_service(web::to(error::not_found));
+}
+
+/// GET /metrics: on the public address by default, or alone on `--metrics-addr`.
+pub fn metrics_route(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/metrics").route(web::get().to(health::metrics)));
 }
 
 /// A resource whose unserved methods answer 405 in the envelope.

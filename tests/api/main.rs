@@ -11,6 +11,7 @@ mod holds;
 mod limits;
 mod loadtest;
 mod loadtest_kit;
+mod operations;
 mod orders;
 mod payments;
 mod payments_recovery;
