@@ -49,6 +49,8 @@ pub struct Application {
     readiness: Readiness,
     server: actix_web::dev::Server,
     address: SocketAddr,
+    /// Tells long streams that the shop stops (`AppState::stopping`).
+    stopping: tokio::sync::watch::Sender<bool>,
     /// `/metrics` on its own address (`--metrics-addr`), when asked for.
     metrics_server: Option<actix_web::dev::Server>,
     services: Services,
@@ -134,6 +136,7 @@ impl Application {
         let expired = store
             .drop_expired_sessions(clock.now())
             .context("Failed to drop expired sessions")?;
+        let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
             services: services.clone(),
             accounts,
@@ -143,6 +146,11 @@ impl Application {
             readiness: readiness.clone(),
             limits: http::limits::RateLimits::from_config(&config),
             page_config: http::page_config::PageConfig::from_config(&config),
+            ticket_feed: http::ticket_events::TicketFeed::new(
+                services.clone(),
+                stopping_seen.clone(),
+            ),
+            stopping: stopping_seen,
         });
         let body_timeout = Duration::from_millis(config.body_timeout_ms.max(1));
         let readiness_data = web::Data::new(readiness.clone());
@@ -232,6 +240,7 @@ impl Application {
             readiness,
             server,
             address,
+            stopping,
             metrics_server,
             services,
             store,
@@ -286,10 +295,13 @@ impl Application {
             result = &mut server => result.context("The HTTP server task failed")??,
             () = shutdown => {
                 tracing::info!("Shutting down: finishing requests in flight");
+                // Streams have no end of their own: end them, or the stop waits for them.
+                let _ = self.stopping.send(true);
                 handle.stop(true).await;
                 server.await.context("The HTTP server task failed")??;
             }
             reason = failed => {
+                let _ = self.stopping.send(true);
                 handle.stop(false).await;
                 server.await.context("The HTTP server task failed")??;
                 failure = Some(reason);

@@ -50,6 +50,21 @@ impl Services {
         blocking(move || store.projections().tickets_of(seller, after, limit)).await
     }
 
+    /// Every ticket change from now on, each with its journal position (the live feed).
+    pub fn ticket_feed(&self) -> tokio::sync::broadcast::Receiver<(u64, Ticket)> {
+        self.store.subscribe_ticket_changes()
+    }
+
+    /// The tickets changed after journal position `after`, as they are now, each with the
+    /// position of its last change, oldest change first: a feed reader's catch-up.
+    pub async fn ticket_changes_after(
+        &self,
+        after: u64,
+    ) -> Result<Vec<(u64, Ticket)>, EntityError> {
+        let store = self.store.clone();
+        blocking(move || store.ticket_changes_after(after)).await
+    }
+
     /// Up to `limit` of a buyer's orders placed after `after`, oldest first.
     pub async fn orders_of(
         &self,

@@ -17,6 +17,7 @@ pub mod pages;
 pub mod paging;
 pub mod payments;
 pub mod request_id;
+pub mod ticket_events;
 pub mod tickets;
 pub mod users;
 
@@ -42,6 +43,10 @@ pub struct AppState {
     pub limits: limits::RateLimits,
     /// What GET /api/config tells the page.
     pub page_config: page_config::PageConfig,
+    /// Turns true when the shop stops, so that long streams (the ticket feed) end.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// The live ticket feed every GET /api/tickets/events reads.
+    pub ticket_feed: ticket_events::TicketFeed,
 }
 
 /// The route table (all but `metrics_route`).
@@ -70,6 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(tickets::list))
             .route(web::post().to(tickets::create)),
     )
+    .service(resource("/api/tickets/events").route(web::get().to(ticket_events::stream)))
     .service(
         resource("/api/tickets/{id}")
             .route(web::get().to(tickets::show))

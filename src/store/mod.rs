@@ -44,6 +44,9 @@ use records::SessionV1;
 /// written instead of misreading it. The first release wrote 1 (and no `meta/format`).
 const FORMAT_VERSION: u64 = 3;
 
+/// Ticket changes the live feed keeps for a slow reader before telling it it lagged.
+const FEED_ROOM: usize = 4096;
+
 /// A storage failure. Every variant is a server fault (HTTP 500); business refusals never
 /// come from here.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +154,13 @@ struct Inner {
     /// Stripe webhook event ids already handled.
     webhooks: sled::Tree,
     committed: [AtomicU64; EventKind::ALL.len()],
+    /// Every ticket change as it commits, with its journal position, for the live feed
+    /// (GET /api/tickets/events). Bounded: a receiver that falls `FEED_ROOM` behind is told
+    /// it lagged and must catch up from the journal (`ticket_changes_after`).
+    feed: tokio::sync::broadcast::Sender<(u64, Ticket)>,
+    /// Held from a ticket event's append to its send while anyone listens, so that the feed
+    /// carries ticket changes in journal order.
+    feed_order: std::sync::Mutex<()>,
     /// `TicketUpdated`s committed since start, by what they were (`TicketChange::ALL` order).
     ticket_changes: [AtomicU64; TicketChange::ALL.len()],
     /// The first flush or write-behind failure, after which nothing is acknowledged.
@@ -304,6 +314,8 @@ impl Store {
                 webhooks,
                 committed: std::array::from_fn(|_| AtomicU64::new(0)),
                 ticket_changes: std::array::from_fn(|_| AtomicU64::new(0)),
+                feed: tokio::sync::broadcast::channel(FEED_ROOM).0,
+                feed_order: std::sync::Mutex::new(()),
                 failure,
                 persister: std::sync::Mutex::new(persister),
                 flusher,
@@ -389,8 +401,16 @@ impl Store {
     /// Commits one event: appends it to the journal and puts its projections in the
     /// overlay. Not yet durable: await `durable` before acknowledging anything.
     pub fn commit(&self, event: &Event, prior: PriorState<'_>) -> Result<Commit, StoreError> {
+        let feed = &self.inner.feed;
+        let listened = event.changes_ticket().is_some() && feed.receiver_count() > 0;
+        let in_order = listened.then(|| lock(&self.inner.feed_order));
         let seq = self.inner.journal.append(event)?;
-        self.inner.projections.apply(event, Some(prior))?;
+        let changed = self.inner.projections.apply(event, Some(prior))?;
+        if let Some(ticket) = changed.filter(|_| listened) {
+            // No receiver left is no error: the feed is for whoever listens.
+            let _ = feed.send((seq, ticket));
+        }
+        drop(in_order);
         if let Some(i) = EventKind::ALL.iter().position(|kind| *kind == event.kind()) {
             self.inner.committed[i].fetch_add(1, Ordering::Relaxed);
         }
@@ -412,6 +432,35 @@ impl Store {
         self.inner.flusher.wait().await?;
         self.inner.overlay.wait_for_room().await;
         Ok(())
+    }
+
+    /// The live feed of ticket changes, from now on (each with its journal position).
+    pub fn subscribe_ticket_changes(&self) -> tokio::sync::broadcast::Receiver<(u64, Ticket)> {
+        self.inner.feed.subscribe()
+    }
+
+    /// Every ticket changed by an event after journal position `after`, as it is now, each
+    /// with the position of the last event that changed it, in that order: how a feed
+    /// reader that lost its connection catches up. Reads the journal from there: blocking.
+    pub fn ticket_changes_after(&self, after: u64) -> Result<Vec<(u64, Ticket)>, StoreError> {
+        let mut last_change: std::collections::HashMap<TicketId, u64> = Default::default();
+        for entry in self.inner.journal.read_from(after.saturating_add(1)) {
+            let (seq, event) = entry?;
+            if let Some(id) = event.changes_ticket() {
+                last_change.insert(id, seq);
+            }
+        }
+        let mut changes: Vec<(u64, TicketId)> =
+            last_change.into_iter().map(|(id, seq)| (seq, id)).collect();
+        changes.sort_unstable();
+        let projections = &self.inner.projections;
+        let mut tickets = Vec::with_capacity(changes.len());
+        for (seq, id) in changes {
+            if let Some(ticket) = projections.ticket(id)? {
+                tickets.push((seq, ticket));
+            }
+        }
+        Ok(tickets)
     }
 
     /// Ticket changes committed since this process started: edits, releases and sales.

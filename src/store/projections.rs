@@ -183,6 +183,8 @@ impl Projections {
     /// Puts the effects of one event into the overlay and the indexes. `live` is `Some`
     /// when the event is being committed now, `None` in replay.
     ///
+    /// Returns the ticket's new snapshot when the event changed one (for the ticket feed).
+    ///
     /// A live commit reads no prior state it can know otherwise: an entity the event creates
     /// has an id made for it a moment ago, and the committing actor passes the state it
     /// holds of its own entity. Snapshots go into the overlay before the indexes change, so
@@ -191,7 +193,7 @@ impl Projections {
         &self,
         event: &Event,
         live: Option<PriorState<'_>>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Ticket>, StoreError> {
         let view = self.overlay.view();
         let mut writes = Vec::with_capacity(2);
         let mut user_change = None;
@@ -258,7 +260,7 @@ impl Projections {
                 indexes.order_changed(old.as_ref(), new);
             }
         }
-        Ok(())
+        Ok(ticket_change.map(|(_, new)| new))
     }
 
     // ----- reads -----

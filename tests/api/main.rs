@@ -23,6 +23,7 @@ mod sellers;
 mod settlement;
 mod soak;
 mod stripe_gateway;
+mod ticket_events;
 mod tickets;
 mod users;
 mod webhook;

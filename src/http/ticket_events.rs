@@ -1,0 +1,306 @@
+//! GET /api/tickets/events: every ticket change as server-sent events (DESIGN §4), so a page
+//! shows the listing live.
+//!
+//! Each change is one `ticket` event, `{id, title, price, version, available}`, whose `id:`
+//! is the journal position of the change. A client that reconnects with `Last-Event-ID`
+//! first gets every ticket changed since, as it is now (read from the journal), then the
+//! live feed; changes the catch-up already showed are skipped. The live feed is bounded: a
+//! reader that falls too far behind is disconnected and catches up the same way, so no
+//! reader can make the shop hold more for it. Streams end when the shop stops.
+//!
+//! Changes are sent as they commit, a moment before the flush that makes them durable.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use super::AppState;
+use super::error::ApiError;
+use super::tickets::price_number;
+use crate::actors::Services;
+use crate::sync::lock;
+use domain::ticket::Ticket;
+
+/// How often an idle stream sends a comment, so that proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long a reader lets changes gather before it writes them, in one chunk: a reader
+/// wakes at most this often however fast tickets change.
+const GATHER: Duration = Duration::from_millis(100);
+/// Changes the shared feed keeps for a slow reader before ending its stream.
+const FEED_ROOM: usize = 8192;
+
+#[derive(Serialize)]
+struct TicketNews<'a> {
+    id: String,
+    title: &'a str,
+    price: f64,
+    version: u64,
+    available: bool,
+}
+
+fn frame(position: u64, ticket: &Ticket) -> Bytes {
+    let news = TicketNews {
+        id: ticket.id.to_string(),
+        title: ticket.title.as_str(),
+        price: price_number(ticket.price),
+        version: ticket.version.get(),
+        available: ticket.is_for_sale(),
+    };
+    let data = serde_json::to_string(&news).unwrap_or_default();
+    Bytes::from(format!("id: {position}\nevent: ticket\ndata: {data}\n\n"))
+}
+
+/// The feed every reader shares: each change is rendered once, by one task, however many
+/// read it. The task runs only while someone reads, so a shop nobody watches pays nothing
+/// for the feed (the store sends changes only while it has a subscriber).
+#[derive(Clone)]
+pub struct TicketFeed {
+    inner: Arc<FeedInner>,
+}
+
+struct FeedInner {
+    rendered: broadcast::Sender<(u64, Bytes)>,
+    /// Whether the rendering task runs; changed only with this lock held.
+    running: Mutex<bool>,
+    services: Services,
+    stopping: watch::Receiver<bool>,
+}
+
+impl TicketFeed {
+    pub fn new(services: Services, stopping: watch::Receiver<bool>) -> TicketFeed {
+        TicketFeed {
+            inner: Arc::new(FeedInner {
+                rendered: broadcast::channel(FEED_ROOM).0,
+                running: Mutex::new(false),
+                services,
+                stopping,
+            }),
+        }
+    }
+
+    /// A receiver of every change from now on, rendered; starts the rendering task (already
+    /// subscribed to the store when this returns) if it is not running.
+    fn subscribe(&self) -> broadcast::Receiver<(u64, Bytes)> {
+        let mut running = lock(&self.inner.running);
+        let receiver = self.inner.rendered.subscribe();
+        if !*running {
+            *running = true;
+            let changes = self.inner.services.ticket_feed();
+            actix_rt::spawn(self.clone().render(changes));
+        }
+        receiver
+    }
+
+    async fn render(self, mut changes: broadcast::Receiver<(u64, Ticket)>) {
+        let mut stopping = self.inner.stopping.clone();
+        loop {
+            let change = tokio::select! {
+                _ = stopping.changed() => break,
+                change = changes.recv() => change,
+            };
+            let mut running = lock(&self.inner.running);
+            if self.inner.rendered.receiver_count() == 0 {
+                *running = false;
+                return;
+            }
+            drop(running);
+            match change {
+                Ok((position, ticket)) => {
+                    let _ = self
+                        .inner
+                        .rendered
+                        .send((position, frame(position, &ticket)));
+                }
+                // Changes were lost to this task: every reader must catch up from the
+                // journal, so end every stream (each reconnects with its Last-Event-ID).
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    tracing::warn!("The ticket feed fell behind; its readers reconnect");
+                    running = lock(&self.inner.running);
+                    *running = false;
+                    drop(running);
+                    return;
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+        *lock(&self.inner.running) = false;
+    }
+}
+
+/// One reader's stream: the catch-up first, then the live feed after `seen`.
+struct Reader {
+    catch_up: VecDeque<(u64, Ticket)>,
+    live: broadcast::Receiver<(u64, Bytes)>,
+    /// The last journal position this reader was sent.
+    seen: u64,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Reader {
+    /// The next bytes to send, or `None` to end the stream (the shop stops, or this reader
+    /// lagged: it reconnects and catches up from the journal).
+    async fn next(&mut self) -> Option<Bytes> {
+        if let Some((position, ticket)) = self.catch_up.pop_front() {
+            self.seen = self.seen.max(position);
+            return Some(frame(position, &ticket));
+        }
+        loop {
+            if *self.stopping.borrow() {
+                return None;
+            }
+            let first = tokio::select! {
+                _ = self.stopping.changed() => return None,
+                received = self.live.recv() => received,
+                () = tokio::time::sleep(KEEP_ALIVE) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+            };
+            let mut chunk = Vec::new();
+            if !self.take(first, &mut chunk) {
+                return None;
+            }
+            // Let the changes of the next moment join this one: one write, one wake-up.
+            tokio::time::sleep(GATHER).await;
+            loop {
+                match self.live.try_recv() {
+                    Err(broadcast::error::TryRecvError::Empty) => break,
+                    Ok(change) => {
+                        if !self.take(Ok(change), &mut chunk) {
+                            return None;
+                        }
+                    }
+                    Err(
+                        broadcast::error::TryRecvError::Lagged(_)
+                        | broadcast::error::TryRecvError::Closed,
+                    ) => return None,
+                }
+            }
+            if !chunk.is_empty() {
+                return Some(Bytes::from(chunk));
+            }
+        }
+    }
+
+    /// Adds a received change to `chunk` unless this reader has seen it; false when the
+    /// stream must end (lagged, or the feed closed).
+    fn take(
+        &mut self,
+        received: Result<(u64, Bytes), broadcast::error::RecvError>,
+        chunk: &mut Vec<u8>,
+    ) -> bool {
+        match received {
+            Ok((position, _)) if position <= self.seen => true,
+            Ok((position, bytes)) => {
+                self.seen = position;
+                chunk.extend_from_slice(&bytes);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+pub async fn stream(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    // Subscribe before reading the journal, so nothing committed in between is missed.
+    let live = state.ticket_feed.subscribe();
+    let resume_after = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    let catch_up = match resume_after {
+        Some(after) => state.services.ticket_changes_after(after).await?,
+        None => Vec::new(),
+    };
+    let reader = Reader {
+        seen: resume_after.unwrap_or(0),
+        catch_up: catch_up.into(),
+        live,
+        stopping: state.stopping.clone(),
+    };
+    let body = futures::stream::unfold(reader, |mut reader| async move {
+        let bytes = reader.next().await?;
+        Some((Ok::<_, actix_web::Error>(bytes), reader))
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/event-stream"))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .streaming(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::ids::{RawId, TicketId, UserId};
+    use domain::money::Price;
+    use domain::ticket::{self, Title};
+
+    fn ticket(n: u64) -> Ticket {
+        ticket::listed(&ticket::created(
+            TicketId::new(RawId::from_parts(10, n)),
+            UserId::new(RawId::from_parts(1, 1)),
+            Title::parse("Gig").expect("a title"),
+            Price::from_cents(2000).expect("a price"),
+        ))
+    }
+
+    fn reader(
+        catch_up: Vec<(u64, Ticket)>,
+        seen: u64,
+        room: usize,
+    ) -> (Reader, broadcast::Sender<(u64, Bytes)>, watch::Sender<bool>) {
+        let (feed, live) = broadcast::channel(room);
+        let (stop, stopping) = watch::channel(false);
+        let reader = Reader {
+            catch_up: catch_up.into(),
+            live,
+            seen,
+            stopping,
+        };
+        (reader, feed, stop)
+    }
+
+    fn position_of(bytes: &Bytes) -> u64 {
+        let text = std::str::from_utf8(bytes).expect("UTF-8");
+        let id = text.lines().next().and_then(|l| l.strip_prefix("id: "));
+        id.expect("an id line").parse().expect("a number")
+    }
+
+    #[tokio::test]
+    async fn the_catch_up_comes_first_and_the_live_feed_skips_what_it_showed() {
+        let (mut reader, feed, _stop) = reader(vec![(5, ticket(1)), (7, ticket(2))], 3, 8);
+        for position in [6, 7, 8] {
+            feed.send((position, frame(position, &ticket(3))))
+                .expect("a receiver");
+        }
+        let mut positions = Vec::new();
+        for _ in 0..3 {
+            positions.push(position_of(&reader.next().await.expect("more")));
+        }
+        assert_eq!(positions, vec![5, 7, 8]);
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_falls_behind_the_feed_is_ended_to_catch_up_from_the_journal() {
+        let (mut reader, feed, _stop) = reader(Vec::new(), 0, 2);
+        for position in 1..=5 {
+            feed.send((position, frame(position, &ticket(position))))
+                .expect("a receiver");
+        }
+        assert_eq!(reader.next().await, None, "lagged: ended, not buffered");
+    }
+
+    #[tokio::test]
+    async fn a_stopping_shop_ends_the_stream() {
+        let (mut reader, _feed, stop) = reader(Vec::new(), 0, 2);
+        stop.send(true).expect("a receiver");
+        assert_eq!(reader.next().await, None);
+    }
+}
