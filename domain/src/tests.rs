@@ -85,6 +85,18 @@ fn reserved(n: u64) -> Event {
     check_reserve(&[listed()], reserve(n, buyer())).expect("a listed ticket can be reserved")
 }
 
+/// The sale of a ticket reserved by order `n` (`reserved(n)`).
+fn marked_sold(n: u64) -> Event {
+    check_ticket(
+        &[listed(), reserved(n)],
+        TicketCommand::MarkSold {
+            order_id: order_id(n),
+        },
+    )
+    .expect("the holder may mark it sold")
+    .expect("a sale is an event")
+}
+
 #[test]
 fn prices_are_parsed_to_cents_without_floats() {
     assert_eq!(price("19.99").cents(), 1999);
@@ -371,14 +383,7 @@ fn a_ticket_shows_its_seller_whether_it_is_for_sale_held_or_sold() {
         fold_ticket(&[listed(), reserved(1)]).status(),
         TicketStatus::Held
     );
-    let sold = check_ticket(
-        &[listed(), reserved(1)],
-        TicketCommand::MarkSold {
-            order_id: order_id(1),
-        },
-    )
-    .expect("holder may mark sold")
-    .expect("event");
+    let sold = marked_sold(1);
     assert_eq!(
         fold_ticket(&[listed(), reserved(1), sold]).status(),
         TicketStatus::Sold
@@ -387,14 +392,7 @@ fn a_ticket_shows_its_seller_whether_it_is_for_sale_held_or_sold() {
 
 #[test]
 fn a_sold_ticket_is_never_released() {
-    let sold = check_ticket(
-        &[listed(), reserved(1)],
-        TicketCommand::MarkSold {
-            order_id: order_id(1),
-        },
-    )
-    .expect("holder may mark sold")
-    .expect("event");
+    let sold = marked_sold(1);
     let given = [listed(), reserved(1), sold];
     assert_eq!(
         check_ticket(
