@@ -10,6 +10,14 @@ use domain::ids::{OrderId, TicketId, UserId};
 use domain::order::Order;
 use domain::ticket::Ticket;
 
+/// One page of the ticket feed's catch-up: tickets as they are now, each with the journal
+/// position of its last change in the page, oldest first; and the last position the page
+/// read, `None` at the end of the journal.
+pub struct FeedPage {
+    pub changes: Vec<(u64, Ticket)>,
+    pub read_to: Option<u64>,
+}
+
 impl Services {
     /// A ticket anyone may read: a withdrawn one is gone (its seller still sees it in
     /// `tickets_of`).
@@ -55,14 +63,16 @@ impl Services {
         self.store.subscribe_ticket_changes()
     }
 
-    /// The tickets changed after journal position `after`, as they are now, each with the
-    /// position of its last change, oldest change first: a feed reader's catch-up.
+    /// One page of a feed reader's catch-up from the journal (`Store::ticket_changes_after`).
     pub async fn ticket_changes_after(
         &self,
         after: u64,
-    ) -> Result<Vec<(u64, Ticket)>, EntityError> {
+        events: usize,
+    ) -> Result<FeedPage, EntityError> {
         let store = self.store.clone();
-        blocking(move || store.ticket_changes_after(after)).await
+        let (changes, read_to) =
+            blocking(move || store.ticket_changes_after(after, events)).await?;
+        Ok(FeedPage { changes, read_to })
     }
 
     /// Up to `limit` of a buyer's orders placed after `after`, oldest first.

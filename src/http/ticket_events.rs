@@ -3,10 +3,14 @@
 //!
 //! Each change is one `ticket` event, `{id, title, price, version, available}`, whose `id:`
 //! is the journal position of the change. A client that reconnects with `Last-Event-ID`
-//! first gets every ticket changed since, as it is now (read from the journal), then the
-//! live feed; changes the catch-up already showed are skipped. The live feed is bounded: a
-//! reader that falls too far behind is disconnected and catches up the same way, so no
-//! reader can make the shop hold more for it. Streams end when the shop stops.
+//! first gets every ticket changed since, as it is now (read from the journal a page of
+//! events at a time, so a reader far behind holds one page), then the live feed; changes the
+//! catch-up already showed are skipped. The live feed is bounded: a reader that falls too
+//! far behind is disconnected and catches up the same way, so no reader can make the shop
+//! hold more for it. Streams end when the shop stops.
+//!
+//! Cost (docs/BENCHMARKS.md, "The live ticket feed"): every change goes to every reader, so
+//! the bytes sent grow with changes × readers, on the reservations' core.
 //!
 //! Changes are sent as they commit, a moment before the flush that makes them durable.
 
@@ -24,6 +28,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::tickets::price_number;
 use crate::actors::Services;
+use crate::actors::queries::FeedPage;
 use crate::sync::lock;
 use domain::ticket::Ticket;
 
@@ -133,9 +138,24 @@ impl TicketFeed {
     }
 }
 
+/// Journal events a catch-up reads per page: what one reader may hold of it at a time.
+const CATCH_UP_PAGE: usize = 1024;
+
+/// Loads the catch-up page after a journal position (`Services::ticket_changes_after`).
+type PageLoader =
+    Box<dyn Fn(u64) -> futures::future::BoxFuture<'static, Result<FeedPage, ApiError>> + Send>;
+
+/// A reconnected reader's way through the journal, one page at a time.
+struct CatchUp {
+    page: VecDeque<(u64, Ticket)>,
+    /// The last journal position read so far: shown in full once `page` is empty.
+    read_to: u64,
+    load: PageLoader,
+}
+
 /// One reader's stream: the catch-up first, then the live feed after `seen`.
 struct Reader {
-    catch_up: VecDeque<(u64, Ticket)>,
+    catch_up: Option<CatchUp>,
     live: broadcast::Receiver<(u64, Bytes)>,
     /// The last journal position this reader was sent.
     seen: u64,
@@ -146,9 +166,27 @@ impl Reader {
     /// The next bytes to send, or `None` to end the stream (the shop stops, or this reader
     /// lagged: it reconnects and catches up from the journal).
     async fn next(&mut self) -> Option<Bytes> {
-        if let Some((position, ticket)) = self.catch_up.pop_front() {
-            self.seen = self.seen.max(position);
-            return Some(frame(position, &ticket));
+        while let Some(catch_up) = &mut self.catch_up {
+            if let Some((position, ticket)) = catch_up.page.pop_front() {
+                self.seen = self.seen.max(position);
+                return Some(frame(position, &ticket));
+            }
+            // Everything up to `read_to` has been shown: the live feed need not repeat it.
+            self.seen = self.seen.max(catch_up.read_to);
+            match (catch_up.load)(catch_up.read_to).await {
+                Ok(FeedPage {
+                    changes,
+                    read_to: Some(read_to),
+                }) => {
+                    catch_up.page = changes.into();
+                    catch_up.read_to = read_to;
+                }
+                Ok(FeedPage { read_to: None, .. }) => self.catch_up = None,
+                Err(error) => {
+                    tracing::warn!(%error, "A ticket feed reader's catch-up failed");
+                    return None;
+                }
+            }
         }
         loop {
             if *self.stopping.borrow() {
@@ -215,13 +253,24 @@ pub async fn stream(
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<u64>().ok());
-    let catch_up = match resume_after {
-        Some(after) => state.services.ticket_changes_after(after).await?,
-        None => Vec::new(),
-    };
+    let catch_up = resume_after.map(|after| {
+        let services = state.services.clone();
+        let load: PageLoader = Box::new(move |after| {
+            let services = services.clone();
+            Box::pin(async move {
+                let page = services.ticket_changes_after(after, CATCH_UP_PAGE).await?;
+                Ok(page)
+            })
+        });
+        CatchUp {
+            page: VecDeque::new(),
+            read_to: after,
+            load,
+        }
+    });
     let reader = Reader {
         seen: resume_after.unwrap_or(0),
-        catch_up: catch_up.into(),
+        catch_up,
         live,
         stopping: state.stopping.clone(),
     };
@@ -258,8 +307,30 @@ mod tests {
     ) -> (Reader, broadcast::Sender<(u64, Bytes)>, watch::Sender<bool>) {
         let (feed, live) = broadcast::channel(room);
         let (stop, stopping) = watch::channel(false);
+        // The catch-up as one page, then the end of the journal.
+        let read_to = catch_up.last().map_or(seen, |(position, _)| *position);
+        let page = std::sync::Mutex::new(Some(catch_up));
+        let load: PageLoader = Box::new(move |_| {
+            let page = lock(&page).take();
+            Box::pin(async move {
+                Ok(match page {
+                    Some(changes) => FeedPage {
+                        changes,
+                        read_to: Some(read_to),
+                    },
+                    None => FeedPage {
+                        changes: Vec::new(),
+                        read_to: None,
+                    },
+                })
+            })
+        });
         let reader = Reader {
-            catch_up: catch_up.into(),
+            catch_up: Some(CatchUp {
+                page: VecDeque::new(),
+                read_to: seen,
+                load,
+            }),
             live,
             seen,
             stopping,

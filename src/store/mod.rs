@@ -44,6 +44,9 @@ use records::SessionV1;
 /// written instead of misreading it. The first release wrote 1 (and no `meta/format`).
 const FORMAT_VERSION: u64 = 3;
 
+/// Tickets with the journal position of a change to each.
+pub type ChangedTickets = Vec<(u64, Ticket)>;
+
 /// Ticket changes the live feed keeps for a slow reader before telling it it lagged.
 const FEED_ROOM: usize = 4096;
 
@@ -439,13 +442,26 @@ impl Store {
         self.inner.feed.subscribe()
     }
 
-    /// Every ticket changed by an event after journal position `after`, as it is now, each
-    /// with the position of the last event that changed it, in that order: how a feed
-    /// reader that lost its connection catches up. Reads the journal from there: blocking.
-    pub fn ticket_changes_after(&self, after: u64) -> Result<Vec<(u64, Ticket)>, StoreError> {
+    /// One page of a feed reader's catch-up: the tickets changed by the next `events` journal
+    /// events after position `after`, each as it is now and with the position of its last
+    /// change in the page, in that order; and the last position the page read (`None` when
+    /// it read nothing). Memory is bound by the page, however far behind the reader is.
+    /// Reads the journal: blocking.
+    pub fn ticket_changes_after(
+        &self,
+        after: u64,
+        events: usize,
+    ) -> Result<(ChangedTickets, Option<u64>), StoreError> {
         let mut last_change: std::collections::HashMap<TicketId, u64> = Default::default();
-        for entry in self.inner.journal.read_from(after.saturating_add(1)) {
+        let mut read_to = None;
+        for entry in self
+            .inner
+            .journal
+            .read_from(after.saturating_add(1))
+            .take(events)
+        {
             let (seq, event) = entry?;
+            read_to = Some(seq);
             if let Some(id) = event.changes_ticket() {
                 last_change.insert(id, seq);
             }
@@ -460,7 +476,7 @@ impl Store {
                 tickets.push((seq, ticket));
             }
         }
-        Ok(tickets)
+        Ok((tickets, read_to))
     }
 
     /// Ticket changes committed since this process started: edits, releases and sales.

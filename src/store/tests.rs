@@ -502,3 +502,43 @@ fn an_unreadable_snapshot_is_an_error_naming_its_tree_and_key() {
     assert!(message.contains("tickets"), "{message}");
     assert!(message.contains(&ticket_id.to_string()), "{message}");
 }
+
+#[test]
+fn a_feed_catch_up_pages_through_the_journal_each_ticket_once_a_page_as_it_is_now() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = open(&dir);
+    // Ticket 2 listed (the reader saw this), then ticket 3, then ticket 1 listed and reserved.
+    let seen = store
+        .commit(&ticket_created(2), PriorState::Unknown)
+        .expect("commit");
+    let after = seen.seq;
+    seen.finish();
+    store
+        .commit(&ticket_created(3), PriorState::Unknown)
+        .expect("commit")
+        .finish();
+    let (first, _, _) = list_and_reserve(&store);
+    let third = TicketId::new(RawId::from_parts(10, 3));
+    let changes = |after, events| store.ticket_changes_after(after, events).expect("reads");
+    let ids = |page: &ChangedTickets| page.iter().map(|(_, t)| t.id).collect::<Vec<_>>();
+
+    // Two events a page: ticket 3 and ticket 1's listing; then ticket 1's reservation; then
+    // the end of the journal. Each ticket as it is now, whichever change the page read.
+    let (page, read_to) = changes(after, 2);
+    assert_eq!(ids(&page), vec![third, first]);
+    assert!(page[1].1.order_id.is_some(), "ticket 1 as it is now: held");
+    let read_to = read_to.expect("read something");
+    assert_eq!(
+        read_to, page[1].0,
+        "the page ends at the last change it read"
+    );
+    let (page, next) = changes(read_to, 2);
+    assert_eq!(
+        ids(&page),
+        vec![first],
+        "ticket 1 again, at its later change"
+    );
+    let next = next.expect("read something");
+    assert_eq!(page[0].0, next);
+    assert_eq!(changes(next, 2), (Vec::new(), None), "the end");
+}
