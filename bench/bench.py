@@ -25,6 +25,10 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
     bench/bench.py storage        # the store alone committing reservations, against sled
                                   # doing the same writes and the journal insert alone
                                   # (needs `cargo build --release --example commit_bench`)
+    bench/bench.py feed           # reservations at 256 connections with no reader of the live
+                                  # ticket feed against --streams 1000 readers (alternating
+                                  # rounds, bench/feed_client.py on the load core), then with
+                                  # 1,000 paused readers: RSS, streams ended, catch-up
     bench/bench.py disk           # bytes per ticket, reservation and payment: the journal's
                                   # records, the snapshots and the directory on disk, after
                                   # clean stops (--tickets 200000 --payments 20000; needs
@@ -109,6 +113,12 @@ class Server:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
+
+    def cpu_seconds(self):
+        """CPU time the server has used, all of its threads: (user, system)."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
     def terminate(self):
         """Stops the server gracefully, keeping its data directory."""
@@ -664,10 +674,215 @@ def disk(args):
               f"db on disk +{per(a_alloc - b_alloc):,.0f} B allocated, +{per(a_app - b_app):,.0f} B apparent")
 
 
+class FeedReaders:
+    """bench/feed_client.py pinned to LOAD_CORE (beside wrk): `streams` open readers of
+    GET /api/tickets/events, or paused ones; `command` talks to it (see its docstring)."""
+
+    def __init__(self, server, streams, paused=False):
+        command = ["taskset", "-c", LOAD_CORE, sys.executable, os.path.join(HERE, "feed_client.py"),
+                   "--url", server.base, "--streams", str(streams),
+                   "--paused" if paused else "--resume"]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.opened = self.answer()
+        if self.opened["opened"] != streams:
+            self.process.kill()
+            raise RuntimeError(f"opened {self.opened['opened']} of {streams} streams: {self.opened}")
+
+    def answer(self):
+        text = self.process.stdout.readline()
+        if not text:
+            raise RuntimeError("feed_client.py ended early")
+        return json.loads(text)
+
+    def command(self, text):
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+        return self.answer()
+
+    def stop(self):
+        summary = self.command("stop")
+        self.process.wait(timeout=60)
+        return summary
+
+
+def tcp_buffers_mb():
+    """What every TCP socket on this machine holds in kernel buffers (/proc/net/sockstat)."""
+    with open("/proc/net/sockstat") as stat:
+        for text in stat:
+            if text.startswith("TCP:"):
+                fields = text.split()
+                return int(fields[fields.index("mem") + 1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    raise RuntimeError("no TCP line")
+
+
+def raise_fd_limit(needed):
+    """The server and the readers inherit this process's limit on open files."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        new = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        print(f"raised the open-file limit from {soft} to {new}", file=sys.stderr)
+
+
+def feed(args):
+    """Issue 15: reservations at 256 connections with no reader of the live ticket feed, and
+    with --streams readers of GET /api/tickets/events open and reading (bench/feed_client.py
+    on the load core, beside wrk; a stream the server ends is resumed with Last-Event-ID),
+    the two in alternating order over --rounds rounds, each load on a fresh server with
+    --tickets listed; then the same load with --streams readers that never read, with the
+    server's RSS before, during and after, how many of those streams the server ended once
+    they read again, and what resuming costs."""
+    raise_fd_limit(args.streams * 2 + 1024)
+
+    def fresh():
+        os.sync()
+        server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb))
+        seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
+        created, took = create_tickets(server, seller, args.tickets)
+        print(f"listed {created:,} tickets in {took:.1f} s", file=sys.stderr)
+        return server, buyer, tickets_for_sale(server)
+
+    def load(server, buyer, ids):
+        user, system = server.cpu_seconds()
+        result = reserve_all(server, buyer, ids, 256, duration=args.seconds)
+        user_after, system_after = server.cpu_seconds()
+        result["server_cpu"] = (user_after - user + system_after - system) / result["seconds"]
+        result["server_sys"] = (system_after - system) / result["seconds"]
+        return result
+
+    cpu = lambda r: f"{r['server_cpu']:.0%} ({r['server_sys']:.0%} kernel)"
+
+    won = lambda r: r["statuses"].get(201, 0) / r["seconds"]
+    runs = {"none": [], "reading": []}
+    health = None
+    print(f"| load (256 conns, {args.seconds} s, distinct tickets), round | reservations/s | p50 ms "
+          f"| p90 ms | p99 ms | server CPU | events per stream, min / median / max, of changes "
+          f"| MB per stream | streams ended, resumed | readers' CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for number in range(1, args.rounds + 1):
+        for kind in ("none", "reading") if number % 2 else ("reading", "none"):
+            server, buyer, ids = fresh()
+            try:
+                if health is None:
+                    health = run_wrk(server, None, 256, args.seconds, path="/healthz")
+                readers = FeedReaders(server, args.streams) if kind == "reading" else None
+                try:
+                    if readers:
+                        time.sleep(1)
+                    before = committed(server, "OrderCreated")
+                    result = load(server, buyer, ids)
+                    if readers:
+                        # What is still gathered or in the buffers reaches the readers.
+                        time.sleep(1)
+                finally:
+                    summary = readers.stop() if readers else None
+                changes = int(committed(server, "OrderCreated") - before)
+                rss = server.rss_mb()
+            finally:
+                server.stop()
+            runs[kind].append(result)
+            if summary:
+                each = summary["events_per_stream"]
+                streams = (f"{each[0]:,} / {each[len(each) // 2]:,} / {each[-1]:,} "
+                           f"of {changes:,} | "
+                           f"{summary['bytes'] / len(each) / 1e6:.1f} | "
+                           f"{summary['ended_by_server']:,}, {summary['reconnects']:,} | "
+                           f"{summary['cpu_s'] / summary['seconds']:.0%} |")
+                name = f"{args.streams:,} streams reading, round {number}"
+            else:
+                streams = "- | - | - | - |"
+                name = f"no stream, round {number}"
+            print(f"| {name} | {won(result):,.0f} | {result.get('p50', 0):.2f} | "
+                  f"{result.get('p90', 0):.2f} | {result.get('p99', 0):.2f} | "
+                  f"{cpu(result)} | {streams}", flush=True)
+            print(f"  RSS at the end {rss:.0f} MB", file=sys.stderr)
+    medians = {kind: sorted(results, key=won)[len(results) // 2] for kind, results in runs.items()}
+    print()
+    print(f"GET /healthz, 256 conns (before): {health['rps']:,.0f} requests/s, "
+          f"p50 {health['p50']:.2f} ms, p99 {health['p99']:.2f} ms")
+    for kind, median in medians.items():
+        print(f"median, {'no stream' if kind == 'none' else f'{args.streams:,} streams reading'}: "
+              f"{won(median):,.0f} reservations/s ({won(median) / health['rps']:.0%} of /healthz), "
+              f"p99 {median.get('p99', 0):.1f} ms")
+    ratio = won(medians["reading"]) / won(medians["none"])
+    print(f"ratio (reading / none): {ratio:.2f} (issue 15: >= 0.90)")
+
+    # (c) Paused readers: they read their response head and then nothing.
+    server, buyer, ids = fresh()
+    try:
+        rss = {"listed": (server.rss_mb(), tcp_buffers_mb())}
+        readers = FeedReaders(server, args.streams, paused=True)
+        try:
+            time.sleep(1)
+            rss["streams open"] = (server.rss_mb(), tcp_buffers_mb())
+            peak, stop = {"rss": 0.0, "tcp": 0.0}, threading.Event()
+
+            def sample():
+                while not stop.wait(0.25):
+                    peak["rss"] = max(peak["rss"], server.rss_mb())
+                    peak["tcp"] = max(peak["tcp"], tcp_buffers_mb())
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            result = load(server, buyer, ids)
+            stop.set()
+            sampler.join()
+            rss["peak during the load"] = (peak["rss"], peak["tcp"])
+            rss["after the load"] = (server.rss_mb(), tcp_buffers_mb())
+            time.sleep(5)
+            rss["5 s later, streams still paused"] = (server.rss_mb(), tcp_buffers_mb())
+            drained = readers.command("drain")
+            rss["after the readers read again"] = (server.rss_mb(), tcp_buffers_mb())
+            resumes = []
+            for count in args.resume_sample:
+                peak["rss"], peak["tcp"], stop = 0.0, 0.0, threading.Event()
+                sampler = threading.Thread(target=sample, daemon=True)
+                sampler.start()
+                resumed = readers.command(f"resume {count}")
+                stop.set()
+                sampler.join()
+                resumes.append(resumed)
+                rss[f"peak while {resumed['resumed']} of them resume at once (catch-up)"] = (peak["rss"], peak["tcp"])
+            summary = readers.stop()
+        finally:
+            if readers.process.poll() is None:
+                readers.process.kill()
+        time.sleep(2)
+        rss["streams closed"] = (server.rss_mb(), tcp_buffers_mb())
+        health_after = run_wrk(server, None, 256, args.seconds, path="/healthz")
+    finally:
+        server.stop()
+    print()
+    print(f"| {args.streams:,} streams paused (never read) | reservations/s | p50 ms | p90 ms | p99 ms | server CPU |")
+    print("|---|---|---|---|---|---|")
+    print(f"| during the load | {won(result):,.0f} | {result.get('p50', 0):.2f} | {result.get('p90', 0):.2f} | "
+          f"{result.get('p99', 0):.2f} | {cpu(result)} |")
+    print()
+    print("| paused streams | server RSS | kernel TCP buffers, whole machine |")
+    print("|---|---|---|")
+    for name, (value, tcp) in rss.items():
+        print(f"| {name} | {value:.0f} MB | {tcp:.0f} MB |")
+    each = drained["bytes_per_stream"]
+    print()
+    print(f"paused streams: {result['statuses'].get(201, 0):,} reservations committed while they were "
+          f"paused; once they read again (after {drained['drained_s']} s of reading) the server had "
+          f"ended {drained['ended_by_server']:,} of {args.streams:,} ({drained['still_open']:,} still open); "
+          f"each had received {each[0] / 1e3:,.0f} / {each[len(each) // 2] / 1e3:,.0f} / {each[-1] / 1e3:,.0f} kB "
+          f"(min / median / max), {drained['events'] / args.streams:,.0f} events on average")
+    for resumed in resumes:
+        if resumed["resumed"]:
+            caught = resumed["events"]
+            print(f"resumed {resumed['resumed']} of the ended streams with Last-Event-ID at once: {resumed['ok']} "
+                  f"answered 200, catch-up of {min(caught):,} to {max(caught):,} events each "
+                  f"({resumed['bytes'] / resumed['resumed'] / 1e6:.1f} MB each), read in {resumed['read_s']} s")
+    print(f"GET /healthz, 256 conns (after): {health_after['rps']:,.0f} requests/s, "
+          f"p50 {health_after['p50']:.2f} ms, p99 {health_after['p99']:.2f} ms")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage", "sustained",
-                                             "startup", "onsale", "disk"])
+                                             "startup", "onsale", "disk", "feed"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
     parser.add_argument("--tickets", type=int, default=None, help="default 300,000; 500 for onsale")
     parser.add_argument("--holds", type=int, default=100_000)
@@ -682,7 +897,11 @@ def main():
     parser.add_argument("--listing-only", action="store_true",
                         help="memory: stop after the listed tickets (skip the holds)")
     parser.add_argument("--baseline", help="ab: the other build to compare with")
-    parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build")
+    parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build; feed: rounds of each load")
+    parser.add_argument("--streams", type=int, default=1000, help="feed: readers of the live ticket feed")
+    parser.add_argument("--resume-sample", type=lambda text: [int(n) for n in text.split(",")], default=[10, 100],
+                        help="feed: how many of the paused streams the server ended then resume at once "
+                             "(catch-up), one try per number (default 10,100)")
     parser.add_argument("--payments", type=int, default=20_000, help="disk: orders to pay")
     parser.add_argument("--buyers", type=int, default=5000, help="onsale: buyers arriving at the start")
     parser.add_argument("--ramp", type=float, default=1.0, help="onsale: seconds over which they arrive")
@@ -694,7 +913,7 @@ def main():
         args.tickets = 500 if args.scenario == "onsale" else 300_000
     scenarios = {"reservations": reservations, "holds": holds, "memory": memory,
                  "marketplace": marketplace, "ab": ab, "storage": storage, "sustained": sustained,
-                 "startup": startup, "onsale": onsale, "disk": disk}
+                 "startup": startup, "onsale": onsale, "disk": disk, "feed": feed}
     scenarios[args.scenario](args)
 
 
