@@ -37,6 +37,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a reader lets changes gather before it writes them, in one chunk: a reader
 /// wakes at most this often however fast tickets change.
 const GATHER: Duration = Duration::from_millis(100);
+/// The most one write carries (the rest waits in the shared feed): what a reader whose
+/// socket is full holds of its own.
+const MAX_CHUNK: usize = 64 * 1024;
 /// Changes the shared feed keeps for a slow reader before ending its stream.
 const FEED_ROOM: usize = 8192;
 
@@ -203,7 +206,7 @@ impl Reader {
             }
             // Let the changes of the next moment join this one: one write, one wake-up.
             tokio::time::sleep(GATHER).await;
-            loop {
+            while chunk.len() < MAX_CHUNK {
                 match self.live.try_recv() {
                     Err(broadcast::error::TryRecvError::Empty) => break,
                     Ok(change) => {
