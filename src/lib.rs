@@ -225,7 +225,9 @@ impl Application {
             ),
         }
 
-        actix_rt::spawn(start_up(
+        // On an app arbiter, not the caller's: the actors the replay's follow-ups start live
+        // there, and so stop with the app instead of outliving it on the caller's arbiter.
+        arbiters[0].spawn(start_up(
             services.clone(),
             store.clone(),
             config.rebuild_projections,

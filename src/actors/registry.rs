@@ -152,7 +152,7 @@ impl<A: EntityActor> Registry<A> {
             busy: Arc::new(AtomicUsize::new(0)),
         };
         // Start next to the caller when it runs on an arbiter (an HTTP worker, the hold
-        // supervisor, the start-up replay on the main arbiter): its messages then stay on one
+        // supervisor, the start-up replay on the first app arbiter): its messages then stay on one
         // thread instead of waking another, which measured as the main cost of a request
         // (docs/BENCHMARKS.md). A caller on no arbiter (a blocking-pool thread) spreads
         // actors over the app's arbiters by id.
