@@ -322,10 +322,15 @@ impl Application {
             // Joining blocks, so wait on the blocking pool; the arbiter thread ends promptly.
             let _ = tokio::task::spawn_blocking(move || arbiter.join()).await;
         }
-        // Returning means the data directory is free to open again.
         drop(self.services);
         drop((self._supervisor, self._settler));
-        self.store.close(Duration::from_secs(10)).await;
+        if self.store.has_failed() {
+            // Fail-stop: no flush after a failed one, not even on the way out.
+            self.store.abandon();
+        } else {
+            // Returning means the data directory is free to open again.
+            self.store.close(Duration::from_secs(10)).await;
+        }
         match failure {
             Some(reason) => Err(anyhow::anyhow!("The shop stopped: {reason}")),
             None => {

@@ -256,6 +256,9 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
+            // Our group commit is the only flusher: sled's own timed flush would make a
+            // journal record durable after its flush failed and its request was refused.
+            .flush_every_ms(None)
             .open()
             .map_err(|error| match error {
                 sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
@@ -382,6 +385,13 @@ impl Store {
             journal.finish(seq);
         }
         Ok(replayed)
+    }
+
+    /// After a failed flush: keeps the store from ever flushing again, the final flush of a
+    /// close included, so that nothing refused (5xx) after the failure reaches the disk.
+    /// The process is about to exit; the directory's lock goes with it, and replay repairs.
+    pub fn abandon(self) {
+        std::mem::forget(self);
     }
 
     /// Gives this handle up and waits until every other one has gone as well (a blocking

@@ -129,8 +129,11 @@ async fn a_full_disk_stops_the_shop_without_a_2xx_and_the_restart_keeps_every_ac
     // Act: list tickets until the disk is full.
     let mut acknowledged = Vec::new();
     let mut last = None;
+    // One client for the loop: building one per request made each take 23 ms, and hid
+    // that a refused write could still reach the disk (sled's own timed flush, now off).
+    let client = Client::new();
     for _ in 0..20_000 {
-        let response = Client::new()
+        let response = client
             .post(format!("{base}/api/tickets"))
             .bearer_auth(&token)
             .json(&json!({"title": title, "price": 5}))
@@ -179,10 +182,20 @@ async fn a_full_disk_stops_the_shop_without_a_2xx_and_the_restart_keeps_every_ac
     disk.grow(64);
     let restarted = spawn_process(&data, &[]);
     restarted.wait_ready().await;
-    let mut listed = listed_at(&restarted.address).await;
-    listed.sort();
-    acknowledged.sort();
-    assert_eq!(listed, acknowledged);
+    let listed = listed_at(&restarted.address).await;
+    // Every acknowledged write is there. The one request in flight when the flush failed
+    // was refused, but sled may have written its record before the error: its outcome is
+    // unknown, as a 5xx's is. Nothing sent after it can be there.
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !listed.contains(id))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
+    let unacknowledged = listed.len() - acknowledged.len();
+    assert!(
+        unacknowledged <= 1,
+        "{unacknowledged} unacknowledged tickets listed; at most the one in flight may be"
+    );
 }
 
 /// A config for a shop on `dir` with no secret given.
