@@ -15,9 +15,9 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, ResponseTemplate};
 
 use crate::fake_stripe::FakeStripe;
-use crate::helpers::{eventually, metric_in};
+use crate::helpers::{TestApp, eventually, metric_in};
 use crate::payments::{
-    intent_creations, order_status, payment_id, purchase, reaches_status, stripe_app,
+    Purchase, intent_creations, order_status, payment_id, purchase, reaches_status, stripe_app,
 };
 
 /// Longer than any test waits: the mock answers this late.
@@ -82,10 +82,9 @@ async fn settling_against_a_stripe_that_never_answers_keeps_one_call_per_order_a
     );
 }
 
-#[actix_web::test]
-async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_from_what_stripe_says()
- {
-    // Arrange: the payment is still processing when the buyer's call ends.
+/// A shop on a fake Stripe that leaves every payment processing, and a sale whose payment
+/// was answered 202: its outcome unknown, the charge young.
+async fn a_processing_payment() -> (FakeStripe, TestApp, Purchase) {
     let fake = FakeStripe::start().await;
     fake.intent_status("processing");
     let app = stripe_app(&fake, |c| {
@@ -96,6 +95,14 @@ async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_fr
     .await;
     let sale = purchase(&app, serde_json::json!(20)).await;
     payment_id(app.pay(&sale.buyer, &sale.order_id, "tok_visa").await, 202).await;
+    (fake, app, sale)
+}
+
+#[actix_web::test]
+async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_from_what_stripe_says()
+ {
+    // Arrange: the payment is still processing when the buyer's call ends.
+    let (fake, app, sale) = a_processing_payment().await;
     let intent = fake.intent_ids()[0].clone();
     // Act: the charge grows too old to ask for again; then Stripe finishes the payment.
     app.advance(PAST_MAX_AGE);
@@ -138,16 +145,7 @@ async fn a_payment_too_old_to_ask_again_is_looked_up_by_its_order_and_settled_fr
 #[actix_web::test]
 async fn a_payment_the_lookup_cannot_settle_is_left_for_a_person_on_metrics() {
     // Arrange: processing forever.
-    let fake = FakeStripe::start().await;
-    fake.intent_status("processing");
-    let app = stripe_app(&fake, |c| {
-        c.stripe_attempts = 1;
-        c.payment_retry_ms = 100;
-        c.payment_max_age_secs = MAX_AGE_SECS;
-    })
-    .await;
-    let sale = purchase(&app, serde_json::json!(20)).await;
-    payment_id(app.pay(&sale.buyer, &sale.order_id, "tok_visa").await, 202).await;
+    let (fake, app, sale) = a_processing_payment().await;
     // Act: the charge grows too old to ask for again.
     app.advance(PAST_MAX_AGE);
     // Assert
