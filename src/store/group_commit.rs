@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::failure::Failure;
+use super::journal::Journal;
 use crate::histogram::Histogram;
 use crate::sync::lock;
 
@@ -60,7 +61,11 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(db: sled::Db, failure: Failure) -> std::io::Result<GroupCommit> {
+    pub(crate) fn start(
+        db: sled::Db,
+        journal: Journal,
+        failure: Failure,
+    ) -> std::io::Result<GroupCommit> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
@@ -72,7 +77,7 @@ impl GroupCommit {
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("ticketing-flusher".into())
-            .spawn(move || flush_loop(&thread_shared, &db))?;
+            .spawn(move || flush_loop(&thread_shared, &db, &journal))?;
         Ok(GroupCommit {
             shared,
             thread: Some(thread),
@@ -145,7 +150,7 @@ fn outcome(
     }
 }
 
-fn flush_loop(shared: &Shared, db: &sled::Db) {
+fn flush_loop(shared: &Shared, db: &sled::Db, journal: &Journal) {
     let mut last_flush_end: Option<Instant> = None;
     loop {
         {
@@ -166,15 +171,21 @@ fn flush_loop(shared: &Shared, db: &sled::Db) {
             std::thread::sleep(GATHER);
         }
         let batch = std::mem::take(&mut lock(&shared.queue).waiters);
+        // Each waiter's record was written before it queued, so this covers them all.
+        let covered = journal.written_below();
         let started = Instant::now();
         let result = match shared.failure.cause() {
             // After a failure nothing is flushed on anyone's behalf again.
             Some(cause) => Err(cause),
-            None => db.flush().map(|_| ()).map_err(|e| e.to_string()),
+            None => match db.flush() {
+                Ok(_) => shared.failure.flushed(covered),
+                Err(error) => {
+                    let cause = error.to_string();
+                    shared.failure.fail(cause.clone());
+                    Err(cause)
+                }
+            },
         };
-        if let Err(cause) = &result {
-            shared.failure.fail(cause.clone());
-        }
         let ended = Instant::now();
         let took = ended.duration_since(started).as_millis();
         shared

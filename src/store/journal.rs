@@ -21,6 +21,9 @@ const CHECKPOINT_KEY: &[u8] = b"checkpoint";
 #[derive(Default)]
 struct InFlight {
     pending: BTreeSet<u64>,
+    /// Handed out and not yet inserted into sled: a flush that begins now does not cover
+    /// them (`written_below`).
+    inserting: BTreeSet<u64>,
     /// One past the highest sequence handed out.
     next: u64,
 }
@@ -47,6 +50,7 @@ impl Journal {
             meta,
             in_flight: Arc::new(Mutex::new(InFlight {
                 pending: BTreeSet::new(),
+                inserting: BTreeSet::new(),
                 next,
             })),
         })
@@ -62,12 +66,42 @@ impl Journal {
             // that is allocated but not yet registered as pending.
             let seq = self.db.generate_id()?;
             in_flight.pending.insert(seq);
+            in_flight.inserting.insert(seq);
             in_flight.next = in_flight.next.max(seq + 1);
             seq
         };
         // On failure the sequence stays pending, holding the checkpoint back: safe.
-        self.events.insert(seq.to_be_bytes(), record)?;
+        let inserted = self.events.insert(seq.to_be_bytes(), record);
+        lock(&self.in_flight).inserting.remove(&seq);
+        inserted?;
         Ok(seq)
+    }
+
+    /// Every record below this position is in sled now, so a flush that begins after this
+    /// call makes all of them durable (the fence's position, `failure.rs`).
+    pub(crate) fn written_below(&self) -> u64 {
+        let in_flight = lock(&self.in_flight);
+        in_flight
+            .inserting
+            .first()
+            .copied()
+            .unwrap_or(in_flight.next)
+    }
+
+    /// Removes every record from `seq` on: those a failed run refused (`fence.rs`). Only at
+    /// open, before anything is appended. Answers how many went.
+    pub(crate) fn truncate_from(&self, seq: u64) -> Result<usize, StoreError> {
+        let keys: Vec<sled::IVec> = self
+            .events
+            .range(seq.to_be_bytes()..)
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for key in &keys {
+            self.events.remove(key)?;
+        }
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.next = in_flight.next.min(seq);
+        Ok(keys.len())
     }
 
     /// Marks every effect of an event as written: the checkpoint may pass it.

@@ -10,6 +10,7 @@
 
 mod codec;
 mod failure;
+mod fence;
 mod group_commit;
 mod indexes;
 mod journal;
@@ -290,13 +291,29 @@ impl Store {
         let journal = Journal::open(&db)?;
         let overlay = Arc::new(Overlay::new(tuning.room));
         let projections = Projections::open(&db, overlay.clone())?;
+        let (fence, refused_from) = fence::Fence::open(dir)
+            .with_context(|| format!("Failed to open the journal fence in {}", dir.display()))?;
+        if let Some(seq) = refused_from {
+            // The last run stopped on a failed flush: what it refused goes, and the
+            // projections, which may hold refused changes too, are rebuilt by the replay.
+            let removed = journal.truncate_from(seq)?;
+            projections.clear()?;
+            journal.forget_checkpoint()?;
+            db.flush()?;
+            fence.clear().context("Failed to clear the journal fence")?;
+            tracing::warn!(
+                removed,
+                from = seq,
+                "The last run stopped on a failed flush: removed the journal records it had                  refused; the projections are rebuilt from the journal"
+            );
+        }
         let sessions = db.open_tree("sessions")?;
         let sessions_of = live_sessions(&sessions)?;
         let webhooks = db.open_tree("webhook_events")?;
         db.flush()?;
-        let failure = failure::Failure::new();
+        let failure = failure::Failure::new(fence, journal.written_below());
         let flusher = Arc::new(
-            GroupCommit::start(db.clone(), failure.clone())
+            GroupCommit::start(db.clone(), journal.clone(), failure.clone())
                 .context("Failed to start the flusher thread")?,
         );
         let persister = Persister::start(persister::Parts {

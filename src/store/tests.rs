@@ -244,6 +244,61 @@ fn an_email_claim_is_exclusive_until_given_back_and_does_not_outlive_the_process
 }
 
 #[test]
+fn records_past_a_fence_are_gone_at_the_next_open_and_so_are_their_projections() {
+    let dir = tempfile::tempdir().expect("a dir");
+    let ticket = |store: &Store, n| {
+        store
+            .projections()
+            .ticket(TicketId::new(RawId::from_parts(10, n)))
+            .expect("read")
+    };
+    let fence_at = {
+        let store = open(&dir);
+        for n in 1..=3 {
+            store
+                .commit(&ticket_created(n), PriorState::Unknown)
+                .expect("commit")
+                .finish();
+        }
+        store.settle();
+        // Ticket 1 is the first record: the failed run refused the two after it.
+        store
+            .inner
+            .journal
+            .read_from(0)
+            .nth(1)
+            .expect("two")
+            .expect("read")
+            .0
+    };
+    let (fence, _) = fence::Fence::open(dir.path()).expect("the fence");
+    fence.set(fence_at).expect("set");
+    drop(fence);
+
+    let store = open(&dir);
+    store.replay().expect("replay");
+    assert!(ticket(&store, 1).is_some(), "acknowledged before the fence");
+    assert!(
+        ticket(&store, 2).is_none() && ticket(&store, 3).is_none(),
+        "refused past the fence, though their snapshots were on disk"
+    );
+    assert_eq!(store.journal_len(), 1);
+    store
+        .commit(&ticket_created(4), PriorState::Unknown)
+        .expect("commit")
+        .finish();
+    store.settle();
+    drop(store);
+
+    let store = open(&dir);
+    store.replay().expect("replay");
+    assert!(
+        ticket(&store, 4).is_some(),
+        "the fence was cleared: a later record stays"
+    );
+}
+
+#[test]
 fn a_second_open_of_the_same_directory_fails_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("temp dir");
     let _first = open(&dir);
