@@ -51,6 +51,14 @@ pub fn test_config(data_dir: &Path) -> Config {
     config
 }
 
+/// A client without a cookie jar, for signed-out reads.
+fn anonymous_client() -> Client {
+    Client::builder()
+        .pool_idle_timeout(Duration::from_secs(3))
+        .build()
+        .expect("a client")
+}
+
 /// Starts the app on a fresh data directory with `test_config` unchanged.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -68,6 +76,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     configure(&mut config);
     let mut app = TestApp {
         address: String::new(),
+        anonymous: anonymous_client(),
         in_process: Some(InProcess {
             config,
             clock: Clock::manual(Clock::system().now()),
@@ -84,6 +93,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`; a new port after each restart.
     pub address: String,
+    /// The signed-out reads' client, built once: building a client loads the TLS roots,
+    /// about 20 ms in a debug build, which made the audits' thousands of reads cost
+    /// seconds. Not shared between tests: its connections belong to this test's runtime.
+    anonymous: Client,
     /// `None` for a child process's API (`ChildApp::api`).
     in_process: Option<InProcess>,
 }
@@ -279,13 +292,13 @@ impl TestApp {
     /// GET /api/tickets with `query` (`""` or `?limit=...`), signed out.
     pub async fn tickets(&self, query: &str) -> Response {
         let path = format!("/api/tickets{query}");
-        self.get(&self.client(), &path).await
+        self.get(&self.anonymous, &path).await
     }
 
     /// GET /api/tickets/:id, signed out.
     pub async fn ticket(&self, id: &str) -> Response {
         let path = format!("/api/tickets/{id}");
-        self.get(&self.client(), &path).await
+        self.get(&self.anonymous, &path).await
     }
 
     /// PUT /api/tickets/:id with `body`.
@@ -355,7 +368,7 @@ impl TestApp {
 
     /// GET /metrics, the Prometheus text.
     pub async fn metrics_text(&self) -> String {
-        let response = self.get(&self.client(), "/metrics").await;
+        let response = self.get(&self.anonymous, "/metrics").await;
         response.text().await.expect("text")
     }
 }
@@ -432,7 +445,7 @@ impl TestApp {
     /// Every ticket for sale, `limit` a page, following the `Link: rel="next"` header.
     pub async fn listing(&self, limit: usize) -> Vec<Value> {
         let first = format!("/api/tickets?limit={limit}");
-        self.pages(&self.client(), first).await
+        self.pages(&self.anonymous, first).await
     }
 
     /// The ids of every ticket for sale, oldest first.
@@ -589,6 +602,7 @@ impl ChildApp {
     pub fn api(&self) -> TestApp {
         TestApp {
             address: self.address.clone(),
+            anonymous: anonymous_client(),
             in_process: None,
         }
     }
