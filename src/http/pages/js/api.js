@@ -24,6 +24,7 @@ async function request(method, path, body) {
   } catch {
     throw new ApiError(0, [{ message: "The shop cannot be reached. Check your connection and try again." }]);
   }
+  noteServerTime(response);
   const text = await response.text();
   let data = null;
   try {
@@ -49,6 +50,23 @@ export async function apiPage(path) {
   const link = response.headers.get("link") || "";
   const next = link.match(/<([^>]+)>\s*;\s*rel="next"/);
   return { items: Array.isArray(data) ? data : [], next: next ? next[1] : null };
+}
+
+// How far the shop's clock is ahead of this browser's, from the `Date` header of its last
+// answer. A countdown on a wrong browser clock would end early or late; the header has
+// whole seconds only, so a difference within 2 s counts as none.
+let offsetMs = 0;
+
+function noteServerTime(response) {
+  const date = Date.parse(response.headers.get("date") || "");
+  if (Number.isNaN(date)) return;
+  const offset = date - Date.now();
+  offsetMs = Math.abs(offset) > 2000 ? offset : 0;
+}
+
+/** The shop's time now, in milliseconds, as well as this browser can tell. */
+export function serverNow() {
+  return Date.now() + offsetMs;
 }
 
 let settings = null;

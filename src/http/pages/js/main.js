@@ -113,6 +113,12 @@ async function route() {
     }
   } catch (error) {
     if (!view.live) return;
+    if (error && error.status === 401) {
+      // The session ended elsewhere (signed out, password changed): say so, and offer signin.
+      await refreshUser();
+      view.show("Sign in again", el("p", {}, "Your session has ended. ", el("a", { href: "#/signin" }, "Sign in"), " to go on."));
+      return;
+    }
     const alert = alertRegion();
     const title = error && error.status === 404 ? "Not found" : "Something went wrong";
     view.show(title, alert, el("p", {}, el("a", { href: "#/" }, "Back to the tickets for sale")));

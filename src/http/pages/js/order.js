@@ -5,7 +5,7 @@
 // screen readers do not read out by itself); a separate live region announces 5 minutes and
 // 1 minute left, never every second.
 
-import { api, ApiError, money, loadConfig } from "./api.js";
+import { api, ApiError, money, loadConfig, serverNow } from "./api.js";
 import { el, field, alertRegion, showError, actionButton } from "./dom.js";
 import { onTicket } from "./feed.js";
 
@@ -58,9 +58,9 @@ export async function orderPage(view, { id }) {
     await refresh();
   }
 
-  /** Seconds left by this browser's clock, never more than a hold lasts. */
+  /** Seconds left by the shop's clock, never more than a hold lasts. */
   function secondsLeft() {
-    const left = Math.ceil((Date.parse(order.expiresAt) - Date.now()) / 1000);
+    const left = Math.ceil((Date.parse(order.expiresAt) - serverNow()) / 1000);
     return Math.max(0, Math.min(left, holdSeconds));
   }
 
@@ -79,7 +79,7 @@ export async function orderPage(view, { id }) {
     } else if (order.status === "cancelled") {
       if (declined) [state, text] = ["declined", "Your card was declined, so the order is cancelled and the ticket is for sale again."];
       else if (cancelledHere) [state, text] = ["cancelled", "You cancelled this order; the ticket is for sale again."];
-      else if (Date.now() >= Date.parse(order.expiresAt) - 2000) [state, text] = ["expired", "Expired: the hold ran out before payment, and the ticket is for sale again."];
+      else if (serverNow() >= Date.parse(order.expiresAt) - 2000) [state, text] = ["expired", "Expired: the hold ran out before payment, and the ticket is for sale again."];
       else [state, text] = ["cancelled", "This order was cancelled."];
     } else if (secondsLeft() === 0) {
       [state, text] = ["ending", "Time is up. Checking with the shop…"];
