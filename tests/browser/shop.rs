@@ -228,3 +228,62 @@ async fn my_orders_show_more_follows_the_next_link() {
         .await;
     buyer.close().await;
 }
+
+#[actix_web::test]
+async fn an_order_cancelled_elsewhere_or_declined_shows_at_once() {
+    // Arrange: a buyer (known to the API too) with an order open in the browser.
+    let app = spawn_shop(|config| config.hold_secs = 900).await;
+    let (seller, buyer_api) = (app.client(), app.client());
+    app.signup(&seller, "seller@example.com", crate::helpers::PASSWORD)
+        .await;
+    app.signup(&buyer_api, "buyer@example.com", crate::helpers::PASSWORD)
+        .await;
+    let first = app.listed_ticket(&seller).await;
+    let order = app.reserved_order(&buyer_api, &first).await;
+    let driver = Driver::start();
+    let buyer = Browser::open(&driver, &app.address).await;
+    buyer.goto("/signin").await;
+    buyer.fill("Email", "buyer@example.com").await;
+    buyer.fill("Password", crate::helpers::PASSWORD).await;
+    buyer.press("Sign in").await;
+    buyer.wait_for("nav a[href='#/account']").await;
+    buyer.goto(&format!("/orders/{order}")).await;
+    buyer.wait_text("[role='timer']", "left to pay").await;
+
+    // Act: the order is cancelled elsewhere (another tab, here the API).
+    let cancelled = app.cancel(&buyer_api, &order).await;
+    assert_eq!(cancelled.status(), 204);
+
+    // Assert: the open page says so without a reload, and offers no Pay.
+    buyer
+        .wait_text(".order-status[data-state='cancelled']", "cancelled")
+        .await;
+    buyer
+        .until("Pay hidden", || async {
+            buyer
+                .js(
+                    "return document.querySelector('.order-controls').hidden",
+                    vec![],
+                )
+                .await
+                == serde_json::json!(true)
+        })
+        .await;
+
+    // Act: a new order paid with the declined test card.
+    let second = app.listed_ticket(&seller).await;
+    buyer.goto(&format!("/tickets/{second}")).await;
+    buyer.press("Buy").await;
+    buyer.wait_text("[role='timer']", "left to pay").await;
+    buyer
+        .choose("Test card", "Visa ending 0002 (declined)")
+        .await;
+    buyer.press("Pay").await;
+
+    // Assert: the decline is in the alert region, and the order shows cancelled.
+    buyer.wait_text("[role='alert']", "declined").await;
+    buyer
+        .wait_text(".order-status[data-state='declined']", "declined")
+        .await;
+    buyer.close().await;
+}
