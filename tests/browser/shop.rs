@@ -113,7 +113,7 @@ async fn a_hold_that_runs_out_shows_expired_and_the_ticket_returns_to_the_listin
 }
 
 #[actix_web::test]
-async fn a_wrong_password_is_announced_in_the_alert_region() {
+async fn a_wrong_password_is_announced_in_the_alert_region_and_the_right_one_changes_it() {
     // Arrange: an account.
     let app = spawn_shop(|_| {}).await;
     let client = app.client();
@@ -148,6 +148,25 @@ async fn a_wrong_password_is_announced_in_the_alert_region() {
     browser
         .wait_text("form [role='alert']", "Current password is incorrect")
         .await;
+
+    // The right one changes it; signing out and in again takes the new one.
+    browser
+        .fill("Current password", crate::helpers::PASSWORD)
+        .await;
+    browser
+        .fill("New password (8 characters or more)", "a new long password")
+        .await;
+    browser.press("Change password").await;
+    browser
+        .wait_text("form [role='status']", "Password changed")
+        .await;
+    browser.press("Sign out").await;
+    browser.wait_for("nav a[href='#/signin']").await;
+    browser.goto("/signin").await;
+    browser.fill("Email", "me@example.com").await;
+    browser.fill("Password", "a new long password").await;
+    browser.press("Sign in").await;
+    browser.wait_for("nav a[href='#/account']").await;
 
     browser.close().await;
 }
