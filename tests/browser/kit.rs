@@ -7,6 +7,7 @@
 //! label fails the scenario as well as the accessibility check.
 
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -40,6 +41,9 @@ impl Driver {
         let port = free_port();
         let process = Command::new(&program)
             .arg(format!("--port={port}"))
+            // A group of its own, so that dropping the driver ends the browsers it started
+            // too, even when a failed test never closed them.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -63,7 +67,13 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // chromedriver ends the browsers it started when it goes.
+        // The whole group: chromedriver and every Chromium it started (a killed chromedriver
+        // leaves its browsers running).
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
