@@ -77,6 +77,8 @@ export async function orderPage(view, { id }) {
     } else if (order.status === "awaiting:payment") {
       [state, text] = ["processing", "Your payment is being processed. This page updates when it is done."];
     } else if (order.status === "cancelled") {
+      // The API says "cancelled" for an expired hold too: what this page did tells a decline
+      // or a cancellation here; otherwise an order that ended at its deadline expired.
       if (declined) [state, text] = ["declined", "Your card was declined, so the order is cancelled and the ticket is for sale again."];
       else if (cancelledHere) [state, text] = ["cancelled", "You cancelled this order; the ticket is for sale again."];
       else if (serverNow() >= Date.parse(order.expiresAt) - 2000) [state, text] = ["expired", "Expired: the hold ran out before payment, and the ticket is for sale again."];
