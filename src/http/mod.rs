@@ -59,7 +59,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .app_data(web::PayloadConfig::new(BODY_LIMIT))
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .service(resource("/").route(web::get().to(pages::index)))
-    .service(resource("/app.js").route(web::get().to(pages::script)))
+    .service(resource("/js/{name}").route(web::get().to(pages::module)))
     .service(resource("/app.css").route(web::get().to(pages::style)))
     .service(resource("/healthz").route(web::get().to(health::healthz)))
     .service(resource("/readyz").route(web::get().to(health::readyz)))

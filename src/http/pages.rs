@@ -1,22 +1,42 @@
-//! The browser client: one page and its script and style, embedded in the binary.
+//! The browser client: one page, its ES modules and its style, embedded in the binary.
 //!
-//! The page talks to the JSON API only. A strict Content-Security-Policy allows nothing but
-//! this origin's own script and style, so injected markup could not run.
+//! The page talks to the JSON API only (and the ticket feed). Its script is plain ES modules
+//! under `pages/js/`, loaded by the browser as they are: no bundler, no build step, nothing
+//! to install (docs/ARCHITECTURE.md, "The page"). A strict Content-Security-Policy allows
+//! nothing but this origin's own script, style and connections, so injected markup could not
+//! run. Routes are hash routes, so every deep link is a request for `/`.
 
-use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS};
+use actix_web::{HttpResponse, web};
+
+use super::error::ApiError;
 
 const INDEX: &str = include_str!("pages/index.html");
-const SCRIPT: &str = include_str!("pages/app.js");
 const STYLE: &str = include_str!("pages/app.css");
+
+/// Every module the page loads, by file name under `/js/`.
+const MODULES: &[(&str, &str)] = &[
+    ("main.js", include_str!("pages/js/main.js")),
+    ("api.js", include_str!("pages/js/api.js")),
+    ("dom.js", include_str!("pages/js/dom.js")),
+    ("feed.js", include_str!("pages/js/feed.js")),
+    ("listing.js", include_str!("pages/js/listing.js")),
+    ("ticket.js", include_str!("pages/js/ticket.js")),
+    ("order.js", include_str!("pages/js/order.js")),
+    ("orders.js", include_str!("pages/js/orders.js")),
+    ("my_tickets.js", include_str!("pages/js/my_tickets.js")),
+    ("paged.js", include_str!("pages/js/paged.js")),
+    ("account.js", include_str!("pages/js/account.js")),
+    ("forms.js", include_str!("pages/js/forms.js")),
+];
+
+/// The policy on every page asset: this origin only, never framed.
+const POLICY: &str = "default-src 'self'; frame-ancestors 'none'";
 
 fn asset(content_type: &str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header((
-            CONTENT_SECURITY_POLICY,
-            "default-src 'self'; frame-ancestors 'none'",
-        ))
+        .insert_header((CONTENT_SECURITY_POLICY, POLICY))
         .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((CACHE_CONTROL, "no-cache"))
         .body(body)
@@ -26,10 +46,15 @@ pub async fn index() -> HttpResponse {
     asset("text/html; charset=utf-8", INDEX)
 }
 
-pub async fn script() -> HttpResponse {
-    asset("text/javascript; charset=utf-8", SCRIPT)
-}
-
 pub async fn style() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+/// GET /js/{name}: one of the page's modules; 404 for any other name.
+pub async fn module(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    MODULES
+        .iter()
+        .find(|(file, _)| *file == name.as_str())
+        .map(|(_, body)| asset("text/javascript; charset=utf-8", body))
+        .ok_or(ApiError::NotFound)
 }

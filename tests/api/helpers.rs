@@ -66,6 +66,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app on a fresh data directory with `test_config` as `configure` changed it.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(Clock::manual(Clock::system().now()), configure).await
+}
+
+/// As `spawn_app_with`, on `clock`: the browser tests give the system clock, since a real
+/// browser counts a hold down on real time.
+pub async fn spawn_app_on(clock: Clock, configure: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         ticketing::telemetry::init(false, false, std::io::stdout);
     } else {
@@ -79,7 +85,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         anonymous: anonymous_client(),
         in_process: Some(InProcess {
             config,
-            clock: Clock::manual(Clock::system().now()),
+            clock,
             data_dir,
             running: None,
         }),

@@ -13,6 +13,7 @@ mod loadtest;
 mod loadtest_kit;
 mod operations;
 mod orders;
+mod pages;
 mod payments;
 mod payments_recovery;
 mod payments_webhooks;

@@ -1,0 +1,137 @@
+// One order: what it holds, a countdown to the hold's end, and the test-card payment form.
+// The server decides: the page reads the order again when the feed says its ticket changed,
+// every few seconds while it is open, and as soon as its own countdown runs out, and shows
+// what the server says: paid, expired, cancelled. The countdown is a role="timer" (which
+// screen readers do not read out by itself); a separate live region announces 5 minutes and
+// 1 minute left, never every second.
+
+import { api, ApiError, money, loadConfig, serverNow } from "./api.js";
+import { el, field, alertRegion, showError, actionButton } from "./dom.js";
+import { onTicket } from "./feed.js";
+
+const POLL_MS = 5000;
+const CHECK_MS = 1000;
+const WARNINGS = [[300, "5 minutes left to pay."], [60, "1 minute left to pay."]];
+
+export async function orderPage(view, { id }) {
+  const { holdSeconds } = await loadConfig();
+  let order = await api("GET", `/api/orders/${encodeURIComponent(id)}`);
+  // What this page did, to tell the buyer why an order ended.
+  let cancelledHere = false;
+  let declined = false;
+  let lastLeft = null;
+
+  const summary = el("p", { class: "price big" }, money(order.ticket.price));
+  const status = el("p", { role: "status", class: "order-status" });
+  const timer = el("p", { role: "timer", "aria-atomic": "true", class: "countdown" });
+  const announcer = el("p", { class: "visually-hidden", "aria-live": "polite" });
+  const alert = alertRegion();
+  const card = field("Test card", { tag: "select", name: "token" });
+  card.input.append(
+    el("option", { value: "tok_visa" }, "Visa ending 4242 (succeeds)"),
+    el("option", { value: "tok_chargeDeclined" }, "Visa ending 0002 (declined)"),
+  );
+  const payButton = el("button", { type: "submit", class: "primary" }, "Pay");
+  const payForm = el("form", { class: "pay", onsubmit: pay }, card.wrapper, payButton);
+  const cancelButton = actionButton("Cancel order", {}, async () => {
+    await api("DELETE", `/api/orders/${order.id}`);
+    cancelledHere = true;
+    await refresh();
+  }, alert);
+  const controls = el("div", { class: "order-controls" }, payForm, el("div", { class: "buttons" }, cancelButton));
+
+  view.show(`Order: ${order.ticket.title}`, summary, status, timer, announcer, alert, controls,
+    el("p", {}, el("a", { href: "#/orders" }, "All my orders")));
+
+  async function pay(event) {
+    event.preventDefault();
+    alert.replaceChildren();
+    payButton.disabled = true;
+    try {
+      await api("POST", "/api/payments", { orderId: order.id, token: card.input.value });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 402) declined = true;
+      showError(alert, error);
+    } finally {
+      payButton.disabled = false;
+    }
+    await refresh();
+  }
+
+  /** Seconds left by the shop's clock, never more than a hold lasts. */
+  function secondsLeft() {
+    const left = Math.ceil((Date.parse(order.expiresAt) - serverNow()) / 1000);
+    return Math.max(0, Math.min(left, holdSeconds));
+  }
+
+  function ended() {
+    return order.status === "complete" || order.status === "cancelled";
+  }
+
+  function draw() {
+    if (!view.live) return;
+    let text;
+    let state;
+    if (order.status === "complete") {
+      [state, text] = ["paid", "Paid. The ticket is yours."];
+    } else if (order.status === "awaiting:payment") {
+      [state, text] = ["processing", "Your payment is being processed. This page updates when it is done."];
+    } else if (order.status === "cancelled") {
+      // The API says "cancelled" for an expired hold too: what this page did tells a decline
+      // or a cancellation here; otherwise an order that ended at its deadline expired.
+      if (declined) [state, text] = ["declined", "Your card was declined, so the order is cancelled and the ticket is for sale again."];
+      else if (cancelledHere) [state, text] = ["cancelled", "You cancelled this order; the ticket is for sale again."];
+      else if (serverNow() >= Date.parse(order.expiresAt) - 2000) [state, text] = ["expired", "Expired: the hold ran out before payment, and the ticket is for sale again."];
+      else [state, text] = ["cancelled", "This order was cancelled."];
+    } else if (secondsLeft() === 0) {
+      [state, text] = ["ending", "Time is up. Checking with the shop…"];
+    } else {
+      [state, text] = ["held", "The ticket is held for you. Pay before the time runs out."];
+    }
+    if (status.dataset.state !== state) {
+      status.dataset.state = state;
+      status.textContent = text;
+    }
+    controls.hidden = order.status !== "created" || state === "ending";
+    timer.hidden = ended();
+    if (ended()) stop();
+  }
+
+  function tick() {
+    const left = secondsLeft();
+    timer.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} left to pay`;
+    for (const [at, words] of WARNINGS) {
+      if (lastLeft !== null && lastLeft > at && left <= at && left > 0) announcer.textContent = words;
+    }
+    lastLeft = left;
+    if (left === 0 && order.status === "created") refresh();
+    draw();
+  }
+
+  let checking = false;
+  async function refresh() {
+    if (checking || !view.live) return;
+    checking = true;
+    try {
+      order = await api("GET", `/api/orders/${order.id}`);
+    } catch (error) {
+      showError(alert, error);
+    } finally {
+      checking = false;
+    }
+    draw();
+  }
+
+  const timers = [];
+  function stop() {
+    for (const handle of timers.splice(0)) clearInterval(handle);
+  }
+  view.cleanup(stop);
+  view.cleanup(onTicket((news) => {
+    if (news.resync || news.id === order.ticket.id) refresh();
+  }));
+  if (!ended()) {
+    timers.push(setInterval(tick, CHECK_MS), setInterval(refresh, POLL_MS));
+  }
+  tick();
+}
