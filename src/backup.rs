@@ -42,6 +42,19 @@ pub fn data_dir_files(data_dir: &Path) -> std::io::Result<Vec<(&'static str, Vec
     Ok(files)
 }
 
+/// Opens the store of a stopped shop in `data_dir`, which must hold one: `Store::open` would
+/// make an empty store in a mistyped directory and report on that.
+fn open_existing(data_dir: &Path) -> anyhow::Result<Store> {
+    let db = data_dir.join("db");
+    anyhow::ensure!(
+        db.join("db").exists(),
+        "{} holds no shop's store (no {})",
+        data_dir.display(),
+        db.display()
+    );
+    Store::open(&db, CACHE_BYTES)
+}
+
 /// Prints the outcome and turns it into the exit code.
 fn finish(outcome: anyhow::Result<String>) -> ExitCode {
     match outcome {
@@ -142,7 +155,7 @@ fn write_backup_file(
         Err(_) => {
             // No socket, or a dead shop's: the store is free unless a shop without a
             // socket holds it.
-            let store = Store::open(&args.data_dir.join("db"), CACHE_BYTES).map_err(|error| {
+            let store = open_existing(&args.data_dir).map_err(|error| {
                 anyhow::anyhow!(
                     "{error:#}. Its control socket {} does not answer, so the shop cannot be \
                      asked for the backup either",
@@ -292,7 +305,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
         );
     }
     let started = Instant::now();
-    let store = Store::open(&args.data_dir.join("db"), CACHE_BYTES)?;
+    let store = open_existing(&args.data_dir)?;
     let report = store.verify().context("Failed to read the store")?;
     let trees = crate::store::verify::Report::trees();
     let snapshots: Vec<String> = trees
