@@ -901,7 +901,8 @@ def backup(args):
             target=lambda: run_wrk_until(server, buyer, ids[held:], args.concurrency, stop_load.is_set),
             daemon=True)
         load.start()
-        time.sleep(2)
+        wait_until(lambda: committed(server, "OrderCreated") >= before + 1000, 120, "the load to start")
+        at_start = sum(committed(server, kind) for kind in ("TicketCreated", "OrderCreated", "UserCreated"))
         file = os.path.join(work.name, "shop.backup")
         started = time.time()
         out = subprocess.run(["taskset", "-c", LOAD_CORE, BIN, "backup", "--data-dir", server.dir.name,
@@ -914,6 +915,7 @@ def backup(args):
         load.join()
         after = committed(server, "OrderCreated") - before
         print(out.stdout.strip(), file=sys.stderr)
+        held_events = int(re.search(r"(\d+) journal events", out.stdout).group(1))
         size = os.path.getsize(file)
         server.terminate()
         restored = os.path.join(work.name, "restored")
@@ -940,6 +942,8 @@ def backup(args):
         server.stop()
         work.cleanup()
     summary = re.search(r"(\d+) journal events", out.stdout)
+    print(f"{at_start:,.0f} journal events committed when the backup started, "
+          f"{held_events:,} in the backup", file=sys.stderr)
     print("| step | seconds | |")
     print("|---|---|---|")
     print(f"| backup, under a reservation load ({during:,.0f} reservations committed meanwhile, "
