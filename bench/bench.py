@@ -879,10 +879,96 @@ def feed(args):
           f"p50 {health_after['p50']:.2f} ms, p99 {health_after['p99']:.2f} ms")
 
 
+def backup(args):
+    """A backup of a shop with `--tickets` listed and most of them reserved (about 1,000,000
+    journal events at 600,000), taken while `--concurrency` connections go on reserving the
+    rest; then the restore into a new directory, the restored shop's start (its replay of
+    the whole journal), and `ticketing verify` of it once stopped."""
+    server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb))
+    work = tempfile.TemporaryDirectory(prefix="ticketing-backup-", dir=args.scratch)
+    try:
+        seller, buyer = signup(server, "seller@bench.test"), signup(server, "buyer@bench.test")
+        create_tickets(server, seller, args.tickets)
+        ids = tickets_for_sale(server)
+        held = len(ids) * 2 // 3
+        reserve_all(server, buyer, ids[:held], 256)
+        events = sum(committed(server, kind) for kind in ("TicketCreated", "OrderCreated", "UserCreated"))
+        print(f"{events:,.0f} journal events before the backup ({len(ids):,} tickets listed, "
+              f"{held:,} reserved)", file=sys.stderr)
+        before = committed(server, "OrderCreated")
+        stop_load = threading.Event()
+        load = threading.Thread(
+            target=lambda: run_wrk_until(server, buyer, ids[held:], args.concurrency, stop_load.is_set),
+            daemon=True)
+        load.start()
+        wait_until(lambda: committed(server, "OrderCreated") >= before + 1000, 120, "the load to start")
+        at_start = sum(committed(server, kind) for kind in ("TicketCreated", "OrderCreated", "UserCreated"))
+        file = os.path.join(work.name, "shop.backup")
+        started = time.time()
+        out = subprocess.run(["taskset", "-c", LOAD_CORE, BIN, "backup", "--data-dir", server.dir.name,
+                              "--to", file], capture_output=True, text=True)
+        backup_s = time.time() - started
+        assert out.returncode == 0, out.stderr
+        during = committed(server, "OrderCreated") - before
+        time.sleep(1)
+        stop_load.set()
+        load.join()
+        after = committed(server, "OrderCreated") - before
+        print(out.stdout.strip(), file=sys.stderr)
+        held_events = int(re.search(r"(\d+) journal events", out.stdout).group(1))
+        size = os.path.getsize(file)
+        server.terminate()
+        restored = os.path.join(work.name, "restored")
+        started = time.time()
+        out = subprocess.run([BIN, "restore", "--from", file, "--data-dir", restored],
+                             capture_output=True, text=True)
+        restore_s = time.time() - started
+        assert out.returncode == 0, out.stderr
+        print(out.stdout.strip(), file=sys.stderr)
+        # A server on the restored directory: `Server` without its own temporary one.
+        copy = Server.__new__(Server)
+        copy.dir = type("Restored", (), {"name": restored})()
+        copy.flags, copy.binary = (*limits_off(BIN), "--hold-secs", "86400", "--cache-mb", str(args.cache_mb)), BIN
+        start_s = copy.start()
+        replayed = copy.metric("ticketing_replayed_events_at_start")
+        copy.terminate()
+        started = time.time()
+        out = subprocess.run([BIN, "verify", "--data-dir", restored], capture_output=True, text=True)
+        verify_s = time.time() - started
+        print(out.stdout.strip(), file=sys.stderr)
+        assert out.returncode == 0, out.stdout + out.stderr
+        db_mb = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(server.dir.name, "db")) for f in fs) / 1e6
+    finally:
+        server.stop()
+        work.cleanup()
+    summary = re.search(r"(\d+) journal events", out.stdout)
+    print(f"{at_start:,.0f} journal events committed when the backup started, "
+          f"{held_events:,} in the backup", file=sys.stderr)
+    print("| step | seconds | |")
+    print("|---|---|---|")
+    print(f"| backup, under a reservation load ({during:,.0f} reservations committed meanwhile, "
+          f"{after:,.0f} by the load's end) | {backup_s:.2f} | file {size / 1e6:,.1f} MB "
+          f"(original db {db_mb:,.0f} MB) |")
+    print(f"| restore into a new directory | {restore_s:.2f} | |")
+    print(f"| first start of the restored shop (replays the whole journal) | {start_s:.2f} | "
+          f"{replayed:,.0f} events replayed |")
+    print(f"| verify of the restored shop, stopped | {verify_s:.2f} | {summary.group(1) if summary else '?'} events |")
+
+
+def run_wrk_until(server, token, ids, connections, stop):
+    """Reserves `ids` with `connections` until `stop()` holds or they run out."""
+    path = write_ids(ids)
+    try:
+        env = {"TOKEN": token, "TICKETS": path, "ONCE": "1"}
+        return run_wrk(server, "reserve.lua", connections, 3600, env=env, until=stop)
+    finally:
+        os.unlink(path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage", "sustained",
-                                             "startup", "onsale", "disk", "feed"])
+                                             "startup", "onsale", "disk", "feed", "backup"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
     parser.add_argument("--tickets", type=int, default=None, help="default 300,000; 500 for onsale")
     parser.add_argument("--holds", type=int, default=100_000)
@@ -908,12 +994,15 @@ def main():
     parser.add_argument("--interval", type=float, default=0.1, help="onsale: seconds per point of the charts")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "onsale"),
                         help="onsale: where the report, the CSV and the SVG charts go")
+    parser.add_argument("--scratch", default=None,
+                        help="backup: directory for the backup file and the restored shop")
     args = parser.parse_args()
     if args.tickets is None:
         args.tickets = 500 if args.scenario == "onsale" else 300_000
     scenarios = {"reservations": reservations, "holds": holds, "memory": memory,
                  "marketplace": marketplace, "ab": ab, "storage": storage, "sustained": sustained,
-                 "startup": startup, "onsale": onsale, "disk": disk, "feed": feed}
+                 "startup": startup, "onsale": onsale, "disk": disk, "feed": feed,
+                 "backup": backup}
     scenarios[args.scenario](args)
 
 

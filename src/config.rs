@@ -1,5 +1,6 @@
 //! Configuration: command-line flags, each with an environment variable (DESIGN §6). The
-//! `loadtest` subcommand's flags are the load tester's own (`loadtest::LoadtestArgs`).
+//! `loadtest` subcommand's flags are the load tester's own (`loadtest::LoadtestArgs`); the
+//! `backup`, `restore` and `verify` subcommands take theirs from the structs at the end.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,47 @@ pub enum Command {
     /// Ask a running shop's GET /healthz: exit 0 when it answers 200, 1 otherwise (for a
     /// container's HEALTHCHECK; see docs/OPERATIONS.md).
     Healthcheck(HealthcheckArgs),
+    /// Write a consistent backup of a shop, running or stopped, to one file with a checksum
+    /// (see docs/OPERATIONS.md, "Backups").
+    Backup(BackupArgs),
+    /// Make a new data directory from a backup file; a shop started on it serves what the
+    /// backed-up one did.
+    Restore(RestoreArgs),
+    /// Check a stopped shop's projections against its journal: exit 0 when they agree, 1
+    /// listing each difference, 2 when the store cannot be read.
+    Verify(VerifyArgs),
+}
+
+/// What `ticketing backup` copies, and where to.
+#[derive(Args, Clone, Debug)]
+pub struct BackupArgs {
+    /// The shop's data directory.
+    #[arg(long, env = "TICKETING_DATA_DIR")]
+    pub data_dir: PathBuf,
+
+    /// The backup file to write (replaced only once the new one is whole).
+    #[arg(long)]
+    pub to: PathBuf,
+}
+
+/// What `ticketing restore` reads, and the new data directory.
+#[derive(Args, Clone, Debug)]
+pub struct RestoreArgs {
+    /// The backup file.
+    #[arg(long)]
+    pub from: PathBuf,
+
+    /// The data directory to create; it must not exist, or be empty.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+}
+
+/// Which data directory `ticketing verify` checks.
+#[derive(Args, Clone, Debug)]
+pub struct VerifyArgs {
+    /// The stopped shop's data directory.
+    #[arg(long, env = "TICKETING_DATA_DIR")]
+    pub data_dir: PathBuf,
 }
 
 /// Everything the server needs to start.

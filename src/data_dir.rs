@@ -116,7 +116,7 @@ pub fn jwt_secret(config: &Config) -> anyhow::Result<(Vec<u8>, &'static str)> {
 
 /// Writes `contents` to `path` owner-only so that `path` either does not exist or holds all
 /// of it, whatever happens meanwhile.
-fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let temporary = path.with_extension("tmp");
     let mut file = std::fs::OpenOptions::new()

@@ -6,11 +6,14 @@
 //! future resolves, or until start-up fails.
 //! The binary and the tests start the app the same way. The `ticketing loadtest`
 //! subcommand is the `loadtest` crate and `ticketing healthcheck` is `healthcheck`: HTTP
-//! clients of a running shop, nothing of this one.
+//! clients of a running shop, nothing of this one. `ticketing backup`, `restore` and
+//! `verify` are `backup`; a running shop answers `backup` on its control socket (`control`).
 
 pub mod actors;
+pub mod backup;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod data_dir;
 pub mod gateway;
 pub mod healthcheck;
@@ -56,6 +59,9 @@ pub struct Application {
     services: Services,
     /// The store, for start-up's replay and the final flush.
     store: Store,
+    /// The control socket (`ticketing backup` of a running shop); stopped before the store
+    /// closes.
+    control: Option<control::Control>,
     /// Threads the entity actors and the hold supervisor run on; stopped at shutdown.
     arbiters: Vec<actix::Arbiter>,
     /// The hold supervisor's address, kept so it lives as long as the app.
@@ -237,6 +243,7 @@ impl Application {
         if let Some(addr) = config.metrics_addr {
             tracing::info!(%addr, "Metrics at /metrics, on this address only");
         }
+        let control = control::Control::start(&config.data_dir, store.clone());
 
         Ok(Application {
             readiness,
@@ -246,6 +253,7 @@ impl Application {
             metrics_server,
             services,
             store,
+            control,
             arbiters,
             _supervisor: supervisor,
             _settler: settler,
@@ -312,6 +320,9 @@ impl Application {
         if let Some((handle, server)) = metrics {
             handle.stop(true).await;
             server.await.context("The metrics server task failed")??;
+        }
+        if let Some(control) = self.control {
+            control.stop();
         }
         if !self.store.has_failed() {
             self.store.durable().await?;

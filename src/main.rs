@@ -1,5 +1,6 @@
 //! The `ticketing` binary: parse the configuration, then serve (start logging, run until a
-//! signal), run the load tester, or check a running shop's health.
+//! signal), run the load tester, check a running shop's health, or back up, restore and
+//! verify a data directory.
 
 use std::process::ExitCode;
 
@@ -19,6 +20,9 @@ fn main() -> ExitCode {
         None | Some(Command::Serve) => serve(cli.serve),
         Some(Command::Loadtest(args)) => loadtest::main(*args),
         Some(Command::Healthcheck(args)) => ticketing::healthcheck::main(args, cli.serve.addr),
+        Some(Command::Backup(args)) => ticketing::backup::backup_main(args),
+        Some(Command::Restore(args)) => ticketing::backup::restore_main(args),
+        Some(Command::Verify(args)) => ticketing::backup::verify_main(args),
     }
 }
 

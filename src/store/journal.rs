@@ -64,7 +64,9 @@ impl Journal {
             let mut in_flight = lock(&self.in_flight);
             // Allocating under the lock keeps the checkpoint from skipping over a sequence
             // that is allocated but not yet registered as pending.
-            let seq = self.db.generate_id()?;
+            // Never below the journal's end: sled's id counter starts again at 0 in a
+            // directory restored from a backup, whose journal it did not write.
+            let seq = self.db.generate_id()?.max(in_flight.next);
             in_flight.pending.insert(seq);
             in_flight.inserting.insert(seq);
             in_flight.next = in_flight.next.max(seq + 1);
@@ -86,6 +88,17 @@ impl Journal {
             .first()
             .copied()
             .unwrap_or(in_flight.next)
+    }
+
+    /// One past the highest position handed out so far: every record appended before this
+    /// call is below it (a backup's end, `backup.rs`).
+    pub(crate) fn handed_out_below(&self) -> u64 {
+        lock(&self.in_flight).next
+    }
+
+    /// The raw records below `end`, in order (a backup copies them as they are).
+    pub(crate) fn records_below(&self, end: u64) -> sled::Iter {
+        self.events.range(..end.to_be_bytes())
     }
 
     /// Removes every record from `seq` on: those a failed run refused (`fence.rs`). Only at

@@ -8,6 +8,7 @@
 //! `projections()`, which sees the overlay first. Replacing sled means rewriting this
 //! folder only.
 
+pub mod backup;
 mod codec;
 mod failure;
 mod fence;
@@ -19,6 +20,7 @@ mod persister;
 mod projections;
 pub use projections::Projections;
 mod records;
+pub mod verify;
 
 use std::path::Path;
 use std::sync::Arc;

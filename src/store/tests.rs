@@ -597,3 +597,43 @@ fn a_feed_catch_up_pages_through_the_journal_each_ticket_once_a_page_as_it_is_no
     assert_eq!(page[0].0, next);
     assert_eq!(changes(next, 2), (Vec::new(), None), "the end");
 }
+
+#[test]
+fn a_restored_journal_appends_after_its_end_and_verifies() {
+    // Arrange: a store with a few events, backed up and restored into a new directory (whose
+    // sled id counter starts again at 0).
+    let original = tempfile::tempdir().expect("a dir");
+    let store = open(&original);
+    for n in 1..=5 {
+        store
+            .commit(&ticket_created(n), PriorState::Unknown)
+            .expect("commit")
+            .finish();
+    }
+    let mut file = Vec::new();
+    let written = store
+        .write_backup(&mut file, &[("jwt-secret", b"s".to_vec())], &|| false)
+        .expect("a backup");
+    drop(store);
+    let copy = tempfile::tempdir().expect("a dir");
+    let (restored, files) = backup::restore(&file[..], copy.path()).expect("restored");
+    assert_eq!(restored, written);
+    assert_eq!(files, vec![("jwt-secret".to_owned(), b"s".to_vec())]);
+
+    // Act
+    let store = open(&copy);
+    let last_before = store.inner.journal.handed_out_below();
+    store
+        .commit(&ticket_created(6), PriorState::Unknown)
+        .expect("commit")
+        .finish();
+    store.replay().expect("replay");
+    store.settle();
+
+    // Assert
+    assert_eq!(store.journal_len(), 6, "the new event overwrote none");
+    assert!(store.inner.journal.handed_out_below() > last_before);
+    let report = store.verify().expect("verify");
+    assert_eq!(report.events, 6);
+    assert_eq!(report.difference_count, 0, "{:?}", report.differences);
+}
