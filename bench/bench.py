@@ -98,12 +98,13 @@ class Server:
                 return float(line.split()[-1])
         raise KeyError(series)
 
-    def histogram(self, name):
-        """Cumulative (upper bound, count) pairs of a Prometheus histogram."""
+    def histogram_ms(self, name):
+        """Cumulative (upper bound in milliseconds, count) pairs of a Prometheus histogram
+        in seconds (the tables here print milliseconds)."""
         text = get(self.base + "/metrics")[1].decode()
         pairs = []
         for bound, count in re.findall(name + r'_bucket\{le="([^"]+)"\} (\d+)', text):
-            pairs.append((float("inf") if bound == "+Inf" else float(bound), int(count)))
+            pairs.append((float("inf") if bound == "+Inf" else float(bound) * 1000, int(count)))
         return pairs
 
     def rss_mb(self):
@@ -367,7 +368,7 @@ def holds(args):
         wait_until(lambda: server.metric("ticketing_pending_holds") == 0,
                    args.hold_secs + 600, "every hold to expire")
         finished = time.time() - started
-        buckets = server.histogram("ticketing_hold_expiry_lag_ms")
+        buckets = server.histogram_ms("ticketing_hold_expiry_lag_seconds")
         expired = server.metric('ticketing_events_committed_total{event="OrderExpired"}')
         rss = server.rss_mb()
     finally:
@@ -519,14 +520,14 @@ def sustained(args):
                       f"{server.rss_mb():.0f} MB |", flush=True)
                 last = count
 
-        flushes_before = server.histogram("ticketing_store_flush_ms")
+        flushes_before = server.histogram_ms("ticketing_store_flush_seconds")
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         result = reserve_all(server, buyer, ids, 256, duration=args.seconds)
         stop.set()
         sampler.join()
         flushes = [(bound, count - before) for (bound, count), (_, before)
-                   in zip(server.histogram("ticketing_store_flush_ms"), flushes_before)]
+                   in zip(server.histogram_ms("ticketing_store_flush_seconds"), flushes_before)]
     finally:
         server.stop()
     print()
