@@ -17,7 +17,12 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
                                   # the charts as SVG files in --out
     bench/bench.py ab --baseline OTHER_BINARY
                                   # reservations by two builds in alternating rounds, with
-                                  # the median round of each (how changes are compared here)
+                                  # the median round of each (how changes are compared here);
+                                  # --baseline-rust-log gives the baseline its own RUST_LOG
+    bench/bench.py requestcost --baseline OTHER_BINARY
+                                  # CPU time per request (GET /healthz, a ticket read) by
+                                  # two builds in alternating rounds: what per-request
+                                  # work (the access log, metrics) costs
     bench/bench.py sustained      # one long reservation load: rate, live actors and RSS
                                   # every 5 s (--tickets 700000 --seconds 75)
     bench/bench.py startup        # seconds to ready after 1,000,000 events: clean stop,
@@ -64,8 +69,9 @@ PASSWORD = "benchmark password"
 class Server:
     """The server under test, pinned to SERVER_CORE, on its own temporary data directory."""
 
-    def __init__(self, *flags, binary=BIN):
+    def __init__(self, *flags, binary=BIN, rust_log=None):
         self.dir = tempfile.TemporaryDirectory(prefix="ticketing-bench-")
+        self.rust_log = rust_log or os.environ.get("BENCH_RUST_LOG", "info")
         # The benchmarks sign up users and reserve tickets far faster than a public shop
         # allows one client to: lift the limits of DESIGN §8 on builds that have them.
         self.flags, self.binary = (*limits_off(binary), *flags), binary
@@ -76,8 +82,9 @@ class Server:
         answers the seconds from launch to ready."""
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        # The server logs at its default level unless BENCH_RUST_LOG says otherwise.
-        env = dict(os.environ, RUST_LOG=os.environ.get("BENCH_RUST_LOG", "info"))
+        # The server logs at its default level unless BENCH_RUST_LOG (or ab's
+        # --baseline-rust-log, for the baseline) says otherwise.
+        env = dict(os.environ, RUST_LOG=self.rust_log)
         launched = time.time()
         self.process = subprocess.Popen(
             ["taskset", "-c", SERVER_CORE, self.binary, "--addr", f"127.0.0.1:{port}",
@@ -98,12 +105,13 @@ class Server:
                 return float(line.split()[-1])
         raise KeyError(series)
 
-    def histogram(self, name):
-        """Cumulative (upper bound, count) pairs of a Prometheus histogram."""
+    def histogram_ms(self, name):
+        """Cumulative (upper bound in milliseconds, count) pairs of a Prometheus histogram
+        in seconds (the tables here print milliseconds)."""
         text = get(self.base + "/metrics")[1].decode()
         pairs = []
         for bound, count in re.findall(name + r'_bucket\{le="([^"]+)"\} (\d+)', text):
-            pairs.append((float("inf") if bound == "+Inf" else float(bound), int(count)))
+            pairs.append((float("inf") if bound == "+Inf" else float(bound) * 1000, int(count)))
         return pairs
 
     def rss_mb(self):
@@ -215,6 +223,7 @@ def run_wrk(server, script, connections, duration, env=None, path="/", until=Non
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed: {errors}")
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+              "requests": int(re.search(r"(\d+) requests in", output).group(1)),
               "statuses": {}, "raw": output}
     for percent, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\b", output, re.M):
         result[f"p{percent}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -367,7 +376,7 @@ def holds(args):
         wait_until(lambda: server.metric("ticketing_pending_holds") == 0,
                    args.hold_secs + 600, "every hold to expire")
         finished = time.time() - started
-        buckets = server.histogram("ticketing_hold_expiry_lag_ms")
+        buckets = server.histogram_ms("ticketing_hold_expiry_lag_seconds")
         expired = server.metric('ticketing_events_committed_total{event="OrderExpired"}')
         rss = server.rss_mb()
     finally:
@@ -470,14 +479,16 @@ def ab(args):
     print("| build, round | requests/s | 201/s | 409/s | p50 ms | p90 ms | p99 ms | other |")
     print("|---|---|---|---|---|---|---|---|")
     rounds = {"baseline": [], "current": []}
-    builds = [("baseline", args.baseline), ("current", BIN)]
+    healthz = {"baseline": [], "current": []}
+    builds = [("baseline", args.baseline, args.baseline_rust_log), ("current", BIN, None)]
     for number in range(1, args.rounds + 1):
         # The build that runs second in a round has run slower more often than not (the
         # first one's data is still being written back), so the order alternates, and the
         # disk is synced before each server starts.
-        for name, binary in builds if number % 2 else builds[::-1]:
+        for name, binary, rust_log in builds if number % 2 else builds[::-1]:
             os.sync()
-            server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb), binary=binary)
+            server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb), binary=binary,
+                            rust_log=rust_log)
             try:
                 seller = signup(server, "seller@bench.test")
                 buyer = signup(server, "buyer@bench.test")
@@ -488,14 +499,53 @@ def ab(args):
             finally:
                 server.stop()
             rounds[name].append(result)
+            healthz[name].append(health["rps"])
             print(line(f"{name}, round {number}", result, health["rps"]), flush=True)
     # Ranked by reservations (201s) per second: a round that ran out of tickets also counts
     # quick 409s in its request rate.
     for name, results in rounds.items():
         won = lambda r: r["statuses"].get(201, 0) / r["seconds"]
         median = sorted(results, key=won)[len(results) // 2]
+        health = sorted(healthz[name])[len(results) // 2]
         print(f"median {name}: {won(median):,.0f} reservations/s, "
-              f"p99 {median.get('p99', 0):.1f} ms")
+              f"p99 {median.get('p99', 0):.1f} ms; GET /healthz {health:,.0f} requests/s")
+
+
+def requestcost(args):
+    """The server's CPU time per request, by two builds (or one build under two RUST_LOGs:
+    --baseline-rust-log), in alternating rounds on fresh servers: its user and system
+    seconds over the requests wrk had answered, for GET /healthz and for GET
+    /api/tickets/{id} (a route with a parameter). CPU per request hardly moves when other
+    work shares the machine; requests/s does (docs/BENCHMARKS.md)."""
+    if not args.baseline:
+        sys.exit("requestcost needs --baseline BINARY (compared with TICKETING_BIN or the release build)")
+    builds = [("baseline", args.baseline, args.baseline_rust_log), ("current", BIN, None)]
+    costs = {name: {"/healthz": [], "/api/tickets/{id}": []} for name, _, _ in builds}
+    print("| build, round | route | requests/s | µs CPU per request |")
+    print("|---|---|---|---|")
+    for number in range(1, args.rounds + 1):
+        for name, binary, rust_log in builds if number % 2 else builds[::-1]:
+            server = Server("--hold-secs", "86400", binary=binary, rust_log=rust_log)
+            try:
+                seller = signup(server, "seller@bench.test")
+                status, body, _ = request("POST", server.base + "/api/tickets",
+                                          {"title": "Cost", "price": 20}, token=seller)
+                assert status == 201, status
+                ticket = json.loads(body)["id"]
+                for route, path in (("/healthz", "/healthz"), ("/api/tickets/{id}", f"/api/tickets/{ticket}")):
+                    user, system = server.cpu_seconds()
+                    result = run_wrk(server, None, 64, args.seconds, path=path)
+                    user_after, system_after = server.cpu_seconds()
+                    cost = (user_after + system_after - user - system) / result["requests"] * 1e6
+                    costs[name][route].append(cost)
+                    print(f"| {name}, round {number} | {route} | {result['rps']:,.0f} | {cost:.2f} |", flush=True)
+            finally:
+                server.stop()
+    median = lambda values: sorted(values)[len(values) // 2]
+    for route in ("/healthz", "/api/tickets/{id}"):
+        before, after = median(costs["baseline"][route]), median(costs["current"][route])
+        print(f"median {route}: baseline {before:.2f} µs, current {after:.2f} µs CPU per request "
+              f"({after - before:+.2f} µs, {after / before - 1:+.1%})")
 
 
 def sustained(args):
@@ -519,14 +569,14 @@ def sustained(args):
                       f"{server.rss_mb():.0f} MB |", flush=True)
                 last = count
 
-        flushes_before = server.histogram("ticketing_store_flush_ms")
+        flushes_before = server.histogram_ms("ticketing_store_flush_seconds")
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         result = reserve_all(server, buyer, ids, 256, duration=args.seconds)
         stop.set()
         sampler.join()
         flushes = [(bound, count - before) for (bound, count), (_, before)
-                   in zip(server.histogram("ticketing_store_flush_ms"), flushes_before)]
+                   in zip(server.histogram_ms("ticketing_store_flush_seconds"), flushes_before)]
     finally:
         server.stop()
     print()
@@ -967,7 +1017,7 @@ def run_wrk_until(server, token, ids, connections, stop):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "storage", "sustained",
+    parser.add_argument("scenario", choices=["reservations", "holds", "memory", "marketplace", "ab", "requestcost", "storage", "sustained",
                                              "startup", "onsale", "disk", "feed", "backup"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each timed load")
     parser.add_argument("--tickets", type=int, default=None, help="default 300,000; 500 for onsale")
@@ -983,6 +1033,9 @@ def main():
     parser.add_argument("--listing-only", action="store_true",
                         help="memory: stop after the listed tickets (skip the holds)")
     parser.add_argument("--baseline", help="ab: the other build to compare with")
+    parser.add_argument("--baseline-rust-log", default=None,
+                        help="ab: RUST_LOG for the baseline only (the same build with the access "
+                             "log off: info,ticketing::http::access_log=warn)")
     parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build; feed: rounds of each load")
     parser.add_argument("--streams", type=int, default=1000, help="feed: readers of the live ticket feed")
     parser.add_argument("--resume-sample", type=lambda text: [int(n) for n in text.split(",")], default=[10, 100],
@@ -1000,9 +1053,9 @@ def main():
     if args.tickets is None:
         args.tickets = 500 if args.scenario == "onsale" else 300_000
     scenarios = {"reservations": reservations, "holds": holds, "memory": memory,
-                 "marketplace": marketplace, "ab": ab, "storage": storage, "sustained": sustained,
-                 "startup": startup, "onsale": onsale, "disk": disk, "feed": feed,
-                 "backup": backup}
+                 "marketplace": marketplace, "ab": ab, "requestcost": requestcost, "storage": storage,
+                 "sustained": sustained, "startup": startup, "onsale": onsale, "disk": disk,
+                 "feed": feed, "backup": backup}
     scenarios[args.scenario](args)
 
 

@@ -17,8 +17,8 @@ pub mod control;
 pub mod data_dir;
 pub mod gateway;
 pub mod healthcheck;
-pub mod histogram;
 pub mod http;
+pub mod meters;
 pub mod readiness;
 pub mod store;
 mod sync;
@@ -32,6 +32,7 @@ use std::time::Duration;
 use actix::{Actor, Addr};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
+use tracing_actix_web::TracingLogger;
 
 use actors::accounts::Accounts;
 use actors::holds::HoldSupervisor;
@@ -92,7 +93,12 @@ impl Application {
             None => None,
         };
         data_dir::prepare(&config.data_dir)?;
-        let store = Store::open(&config.data_dir.join("db"), config.cache_mb * 1024 * 1024)?;
+        let meters = meters::Meters::new();
+        let store = Store::open_timed(
+            &config.data_dir.join("db"),
+            config.cache_mb * 1024 * 1024,
+            meters.flush_seconds(),
+        )?;
 
         let threads = config.threads();
         let arbiters: Vec<actix::Arbiter> = (0..threads).map(|_| actix::Arbiter::new()).collect();
@@ -112,6 +118,7 @@ impl Application {
             settings,
             gateway,
             arbiters.iter().map(|a| a.handle()).collect(),
+            meters.hold_expiry_lag_seconds(),
         );
         let readiness = Readiness::new();
 
@@ -157,6 +164,7 @@ impl Application {
                 stopping_seen.clone(),
             ),
             stopping: stopping_seen,
+            meters: meters.clone(),
         });
         let body_timeout = Duration::from_millis(config.body_timeout_ms.max(1));
         let readiness_data = web::Data::new(readiness.clone());
@@ -185,7 +193,10 @@ impl Application {
                     http::guard::body_timeout(req, next, body_timeout)
                 }))
                 .wrap(middleware::from_fn(http::health::until_ready))
-                .wrap(middleware::from_fn(http::request_id::trace_request))
+                .wrap(middleware::from_fn(
+                    http::request_id::answer_with_request_id,
+                ))
+                .wrap(TracingLogger::<http::access_log::AccessLog>::new())
                 .app_data(state.clone())
                 .configure(|cfg| {
                     if public_metrics {
@@ -230,6 +241,10 @@ impl Application {
                  waiting password hashes. Only for load tests on a private network."
             ),
         }
+
+        // Histogram samples queue until folded into their buckets: fold them even when
+        // nobody scrapes. On an app arbiter, so it ends with the app.
+        arbiters[0].spawn(meters.upkeep());
 
         // On an app arbiter, not the caller's: the actors the replay's follow-ups start live
         // there, and so stop with the app instead of outliving it on the caller's arbiter.

@@ -27,7 +27,6 @@ use actix_rt::ArbiterHandle;
 
 use crate::clock::IdGenerator;
 use crate::gateway::PaymentGateway;
-use crate::histogram::Histogram;
 use crate::store::Store;
 use domain::events::FollowUp;
 use domain::ids::{OrderId, TicketId, UserId};
@@ -66,8 +65,9 @@ pub struct Services {
     pub(super) orders: Registry<OrderActor>,
     pub(super) holds: Arc<HoldWake>,
     /// How late holds end: from each hold's deadline to its `OrderExpired` commit, recorded
-    /// by order actors as they expire them (`/metrics`, and the hold benchmark).
-    pub(super) expiry_lag: Arc<Histogram>,
+    /// by order actors as they expire them (`/metrics`, and the hold benchmark). A handle of
+    /// the app's `Meters`.
+    pub(super) expiry_lag: metrics::Histogram,
     pub(super) ids: Arc<IdGenerator>,
     pub(super) settings: Arc<Settings>,
     /// Stripe, or the offline test gateway.
@@ -79,20 +79,22 @@ pub struct Services {
 }
 
 impl Services {
-    /// Builds the registries, spreading actors over `arbiters`.
+    /// Builds the registries, spreading actors over `arbiters`; expired holds record their
+    /// lag in `expiry_lag`.
     pub fn new(
         store: Store,
         ids: Arc<IdGenerator>,
         settings: Settings,
         gateway: Arc<dyn PaymentGateway>,
         arbiters: Vec<ArbiterHandle>,
+        expiry_lag: metrics::Histogram,
     ) -> Services {
         let services = Services {
             tickets: Registry::new(store.clone(), arbiters.clone(), settings.idle_after),
             orders: Registry::new(store.clone(), arbiters, settings.idle_after),
             store,
             holds: holds::new_wake(),
-            expiry_lag: Arc::new(Histogram::new()),
+            expiry_lag,
             ids,
             settings: Arc::new(settings),
             gateway,
@@ -165,7 +167,7 @@ impl Services {
     }
 
     /// The figures `/metrics` shows, read now.
-    pub fn vitals(&self) -> Vitals<'_> {
+    pub fn vitals(&self) -> Vitals {
         Vitals {
             live_actors: [
                 (TicketActor::KIND, self.tickets.live()),
@@ -178,8 +180,6 @@ impl Services {
             unpersisted_changes: self.store.unpersisted_changes(),
             persisted_generations: self.store.persisted_generations(),
             payments_for_the_operator: self.payments_for_the_operator.load(Ordering::Relaxed),
-            expiry_lag: &self.expiry_lag,
-            flush_ms: self.store.flush_ms(),
         }
     }
 
@@ -190,8 +190,9 @@ impl Services {
     }
 }
 
-/// What `/metrics` shows of the services, read at one moment.
-pub struct Vitals<'a> {
+/// What `/metrics` shows of the services, read at one moment (the histograms are recorded
+/// into `Meters` as things happen).
+pub struct Vitals {
     pub live_actors: [(&'static str, usize); 2],
     /// Events committed since the process started, by tag.
     pub committed: Vec<(&'static str, u64)>,
@@ -203,6 +204,4 @@ pub struct Vitals<'a> {
     pub unpersisted_changes: usize,
     pub persisted_generations: u64,
     pub payments_for_the_operator: usize,
-    pub expiry_lag: &'a Histogram,
-    pub flush_ms: &'a Histogram,
 }

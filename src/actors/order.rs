@@ -127,8 +127,8 @@ impl Handler<ExpireOrder> for OrderActor {
             ctx,
         );
         if matches!(change, Ok(super::entity::Change::Committed { .. })) {
-            let lag = now.millis().saturating_sub(self.order.expires_at.millis());
-            self.services.expiry_lag.record(lag);
+            let lag_ms = now.millis().saturating_sub(self.order.expires_at.millis());
+            self.services.expiry_lag.record(lag_ms as f64 / 1000.0);
         }
         self.reply_after_follow_up(change, Order::clone)
     }

@@ -1,7 +1,5 @@
-//! GET /healthz, GET /readyz and GET /metrics: liveness, readiness and a few gauges, no
+//! GET /healthz, GET /readyz and GET /metrics: liveness, readiness and the metrics, no
 //! session needed; and the gate that answers 503 to the API until start-up has finished.
-
-use std::fmt::Write;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -9,7 +7,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 
 use super::AppState;
-use crate::histogram::Histogram;
+use crate::meters::Scrape;
 use crate::readiness::{Readiness, Stage};
 
 /// How long a client should wait before asking a starting shop again.
@@ -58,89 +56,22 @@ pub async fn until_ready(
     Ok(ServiceResponse::new(req, starting()))
 }
 
-/// Prometheus text format: live actors by kind, events committed by tag, ticket changes
-/// (the one `TicketUpdated` kind told apart as edits, releases and sales), group-commit
-/// flushes and the durability waits they answered, pending holds, how many journal events
-/// the start-up replay applied, how late holds ended, and how long flushes took.
+/// The Prometheus text format: every series `meters` describes, with the figures kept
+/// elsewhere (actors, events, flushes, holds, start-up) read now.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let vitals = state.services.vitals();
     let replayed = match state.readiness.stage() {
         Stage::Ready { replayed } => replayed,
         Stage::Starting | Stage::Failed(_) => 0,
     };
-    let mut text = String::new();
-    let _ = writeln!(text, "# TYPE ticketing_live_actors gauge");
-    for (kind, live) in vitals.live_actors {
-        let _ = writeln!(text, "ticketing_live_actors{{kind=\"{kind}\"}} {live}");
-    }
-    let _ = writeln!(text, "# TYPE ticketing_events_committed_total counter");
-    for (tag, count) in vitals.committed {
-        let _ = writeln!(
-            text,
-            "ticketing_events_committed_total{{event=\"{tag}\"}} {count}"
-        );
-    }
-    let _ = writeln!(text, "# TYPE ticketing_ticket_changes_total counter");
-    for (change, count) in vitals.ticket_changes {
-        let _ = writeln!(
-            text,
-            "ticketing_ticket_changes_total{{change=\"{change}\"}} {count}"
-        );
-    }
-    let (flushes, waits) = vitals.flush_stats;
-    let values: [(&str, &str, u64); 9] = [
-        ("ticketing_store_flushes_total", "counter", flushes),
-        ("ticketing_store_durable_waits_total", "counter", waits),
-        ("ticketing_pending_holds", "gauge", vitals.pending_holds),
-        ("ticketing_replayed_events_at_start", "gauge", replayed),
-        (
-            "ticketing_ready",
-            "gauge",
-            u64::from(state.readiness.is_ready()),
-        ),
-        (
-            "ticketing_password_hashes_running",
-            "gauge",
-            state.accounts.hashes_running() as u64,
-        ),
-        (
-            "ticketing_payments_for_the_operator",
-            "gauge",
-            vitals.payments_for_the_operator as u64,
-        ),
-        (
-            "ticketing_store_unpersisted_changes",
-            "gauge",
-            vitals.unpersisted_changes as u64,
-        ),
-        (
-            "ticketing_store_persisted_generations_total",
-            "counter",
-            vitals.persisted_generations,
-        ),
-    ];
-    for (name, kind, value) in values {
-        let _ = writeln!(text, "# TYPE {name} {kind}");
-        let _ = writeln!(text, "{name} {value}");
-    }
-    histogram(&mut text, "ticketing_hold_expiry_lag_ms", vitals.expiry_lag);
-    histogram(&mut text, "ticketing_store_flush_ms", vitals.flush_ms);
+    let scrape = Scrape {
+        vitals: state.services.vitals(),
+        ready: state.readiness.is_ready(),
+        replayed,
+        password_hashes_running: state.accounts.hashes_running(),
+    };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(text)
-}
-
-/// Writes one histogram in the Prometheus text format.
-fn histogram(text: &mut String, name: &str, histogram: &Histogram) {
-    let _ = writeln!(text, "# TYPE {name} histogram");
-    let (buckets, sum) = histogram.snapshot();
-    let count = buckets.last().map_or(0, |(_, count)| *count);
-    for (bound, cumulative) in buckets {
-        let le = bound.map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
-        let _ = writeln!(text, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
-    }
-    let _ = writeln!(text, "{name}_sum {sum}");
-    let _ = writeln!(text, "{name}_count {count}");
+        .body(state.meters.render(&scrape))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! actor, or a read of a projection), and maps the answer to JSON; `error` maps every
 //! failure to the envelope. Every route is registered here, in one table.
 
+pub mod access_log;
 pub mod auth;
 pub mod error;
 pub mod guard;
@@ -47,6 +48,9 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The live ticket feed every GET /api/tickets/events reads.
     pub ticket_feed: ticket_events::TicketFeed,
+    /// The app's metrics: the access log counts every request in them, `/metrics` renders
+    /// them.
+    pub meters: crate::meters::Meters,
 }
 
 /// The route table (all but `metrics_route`).

@@ -24,7 +24,6 @@ use tokio::sync::oneshot;
 use super::StoreError;
 use super::failure::Failure;
 use super::journal::Journal;
-use crate::histogram::Histogram;
 use crate::sync::lock;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
@@ -48,9 +47,9 @@ struct Shared {
     /// Flushes done, and waiters they answered: their ratio is the group-commit batch size.
     flushes: AtomicU64,
     waiters_served: AtomicU64,
-    /// How long each flush took: a slow disk shows here
+    /// Where each flush's seconds are recorded (`/metrics`): a slow disk shows there
     /// first, since every writer waiting meanwhile waits for it.
-    flush_ms: Histogram,
+    flush_seconds: metrics::Histogram,
     /// Set by the first failed flush; every wait fails from then on.
     failure: Failure,
 }
@@ -65,13 +64,14 @@ impl GroupCommit {
         db: sled::Db,
         journal: Journal,
         failure: Failure,
+        flush_seconds: metrics::Histogram,
     ) -> std::io::Result<GroupCommit> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             flushes: AtomicU64::new(0),
             waiters_served: AtomicU64::new(0),
-            flush_ms: Histogram::new(),
+            flush_seconds,
             failure,
         });
         let thread_shared = shared.clone();
@@ -121,11 +121,6 @@ impl GroupCommit {
             self.shared.flushes.load(Ordering::Relaxed),
             self.shared.waiters_served.load(Ordering::Relaxed),
         )
-    }
-
-    /// How long the flushes took.
-    pub(crate) fn flush_ms(&self) -> &Histogram {
-        &self.shared.flush_ms
     }
 }
 
@@ -187,10 +182,7 @@ fn flush_loop(shared: &Shared, db: &sled::Db, journal: &Journal) {
             },
         };
         let ended = Instant::now();
-        let took = ended.duration_since(started).as_millis();
-        shared
-            .flush_ms
-            .record(u64::try_from(took).unwrap_or(u64::MAX));
+        shared.flush_seconds.record(ended.duration_since(started));
         last_flush_end = Some(ended);
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         shared

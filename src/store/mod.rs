@@ -26,7 +26,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::histogram::Histogram;
 use crate::sync::lock;
 use codec::{decode_counter, decode_session, encode_counter, encode_session};
 
@@ -123,12 +122,14 @@ pub struct Replayed {
     pub follow_ups: Vec<(FollowUp, Commit)>,
 }
 
-/// How the projections are written behind the journal.
+/// How the projections are written behind the journal, and where flush times go.
 pub(crate) struct Tuning {
     /// How long the persister lets changes gather before writing them out.
     pub(crate) gather: std::time::Duration,
     /// Entries the overlay may hold before writers wait for the persister.
     pub(crate) room: usize,
+    /// Where the flusher records each flush's seconds (a `Meters` handle, or nowhere).
+    pub(crate) flush_seconds: metrics::Histogram,
 }
 
 impl Default for Tuning {
@@ -136,6 +137,7 @@ impl Default for Tuning {
         Tuning {
             gather: persister::GATHER,
             room: overlay::ROOM,
+            flush_seconds: metrics::Histogram::noop(),
         }
     }
 }
@@ -242,6 +244,20 @@ impl Store {
         Store::open_tuned(dir, cache_bytes, Tuning::default())
     }
 
+    /// `open`, recording how long each group-commit flush takes in `flush_seconds` (the
+    /// app's `/metrics`).
+    pub fn open_timed(
+        dir: &Path,
+        cache_bytes: u64,
+        flush_seconds: metrics::Histogram,
+    ) -> anyhow::Result<Store> {
+        let tuning = Tuning {
+            flush_seconds,
+            ..Tuning::default()
+        };
+        Store::open_tuned(dir, cache_bytes, tuning)
+    }
+
     /// `open` with the write-behind tuned (tests make the persister slow, or the overlay
     /// small, to see what a crash or a full overlay does).
     pub(crate) fn open_tuned(
@@ -315,8 +331,13 @@ impl Store {
         db.flush()?;
         let failure = failure::Failure::new(fence, journal.written_below());
         let flusher = Arc::new(
-            GroupCommit::start(db.clone(), journal.clone(), failure.clone())
-                .context("Failed to start the flusher thread")?,
+            GroupCommit::start(
+                db.clone(),
+                journal.clone(),
+                failure.clone(),
+                tuning.flush_seconds,
+            )
+            .context("Failed to start the flusher thread")?,
         );
         let persister = Persister::start(persister::Parts {
             overlay: overlay.clone(),
@@ -548,11 +569,6 @@ impl Store {
     /// (group-commit flushes, durability waits they answered) since the store opened.
     pub fn flush_stats(&self) -> (u64, u64) {
         self.inner.flusher.stats()
-    }
-
-    /// How long the group-commit flushes took.
-    pub fn flush_ms(&self) -> &Histogram {
-        self.inner.flusher.flush_ms()
     }
 
     pub fn journal_len(&self) -> usize {

@@ -497,6 +497,7 @@ async fn writers_wait_for_room_when_the_overlay_is_full_and_all_finish() {
     let tuning = Tuning {
         gather: Duration::from_millis(50),
         room: 64,
+        ..Tuning::default()
     };
     let store = Arc::new(Store::open_tuned(dir.path(), 16 * 1024 * 1024, tuning).expect("opens"));
     // Act: 400 listings, two entries each, far more than the room.

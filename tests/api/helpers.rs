@@ -569,6 +569,16 @@ pub struct ChildApp {
 /// Starts the binary on `data_dir` with the test JWT secret and the limits off; `extra`
 /// adds or overrides environment variables.
 pub fn spawn_process(data_dir: &Path, extra: &[(&str, &str)]) -> ChildApp {
+    spawn_process_logging(data_dir, extra, std::process::Stdio::null())
+}
+
+/// `spawn_process` with the child's log (its standard output, where it logs) sent to `log`:
+/// a file, for tests that read the log (a pipe nobody reads could fill and stall the child).
+pub fn spawn_process_logging(
+    data_dir: &Path,
+    extra: &[(&str, &str)],
+    log: impl Into<std::process::Stdio>,
+) -> ChildApp {
     let port = free_port();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ticketing"));
     command
@@ -578,7 +588,7 @@ pub fn spawn_process(data_dir: &Path, extra: &[(&str, &str)]) -> ChildApp {
         .env("TICKETING_CACHE_MB", "16")
         .env("TICKETING_LIMITS", "off")
         .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
+        .stdout(log)
         .stderr(std::process::Stdio::null());
     for (key, value) in extra {
         command.env(key, value);

@@ -42,15 +42,18 @@ pub fn signed(event: &Value) -> (String, String) {
     signed_webhook(event, WEBHOOK_SECRET, None)
 }
 
-/// Every `ticketing_events_committed_total` line: equal before and after means nothing
-/// was committed in between.
+/// Every `ticketing_events_committed_total` line, sorted (a scrape lists the events in no
+/// fixed order): equal before and after means nothing was committed in between.
 pub async fn committed_events(app: &TestApp) -> Vec<String> {
-    app.metrics_text()
+    let mut lines: Vec<String> = app
+        .metrics_text()
         .await
         .lines()
         .filter(|line| line.starts_with("ticketing_events_committed_total"))
         .map(str::to_owned)
-        .collect()
+        .collect();
+    lines.sort();
+    lines
 }
 
 /// An order whose payment Stripe is still processing: the answer was 202 and the order is

@@ -528,7 +528,7 @@ async fn every_acknowledged_write_waits_for_a_flush_and_concurrent_writes_share_
         (
             crate::helpers::metric_in(&text, "ticketing_store_flushes_total"),
             crate::helpers::metric_in(&text, "ticketing_store_durable_waits_total"),
-            crate::helpers::metric_in(&text, "ticketing_store_flush_ms_count"),
+            crate::helpers::metric_in(&text, "ticketing_store_flush_seconds_count"),
         )
     };
     let (flushes, waits, timed) = counts(app.metrics_text().await);
