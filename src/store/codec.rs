@@ -15,9 +15,10 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use super::records::{
-    ChargeCreatedV1, ChargeFailedV1, ChargeRefundedV1, ChargeV1, EventRecord, Invalid,
-    OrderCompletedV1, OrderCreatedV1, OrderEndedV1, OrderV1, RecordKind, SessionV1,
-    TicketCreatedV1, TicketUpdatedV1, TicketV1, TicketV2, TicketWithdrawnV1, UserCreatedV1, UserV1,
+    AuthenticationRequestedV1, ChargeCreatedV1, ChargeFailedV1, ChargeRefundedV1, ChargeV1,
+    EventRecord, Invalid, OrderCompletedV1, OrderCreatedV1, OrderEndedV1, OrderV1, OrderV2,
+    RecordKind, SessionV1, TicketCreatedV1, TicketUpdatedV1, TicketV1, TicketV2, TicketWithdrawnV1,
+    UserCreatedV1, UserV1,
 };
 use domain::charge::Charge;
 use domain::events::{Event, EventKind};
@@ -104,6 +105,7 @@ pub(crate) fn encode_event(event: &Event) -> Result<Vec<u8>, StoreError> {
         EventRecord::ChargeFailed(r) => encode(kind, &r),
         EventRecord::ChargeRefunded(r) => encode(kind, &r),
         EventRecord::TicketWithdrawn(r) => encode(kind, &r),
+        EventRecord::AuthenticationRequested(r) => encode(kind, &r),
     }
 }
 
@@ -164,6 +166,9 @@ fn event_body(kind: RecordKind, version: u8, body: &[u8]) -> Result<Event, Inval
         RecordKind::TicketWithdrawn => {
             EventRecord::TicketWithdrawn(read_body::<TicketWithdrawnV1>(body)?)
         }
+        RecordKind::AuthenticationRequested => {
+            EventRecord::AuthenticationRequested(read_body::<AuthenticationRequestedV1>(body)?)
+        }
         other => return Err(format!("record kind {other:?} is not an event")),
     };
     record.into_event()
@@ -187,11 +192,18 @@ pub(crate) fn decode_ticket(bytes: &[u8]) -> Result<Ticket, Invalid> {
 }
 
 pub(crate) fn encode_order(order: &Order) -> Result<Vec<u8>, StoreError> {
-    encode(RecordKind::Order, &OrderV1::from_order(order))
+    encode(RecordKind::Order, &OrderV2::from_order(order))
 }
 
+/// Layout 1 (formats 1 to 3) is upgraded to layout 2 on the way.
 pub(crate) fn decode_order(bytes: &[u8]) -> Result<Order, Invalid> {
-    decode_v1::<OrderV1>(RecordKind::Order, bytes)?.into_order()
+    let kind = RecordKind::Order;
+    let newest = match open(kind, bytes)? {
+        (1, body) => OrderV2::from(read_body::<OrderV1>(body)?),
+        (2, body) => read_body::<OrderV2>(body)?,
+        (version, _) => return Err(unknown_version(kind, version)),
+    };
+    newest.into_order()
 }
 
 pub(crate) fn encode_charge(charge: &Charge) -> Result<Vec<u8>, StoreError> {
