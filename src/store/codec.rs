@@ -282,6 +282,58 @@ mod tests {
         assert!(decode_ticket(&truncated).is_err());
     }
 
+    /// Format 4's order layout reads what layout 1 wrote (no authentication pending), and
+    /// keeps the abandonment deadline it adds; its new event reads back as written.
+    #[test]
+    fn an_order_of_layout_1_reads_with_no_authentication_pending_and_layout_2_keeps_its_deadline() {
+        use domain::events::AuthenticationRequested;
+        use domain::ids::{ChargeId, OrderId, RawId, TicketId, UserId};
+        use domain::money::Price;
+        use domain::order::{OrderStatus, TicketSummary};
+        use domain::ticket::Title;
+        use domain::time::Timestamp;
+        use domain::version::Version;
+
+        let charge_id = ChargeId::new(RawId::from_parts(40, 1));
+        let order = Order {
+            id: OrderId::new(RawId::from_parts(20, 1)),
+            buyer: UserId::new(RawId::from_parts(1, 2)),
+            ticket: TicketSummary {
+                id: TicketId::new(RawId::from_parts(10, 1)),
+                title: Title::restore("Gig".to_owned()),
+                price: Price::from_cents(2000).expect("valid"),
+                version: Version::new(1),
+            },
+            status: OrderStatus::AwaitingPayment,
+            expires_at: Timestamp::from_millis(1_000_000),
+            version: Version::new(2),
+            charge_id: Some(charge_id),
+            abandon_at: None,
+        };
+        // As format 3 wrote it: the header names layout 1.
+        let mut layout_1 = vec![ENVELOPE, RecordKind::Order.code(), 1];
+        layout_1.extend(body(&OrderV1::from(&order)).expect("encodes"));
+        assert_eq!(decode_order(&layout_1).expect("reads"), order);
+        let waiting = Order {
+            abandon_at: Some(Timestamp::from_millis(1_300_000)),
+            ..order
+        };
+        let layout_2 = encode_order(&waiting).expect("encodes");
+        assert_eq!(&layout_2[..3], &[ENVELOPE, RecordKind::Order.code(), 2]);
+        assert_eq!(decode_order(&layout_2).expect("reads"), waiting);
+
+        let event = Event::AuthenticationRequested(AuthenticationRequested {
+            charge_id,
+            order_id: waiting.id,
+            stripe_id: "pi_3ds".to_owned(),
+            abandon_at: Timestamp::from_millis(1_300_000),
+            version: Version::new(3),
+        });
+        let record = encode_event(&event).expect("encodes");
+        assert_eq!(&record[..3], &[ENVELOPE, 13, 1]);
+        assert_eq!(decode_event(&record).expect("reads"), event);
+    }
+
     /// [1] ++ bincode of the first release's `Ticket` for the fixture's edited ticket.
     fn ticket_record_of_the_first_release() -> Vec<u8> {
         let title = "Cup final, row 12 (aisle)";

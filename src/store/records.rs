@@ -572,6 +572,26 @@ pub(crate) struct OrderV1 {
     charge_id: Option<Id>,
 }
 
+/// Layout 1 as format 3 wrote it, for the codec's upgrade test.
+#[cfg(test)]
+impl From<&Order> for OrderV1 {
+    fn from(order: &Order) -> OrderV1 {
+        let v2 = OrderV2::from_order(order);
+        OrderV1 {
+            id: v2.id,
+            buyer: v2.buyer,
+            ticket_id: v2.ticket_id,
+            ticket_title: v2.ticket_title,
+            ticket_price: v2.ticket_price,
+            ticket_version: v2.ticket_version,
+            status: v2.status,
+            expires_at: v2.expires_at,
+            version: v2.version,
+            charge_id: v2.charge_id,
+        }
+    }
+}
+
 /// An order written before format 4 never waited on an authentication.
 impl From<OrderV1> for OrderV2 {
     fn from(v1: OrderV1) -> OrderV2 {
