@@ -219,6 +219,14 @@ pub fn decide(order: &Order, command: OrderCommand) -> Result<Option<Event>, Dom
     }
 }
 
+/// Whether a payment by `by` for `order` resumes the one already waiting on the buyer's
+/// authentication (a reloaded page asking again) rather than starting one: the buyer is
+/// then given the client secret again, which the shop does not keep, by asking the
+/// provider with the same key; nothing new is charged.
+pub fn resumes_authentication(order: &Order, by: UserId) -> bool {
+    by == order.buyer && order.status == OrderStatus::AwaitingPayment && order.abandon_at.is_some()
+}
+
 /// Whether the buyer's answer to an authentication may settle the payment `charge_id` of
 /// `order` (the offline gateway's simulated step): only the buyer's, and only while that
 /// payment waits on it. `Ok(false)`: the order is paid already, and the answer changes

@@ -698,6 +698,17 @@ fn a_request_for_authentication_keeps_the_order_awaiting_payment_until_the_hold_
         check_order(&events, OrderCommand::Cancel { by: buyer() }),
         Err(DomainError::PaymentInFlight)
     );
+    // The buyer paying again resumes it; anyone else does not.
+    assert!(order::resumes_authentication(&order, buyer()));
+    assert!(!order::resumes_authentication(&order, seller()));
+    let before = paid_events()[..2]
+        .iter()
+        .fold(None, order::evolve)
+        .expect("order");
+    assert!(
+        !order::resumes_authentication(&before, buyer()),
+        "a payment in flight that asked for nothing is not resumed"
+    );
     // Abandoned at its deadline, not a millisecond before.
     let just_before = Timestamp::from_millis(abandon_at.millis() - 1);
     assert!(!order::authentication_abandoned(&order, just_before));

@@ -15,7 +15,8 @@
 //!
 //! A payment that asks for the buyer's authentication (3-D Secure) commits
 //! `AuthenticationRequested`: the order stays awaiting payment with a deadline of its own,
-//! and the buyer gets the client secret. It ends when the provider confirms (a webhook, the
+//! and the buyer gets the client secret (again, on paying again: it is not stored, so the
+//! gateway is asked once more with the same key). It ends when the provider confirms (a webhook, the
 //! settler asking again, or the offline gateway's simulated step,
 //! `Services::simulate_authentication`), or, at that deadline, when the hold supervisor
 //! has it cancelled (`AbandonPayment`) and settles the order with what the cancellation
@@ -79,6 +80,24 @@ impl Handler<PayOrder> for OrderActor {
 
     #[tracing::instrument(name = "Paying for an order", skip_all, fields(order_id = %self.order.id, user_id = %msg.by))]
     fn handle(&mut self, msg: PayOrder, ctx: &mut Context<Self>) -> Self::Result {
+        if order::resumes_authentication(&self.order, msg.by)
+            && let Some(charge_id) = self.order.charge_id
+        {
+            // Asked again with the same key: Stripe replays the payment and a fresh read
+            // gives its secret (or its end, if the buyer finished meanwhile).
+            let Some(call) = self.begin_gateway_call() else {
+                return refuse(DomainError::PaymentInFlight.into());
+            };
+            self.passivation.touch();
+            let services = self.services.clone();
+            let order_id = self.order.id;
+            let busy = self.passivation.busy();
+            return Box::pin(async move {
+                let answer = charge_and_settle(&services, order_id, charge_id).await;
+                drop((call, busy));
+                answer
+            });
+        }
         let charge_id = ChargeId::new(self.services.ids.next());
         let command = OrderCommand::BeginPayment {
             by: msg.by,

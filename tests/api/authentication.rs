@@ -131,6 +131,42 @@ async fn a_card_that_needs_authentication_is_answered_202_with_its_client_secret
 }
 
 #[actix_web::test]
+async fn paying_again_while_the_authentication_waits_gives_the_same_client_secret_and_charges_nothing()
+ {
+    // Arrange: the buyer's page was reloaded and lost the secret.
+    let (fake, app, sale, id, intent_id) = a_payment_waiting_on_authentication(NEVER_ASKS).await;
+
+    // Act
+    let again = app
+        .pay(&sale.buyer, &sale.order_id, NEEDS_AUTHENTICATION)
+        .await;
+
+    // Assert
+    assert_eq!(again.status(), 202);
+    assert_eq!(
+        again.json::<Value>().await.expect("json"),
+        json!({
+            "id": id,
+            "status": "requires_action",
+            "clientSecret": format!("{intent_id}_secret_fake"),
+        })
+    );
+    assert_eq!(fake.charges_created(), 1, "no second PaymentIntent");
+    let (stranger, _) = app.user().await;
+    let theirs = app
+        .pay(&stranger, &sale.order_id, NEEDS_AUTHENTICATION)
+        .await;
+    assert_eq!(theirs.status(), 403, "only the buyer gets the secret");
+    // Once the buyer has authenticated, paying again is answered as paid.
+    fake.set_intent_status(&intent_id, "succeeded");
+    let paid = app
+        .pay(&sale.buyer, &sale.order_id, NEEDS_AUTHENTICATION)
+        .await;
+    assert_eq!(payment_id(paid, 201).await, id);
+    assert_sold(&app, &sale, &sale.order_id).await;
+}
+
+#[actix_web::test]
 async fn an_authenticated_payment_completes_its_order_when_stripe_s_webhook_confirms_it() {
     // Arrange
     let (fake, app, sale, id, intent_id) = a_payment_waiting_on_authentication(NEVER_ASKS).await;
