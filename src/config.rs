@@ -138,6 +138,17 @@ pub struct Config {
     #[arg(long, env = "TICKETING_PAYMENT_MAX_AGE_SECS", default_value_t = 23 * 3600)]
     pub payment_max_age_secs: u64,
 
+    /// Seconds past a hold's deadline that a payment waiting on the buyer's authentication
+    /// (3-D Secure) is given before the shop abandons it: cancels the payment at Stripe and
+    /// frees the ticket. A buyer who started paying just before the deadline still has
+    /// this long to authenticate.
+    #[arg(
+        long,
+        env = "TICKETING_AUTHENTICATION_GRACE_SECS",
+        default_value_t = 300
+    )]
+    pub authentication_grace_secs: u64,
+
     /// Mark the session cookie Secure (serve over HTTPS when set).
     #[arg(long, env = "TICKETING_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,

@@ -108,6 +108,7 @@ impl Application {
             idle_after: Duration::from_millis(config.actor_idle_ms.max(1)),
             max_holds_per_buyer: config.limit(config.max_holds_per_buyer),
             payment_max_age_secs: config.payment_max_age_secs,
+            authentication_grace_secs: config.authentication_grace_secs,
             clock: clock.clone(),
         };
         let gateway = gateway::from_config(&config.gateway())?;

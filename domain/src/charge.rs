@@ -1,7 +1,7 @@
 //! Charges: the record of one payment attempt for one order (DESIGN §5).
 //!
-//! A charge is written by the order's events (`ChargeCreated`, `OrderCompleted`,
-//! `ChargeFailed`) and by `ChargeRefunded`; it has no commands of its own, because every
+//! A charge is written by the order's events (`ChargeCreated`, `AuthenticationRequested`,
+//! `OrderCompleted`, `ChargeFailed`) and by `ChargeRefunded`; it has no commands of its own, because every
 //! decision about it is the order's.
 
 use super::events::{ChargeRefunded, Event};
@@ -44,6 +44,12 @@ impl Charge {
     /// The key that makes every attempt for this charge one payment at the provider.
     pub fn idempotency_key(&self) -> String {
         format!("ticketing-{}-{}", self.order_id, self.token)
+    }
+
+    /// The key that makes every attempt to cancel this charge's abandoned payment one
+    /// cancellation.
+    pub fn cancel_key(&self) -> String {
+        format!("ticketing-cancel-{}", self.id)
     }
 
     /// The key that makes every refund attempt for this charge one refund.
@@ -91,6 +97,14 @@ pub enum ChargeOutcome {
         intent_id: Option<String>,
         message: String,
     },
+    /// The provider wants the buyer to authenticate the payment (3-D Secure, SCA) before it
+    /// takes the money: nothing is taken yet, and the page completes it with
+    /// `client_secret`. Not a decline: the payment is still in flight, and ends when the
+    /// provider confirms it (webhook, or the shop asking) or when the shop abandons it.
+    ActionRequired {
+        intent_id: String,
+        client_secret: String,
+    },
     /// No definite answer after bounded retries (timeouts, 5xx, connection failures, a
     /// payment still processing). Money may or may not have been taken: the caller must not
     /// guess, and settles it later by charging again with the same idempotency key.
@@ -136,6 +150,12 @@ pub fn evolve(state: Option<Charge>, event: &Event) -> Option<Charge> {
             stripe_id: Some(e.stripe_id.clone()),
             ..c
         }),
+        (Some(c), Event::AuthenticationRequested(e)) if c.status == ChargeStatus::Created => {
+            Some(Charge {
+                stripe_id: Some(e.stripe_id.clone()),
+                ..c
+            })
+        }
         (Some(c), Event::ChargeFailed(e)) if c.status == ChargeStatus::Created => Some(Charge {
             status: ChargeStatus::Failed,
             stripe_id: e.stripe_id.clone().or(c.stripe_id.clone()),

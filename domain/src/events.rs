@@ -70,6 +70,7 @@ catalogue!(
     ChargeRefunded,
     UserUpdated,
     TicketWithdrawn,
+    AuthenticationRequested,
 );
 
 /// An account was registered.
@@ -172,6 +173,20 @@ pub struct ChargeCreated {
     pub order_version: Version,
 }
 
+/// The provider asked for the buyer's authentication (3-D Secure) before taking the money:
+/// the order stays awaiting payment, now with a deadline of its own (`abandon_at`, the
+/// hold's deadline plus a grace period) past which the shop abandons the payment; the
+/// charge learns its intent id. The client secret is not recorded: it is handed to the
+/// buyer once and is not the shop's to keep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthenticationRequested {
+    pub charge_id: ChargeId,
+    pub order_id: OrderId,
+    pub stripe_id: String,
+    pub abandon_at: Timestamp,
+    pub version: Version,
+}
+
 /// The payment was declined: charge failed, order cancelled. Follow-up: ticket released.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChargeFailed {
@@ -240,6 +255,7 @@ impl Event {
             Event::OrderCompleted(e) => Some(e.order_id),
             Event::ChargeCreated(e) => Some(e.order_id),
             Event::ChargeFailed(e) => Some(e.order_id),
+            Event::AuthenticationRequested(e) => Some(e.order_id),
             _ => None,
         }
     }
@@ -249,6 +265,7 @@ impl Event {
         match self {
             Event::ChargeCreated(e) => Some(e.charge_id),
             Event::ChargeFailed(e) => Some(e.charge_id),
+            Event::AuthenticationRequested(e) => Some(e.charge_id),
             Event::OrderCompleted(e) => Some(e.charge_id),
             Event::ChargeRefunded(e) => Some(e.charge_id),
             _ => None,

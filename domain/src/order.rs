@@ -1,16 +1,23 @@
 //! Orders: a buyer's hold on one ticket, its payment, and how it ends.
 //!
 //! created --pay--> awaiting:payment --succeeded--> complete
-//!    |                    `--declined--> cancelled
+//!    |                    |--declined--> cancelled
+//!    |                    `--authentication requested--> awaiting:payment (abandon_at set)
+//!    |                                                      |--succeeded--> complete
+//!    |                                                      `--failed, or abandoned--> cancelled
 //!    `--cancel / hold runs out--> cancelled
 //!
 //! A hold never runs out under a payment in flight: expiry only ends `created` orders, and
-//! an order awaiting payment is settled by the payment's outcome (DESIGN §5).
+//! an order awaiting payment is settled by the payment's outcome (DESIGN §5). The one
+//! exception is a payment waiting on the buyer's authentication (3-D Secure): that wait
+//! has a deadline, the hold's plus a grace period, past which the shop cancels the payment
+//! at the provider and the order ends (`authentication_abandoned`).
 
 use super::charge::ChargeOutcome;
 use super::error::DomainError;
 use super::events::{
-    ChargeCreated, ChargeFailed, Event, OrderCancelled, OrderCompleted, OrderCreated, OrderExpired,
+    AuthenticationRequested, ChargeCreated, ChargeFailed, Event, OrderCancelled, OrderCompleted,
+    OrderCreated, OrderExpired,
 };
 use super::ids::{ChargeId, OrderId, TicketId, UserId};
 use super::money::Price;
@@ -64,13 +71,29 @@ pub struct Order {
     pub version: Version,
     /// The payment attempt, once one was started.
     pub charge_id: Option<ChargeId>,
+    /// Set once the payment waits on the buyer's authentication: when the shop abandons it
+    /// if the provider has not confirmed it by then (the hold's deadline plus a grace).
+    pub abandon_at: Option<Timestamp>,
 }
 
 impl Order {
-    /// Whether the hold deadline index should list this order: only `created` orders expire.
-    pub fn awaits_expiry(&self) -> bool {
-        self.status == OrderStatus::Created
+    /// The deadline the hold supervisor must act on, if any: a `created` order's hold runs
+    /// out at `expires_at`; a payment waiting on the buyer's authentication is abandoned at
+    /// `abandon_at`. Any other order has none (a payment in flight is never expired).
+    pub fn deadline(&self) -> Option<Timestamp> {
+        match self.status {
+            OrderStatus::Created => Some(self.expires_at),
+            OrderStatus::AwaitingPayment => self.abandon_at,
+            OrderStatus::Complete | OrderStatus::Cancelled => None,
+        }
     }
+}
+
+/// Whether the payment of `order` waited on the buyer's authentication past its deadline:
+/// then the shop cancels the payment at the provider and settles the order with what that
+/// says (usually a decline; a success that beat the cancellation completes it).
+pub fn authentication_abandoned(order: &Order, now: Timestamp) -> bool {
+    order.status == OrderStatus::AwaitingPayment && order.abandon_at.is_some_and(|at| now >= at)
 }
 
 /// What may be asked of an order.
@@ -88,10 +111,12 @@ pub enum OrderCommand {
         now: Timestamp,
     },
     /// The provider answered for the payment in flight (an unknown outcome changes
-    /// nothing: it is asked again later).
+    /// nothing: it is asked again later). A request for the buyer's authentication gives
+    /// the payment `grace_secs` past the hold's deadline before it is abandoned.
     SettlePayment {
         charge_id: ChargeId,
         outcome: ChargeOutcome,
+        grace_secs: u64,
     },
 }
 
@@ -149,7 +174,11 @@ pub fn decide(order: &Order, command: OrderCommand) -> Result<Option<Event>, Dom
                 OrderStatus::Cancelled => Err(DomainError::OrderCancelled),
             }
         }
-        OrderCommand::SettlePayment { charge_id, outcome } => {
+        OrderCommand::SettlePayment {
+            charge_id,
+            outcome,
+            grace_secs,
+        } => {
             if order.status != OrderStatus::AwaitingPayment || order.charge_id != Some(charge_id) {
                 return Ok(None);
             }
@@ -172,9 +201,55 @@ pub fn decide(order: &Order, command: OrderCommand) -> Result<Option<Event>, Dom
                         version: next,
                     }))
                 }
+                // Asked once; the provider repeating it (a settling pass, a replayed answer)
+                // changes nothing, and above all does not move the deadline.
+                ChargeOutcome::ActionRequired { .. } if order.abandon_at.is_some() => None,
+                ChargeOutcome::ActionRequired { intent_id, .. } => {
+                    Some(Event::AuthenticationRequested(AuthenticationRequested {
+                        charge_id,
+                        order_id: order.id,
+                        stripe_id: intent_id,
+                        abandon_at: order.expires_at.plus_secs(grace_secs),
+                        version: next,
+                    }))
+                }
                 ChargeOutcome::Unknown { .. } => None,
             })
         }
+    }
+}
+
+/// Whether a payment by `by` for `order` resumes the one already waiting on the buyer's
+/// authentication (a reloaded page asking again) rather than starting one: the buyer is
+/// then given the client secret again, which the shop does not keep, by asking the
+/// provider with the same key; nothing new is charged.
+pub fn resumes_authentication(order: &Order, by: UserId) -> bool {
+    by == order.buyer && order.status == OrderStatus::AwaitingPayment && order.abandon_at.is_some()
+}
+
+/// Whether the buyer's answer to an authentication may settle the payment `charge_id` of
+/// `order` (the offline gateway's simulated step): only the buyer's, and only while that
+/// payment waits on it. `Ok(false)`: the order is paid already, and the answer changes
+/// nothing.
+pub fn authentication_pending(
+    order: &Order,
+    by: UserId,
+    charge_id: ChargeId,
+) -> Result<bool, DomainError> {
+    if by != order.buyer {
+        return Err(DomainError::NotOwner);
+    }
+    match order.status {
+        OrderStatus::AwaitingPayment
+            if order.abandon_at.is_some() && order.charge_id == Some(charge_id) =>
+        {
+            Ok(true)
+        }
+        OrderStatus::Complete => Ok(false),
+        OrderStatus::Cancelled => Err(DomainError::OrderCancelled),
+        // A payment in flight that asked for no authentication (or a charge that is not
+        // this order's current one): nothing for the buyer to answer.
+        OrderStatus::AwaitingPayment | OrderStatus::Created => Err(DomainError::PaymentInFlight),
     }
 }
 
@@ -218,6 +293,7 @@ pub fn placed(e: &OrderCreated) -> Order {
         expires_at: e.expires_at,
         version: e.version,
         charge_id: None,
+        abandon_at: None,
     }
 }
 
@@ -252,6 +328,11 @@ pub fn evolve(state: Option<Order>, event: &Event) -> Option<Order> {
             status: OrderStatus::AwaitingPayment,
             version: e.order_version,
             charge_id: Some(e.charge_id),
+            ..o
+        }),
+        (Some(o), Event::AuthenticationRequested(e)) if e.version > o.version => Some(Order {
+            abandon_at: Some(e.abandon_at),
+            version: e.version,
             ..o
         }),
         (state, _) => state,

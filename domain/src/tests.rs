@@ -35,6 +35,8 @@ fn title(text: &str) -> Title {
     Title::parse(text).expect("test titles are valid")
 }
 const DEADLINE: u64 = 1_000_000;
+/// How long past the hold's deadline a payment may wait on the buyer's authentication.
+const GRACE_SECS: u64 = 300;
 
 fn listed() -> Event {
     ticket::create(ticket_id(), seller(), title("Concert"), price("20"))
@@ -488,6 +490,7 @@ fn paid_events() -> Vec<Event> {
         &[created.clone(), begun.clone()],
         OrderCommand::SettlePayment {
             charge_id: charge_id(),
+            grace_secs: GRACE_SECS,
             outcome: ChargeOutcome::Succeeded {
                 intent_id: "pi_1".into(),
             },
@@ -551,6 +554,7 @@ fn a_decline_cancels_and_a_late_success_needs_a_refund() {
         &events[..2],
         OrderCommand::SettlePayment {
             charge_id: charge_id(),
+            grace_secs: GRACE_SECS,
             outcome: ChargeOutcome::Declined {
                 intent_id: None,
                 message: "Your card was declined.".into(),
@@ -576,6 +580,7 @@ fn a_decline_cancels_and_a_late_success_needs_a_refund() {
             &order,
             OrderCommand::SettlePayment {
                 charge_id: charge_id(),
+                grace_secs: GRACE_SECS,
                 outcome: success
             }
         ),
@@ -591,6 +596,7 @@ fn an_unknown_outcome_leaves_the_order_awaiting_payment() {
             &events[..2],
             OrderCommand::SettlePayment {
                 charge_id: charge_id(),
+                grace_secs: GRACE_SECS,
                 outcome: ChargeOutcome::Unknown {
                     reason: "timed out".into(),
                 },
@@ -639,4 +645,141 @@ fn a_refund_is_recorded_once() {
         charge.idempotency_key(),
         format!("ticketing-{}-tok_visa", order_id(1))
     );
+}
+
+/// The order reserved, a payment begun for it, and the provider's request for the
+/// buyer's authentication, as committed.
+fn authentication_events() -> Vec<Event> {
+    let mut events = paid_events()[..2].to_vec();
+    let requested = check_order(
+        &events,
+        OrderCommand::SettlePayment {
+            charge_id: charge_id(),
+            grace_secs: GRACE_SECS,
+            outcome: ChargeOutcome::ActionRequired {
+                intent_id: "pi_3ds".into(),
+                client_secret: "pi_3ds_secret".into(),
+            },
+        },
+    )
+    .expect("ok")
+    .expect("event");
+    events.push(requested);
+    events
+}
+
+#[test]
+fn a_request_for_authentication_keeps_the_order_awaiting_payment_until_the_hold_and_its_grace_end()
+{
+    // Given / when
+    let events = authentication_events();
+    let order = events.iter().fold(None, order::evolve).expect("order");
+    let charge = events.iter().fold(None, charge::evolve).expect("charge");
+    // Then: still in flight, with a deadline of its own; the charge knows its intent.
+    let abandon_at = Timestamp::from_millis(DEADLINE).plus_secs(GRACE_SECS);
+    assert_eq!(events[2].tag(), "AuthenticationRequested");
+    assert_eq!(events[2].follow_up(), None, "the ticket stays held");
+    assert_eq!(
+        (order.status, order.version.get()),
+        (OrderStatus::AwaitingPayment, 2)
+    );
+    assert_eq!(order.abandon_at, Some(abandon_at));
+    assert_eq!(order.deadline(), Some(abandon_at));
+    assert_eq!(
+        (charge.status, charge.stripe_id.as_deref()),
+        (ChargeStatus::Created, Some("pi_3ds"))
+    );
+    // The hold's own deadline does not end it, nor does the buyer.
+    let expire = OrderCommand::Expire {
+        now: abandon_at.plus_secs(1),
+    };
+    assert_eq!(check_order(&events, expire), Ok(None));
+    assert_eq!(
+        check_order(&events, OrderCommand::Cancel { by: buyer() }),
+        Err(DomainError::PaymentInFlight)
+    );
+    // The buyer paying again resumes it; anyone else does not.
+    assert!(order::resumes_authentication(&order, buyer()));
+    assert!(!order::resumes_authentication(&order, seller()));
+    let before = paid_events()[..2]
+        .iter()
+        .fold(None, order::evolve)
+        .expect("order");
+    assert!(
+        !order::resumes_authentication(&before, buyer()),
+        "a payment in flight that asked for nothing is not resumed"
+    );
+    // Abandoned at its deadline, not a millisecond before.
+    let just_before = Timestamp::from_millis(abandon_at.millis() - 1);
+    assert!(!order::authentication_abandoned(&order, just_before));
+    assert!(order::authentication_abandoned(&order, abandon_at));
+}
+
+#[test]
+fn a_repeated_request_for_authentication_does_not_move_its_deadline() {
+    // Given
+    let events = authentication_events();
+    // When: the provider says it again (a settling pass), later and with a longer grace.
+    let again = OrderCommand::SettlePayment {
+        charge_id: charge_id(),
+        grace_secs: GRACE_SECS * 10,
+        outcome: ChargeOutcome::ActionRequired {
+            intent_id: "pi_3ds".into(),
+            client_secret: "pi_3ds_secret".into(),
+        },
+    };
+    // Then
+    assert_eq!(check_order(&events, again), Ok(None));
+}
+
+#[test]
+fn an_authenticated_payment_completes_and_a_failed_one_cancels_like_a_decline() {
+    // Given
+    let events = authentication_events();
+    let settle = |outcome| OrderCommand::SettlePayment {
+        charge_id: charge_id(),
+        grace_secs: GRACE_SECS,
+        outcome,
+    };
+    // When / then: success completes and sells the ticket.
+    let completed = check_order(
+        &events,
+        settle(ChargeOutcome::Succeeded {
+            intent_id: "pi_3ds".into(),
+        }),
+    )
+    .expect("ok")
+    .expect("event");
+    assert_eq!(completed.tag(), "OrderCompleted");
+    let mut paid = events.clone();
+    paid.push(completed);
+    let order = paid.iter().fold(None, order::evolve).expect("order");
+    assert_eq!(
+        (order.status, order.deadline()),
+        (OrderStatus::Complete, None)
+    );
+    // When / then: failure (or the cancelled intent of an abandonment) frees the ticket.
+    let failed = check_order(
+        &events,
+        settle(ChargeOutcome::Declined {
+            intent_id: Some("pi_3ds".into()),
+            message: "Authentication failed".into(),
+        }),
+    )
+    .expect("ok")
+    .expect("event");
+    assert!(matches!(failed.follow_up(), Some(FollowUp::Release { .. })));
+    let mut cancelled = events;
+    cancelled.push(failed);
+    let order = cancelled.iter().fold(None, order::evolve).expect("order");
+    assert_eq!(
+        (order.status, order.deadline()),
+        (OrderStatus::Cancelled, None)
+    );
+    assert!(!order::authentication_abandoned(
+        &order,
+        Timestamp::from_millis(u64::MAX)
+    ));
+    let charge = cancelled.iter().fold(None, charge::evolve).expect("charge");
+    assert_eq!(charge.status, ChargeStatus::Failed);
 }

@@ -1,8 +1,10 @@
-//! The hold supervisor: ends unpaid holds at their deadline.
+//! The hold supervisor: ends unpaid holds at their deadline, and payments left waiting on
+//! the buyer's authentication (3-D Secure) at theirs.
 //!
 //! The deadline index in the store is the timer queue (DESIGN §3 "Timers are data"): the
 //! supervisor sleeps until the earliest deadline in it, sends `ExpireOrder` to each due
-//! order's actor, and plans again. A reservation with an earlier deadline than the one
+//! order's actor (`AbandonPayment` to one whose payment waits on an authentication: its
+//! deadline is the hold's plus `--authentication-grace-secs`), and plans again. A reservation with an earlier deadline than the one
 //! planned wakes it through `HoldWake`. No timer lives only in memory, so a million pending
 //! holds cost one index entry each, and holds that ran out while the process was down are
 //! found by the first look at start-up.
@@ -21,6 +23,7 @@ use tokio::sync::Notify;
 use super::Services;
 use super::error::EntityError;
 use super::order::ExpireOrder;
+use super::paying::AbandonPayment;
 use crate::readiness::Readiness;
 use domain::order::OrderStatus;
 use domain::time::Timestamp;
@@ -121,13 +124,27 @@ async fn watch(services: Services) {
     }
 }
 
-/// Expires every hold due at `now` (up to one batch); answers how many it ended.
+/// Expires every hold due at `now` (up to one batch), and abandons every payment whose
+/// authentication is overdue; answers how many orders it ended.
 pub async fn expire_due(services: &Services, now: Timestamp) -> Result<usize, EntityError> {
     let due = services.store.projections().due_holds(now, BATCH);
     let outcomes: Vec<_> = futures::stream::iter(due)
         .map(|order_id| {
-            let orders = services.orders.clone();
-            async move { (order_id, orders.ask(order_id, ExpireOrder).await) }
+            let services = services.clone();
+            async move {
+                // The snapshot only picks the message; the order actor decides on its own
+                // state, so an order that changed since gets a no-op.
+                let paying = matches!(
+                    services.store.projections().order(order_id),
+                    Ok(Some(order)) if order.status == OrderStatus::AwaitingPayment
+                );
+                let outcome = if paying {
+                    services.orders.ask(order_id, AbandonPayment).await
+                } else {
+                    services.orders.ask(order_id, ExpireOrder).await
+                };
+                (order_id, outcome)
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()

@@ -50,6 +50,9 @@ pub struct Settings {
     pub max_holds_per_buyer: u32,
     /// Past this age a charge of unknown outcome is looked up, never asked for again.
     pub payment_max_age_secs: u64,
+    /// How long past its hold's deadline a payment may wait on the buyer's authentication
+    /// before the hold supervisor abandons it.
+    pub authentication_grace_secs: u64,
     /// The app's time (`clock::Clock`): deadlines, expiries, the age of charges.
     pub clock: crate::clock::Clock,
 }

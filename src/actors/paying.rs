@@ -11,7 +11,16 @@
 //!
 //! An unknown outcome (timeouts, 5xx) is never guessed: the order stays awaiting payment and
 //! the `PaymentSettler` asks the gateway again with the same idempotency key, after a
-//! restart too. A success for an order that can no longer complete is refunded (`settle`),
+//! restart too.
+//!
+//! A payment that asks for the buyer's authentication (3-D Secure) commits
+//! `AuthenticationRequested`: the order stays awaiting payment with a deadline of its own,
+//! and the buyer gets the client secret (again, on paying again: it is not stored, so the
+//! gateway is asked once more with the same key). It ends when the provider confirms (a webhook, the
+//! settler asking again, or the offline gateway's simulated step,
+//! `Services::simulate_authentication`), or, at that deadline, when the hold supervisor
+//! has it cancelled (`AbandonPayment`) and settles the order with what the cancellation
+//! says. A success for an order that can no longer complete is refunded (`settle`),
 //! outside the actor as well.
 //!
 //! Two types say what a payment came to: the domain's `ChargeOutcome`, what the provider
@@ -29,11 +38,12 @@ use super::entity::{Change, EntityActor, refuse};
 use super::error::EntityError;
 use super::order::OrderActor;
 use crate::gateway::webhook::{WebhookEvent, WebhookKind};
-use crate::gateway::{ChargeRequest, RefundRequest};
+use crate::gateway::{CancelRequest, ChargeRequest, RefundRequest};
 use crate::readiness::Readiness;
 use crate::store::PriorState;
 use domain::charge::{self, Charge, ChargeOutcome};
 use domain::error::DomainError;
+use domain::events::Event;
 use domain::ids::{ChargeId, OrderId, UserId};
 use domain::order::{self, Order, OrderCommand, OrderStatus};
 
@@ -49,6 +59,12 @@ pub enum PaymentStatus {
     },
     /// The gateway gave no definite answer; the order stays awaiting payment until settled.
     Pending { charge_id: ChargeId },
+    /// The buyer must authenticate the payment (3-D Secure) with `client_secret`; the order
+    /// stays awaiting payment until the provider confirms, or the payment is abandoned.
+    ActionRequired {
+        charge_id: ChargeId,
+        client_secret: String,
+    },
 }
 
 /// The buyer pays for an order with a card token.
@@ -64,6 +80,24 @@ impl Handler<PayOrder> for OrderActor {
 
     #[tracing::instrument(name = "Paying for an order", skip_all, fields(order_id = %self.order.id, user_id = %msg.by))]
     fn handle(&mut self, msg: PayOrder, ctx: &mut Context<Self>) -> Self::Result {
+        if order::resumes_authentication(&self.order, msg.by)
+            && let Some(charge_id) = self.order.charge_id
+        {
+            // Asked again with the same key: Stripe replays the payment and a fresh read
+            // gives its secret (or its end, if the buyer finished meanwhile).
+            let Some(call) = self.begin_gateway_call() else {
+                return refuse(DomainError::PaymentInFlight.into());
+            };
+            self.passivation.touch();
+            let services = self.services.clone();
+            let order_id = self.order.id;
+            let busy = self.passivation.busy();
+            return Box::pin(async move {
+                let answer = charge_and_settle(&services, order_id, charge_id).await;
+                drop((call, busy));
+                answer
+            });
+        }
         let charge_id = ChargeId::new(self.services.ids.next());
         let command = OrderCommand::BeginPayment {
             by: msg.by,
@@ -120,21 +154,40 @@ async fn charge_and_settle(
     } else {
         services.gateway.find(order_id.to_string()).await
     };
-    let message = match &outcome {
-        ChargeOutcome::Succeeded { .. } => None,
-        ChargeOutcome::Declined { message, .. } => Some(message.clone()),
-        ChargeOutcome::Unknown { reason } => {
-            tracing::warn!(%order_id, %charge_id, %reason, "Payment outcome unknown; the order stays awaiting payment");
-            return Ok(PaymentStatus::Pending { charge_id });
-        }
+    if let ChargeOutcome::Unknown { reason } = &outcome {
+        tracing::warn!(%order_id, %charge_id, %reason, "Payment outcome unknown; the order stays awaiting payment");
+        return Ok(PaymentStatus::Pending { charge_id });
+    }
+    settle_and_tell(services, order_id, charge_id, outcome).await
+}
+
+/// Settles a definite outcome and says where the order's payment then stands, as the buyer
+/// is told: the order decides, so an outcome that came too late (an order already ended)
+/// is answered by what the order is.
+async fn settle_and_tell(
+    services: &Services,
+    order_id: OrderId,
+    charge_id: ChargeId,
+    outcome: ChargeOutcome,
+) -> Result<PaymentStatus, EntityError> {
+    let (message, client_secret) = match &outcome {
+        ChargeOutcome::Declined { message, .. } => (Some(message.clone()), None),
+        ChargeOutcome::ActionRequired { client_secret, .. } => (None, Some(client_secret.clone())),
+        ChargeOutcome::Succeeded { .. } | ChargeOutcome::Unknown { .. } => (None, None),
     };
     let order = settle(services, order_id, charge_id, outcome).await?;
-    match (order.status, message) {
-        (OrderStatus::Complete, _) => Ok(PaymentStatus::Paid { charge_id }),
-        (OrderStatus::Cancelled, Some(message)) => {
+    match (order.status, message, client_secret) {
+        (OrderStatus::Complete, _, _) => Ok(PaymentStatus::Paid { charge_id }),
+        (OrderStatus::Cancelled, Some(message), _) => {
             Ok(PaymentStatus::Declined { charge_id, message })
         }
-        (OrderStatus::Cancelled, None) => Err(DomainError::OrderCancelled.into()),
+        (OrderStatus::Cancelled, None, _) => Err(DomainError::OrderCancelled.into()),
+        (OrderStatus::AwaitingPayment, _, Some(client_secret)) if order.abandon_at.is_some() => {
+            Ok(PaymentStatus::ActionRequired {
+                charge_id,
+                client_secret,
+            })
+        }
         _ => Ok(PaymentStatus::Pending { charge_id }),
     }
 }
@@ -187,8 +240,18 @@ impl Handler<SettlePayment> for OrderActor {
         let command = OrderCommand::SettlePayment {
             charge_id: msg.charge_id,
             outcome: msg.outcome,
+            grace_secs: self.services.settings.authentication_grace_secs,
         };
         let change = self.commit(order::decide(&self.order, command), ctx);
+        if let Ok(Change::Committed {
+            event: Event::AuthenticationRequested(requested),
+            ..
+        }) = &change
+        {
+            // The payment now has a deadline in the index: the supervisor may be sleeping
+            // past it, or on no deadline at all.
+            self.services.holds.hold_placed(requested.abandon_at);
+        }
         self.reply_after_follow_up(change, |order| Settled::Order(order.clone()))
     }
 }
@@ -266,6 +329,65 @@ impl Handler<RetryPayment> for OrderActor {
             drop((call, busy));
             answer
         })
+    }
+}
+
+/// The hold supervisor found the order's payment waiting on the buyer's authentication past
+/// its deadline (`order::authentication_abandoned`): the payment is cancelled at the
+/// provider, and the order settled with what that says, a decline as a rule (the order
+/// ends and frees its ticket), a success if the buyer's authentication won the race. A
+/// no-op for an order not (or no longer) due, or while another gateway call for it is out;
+/// an unknown answer leaves it due, and the supervisor's next pass asks again.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Order, EntityError>")]
+pub struct AbandonPayment;
+
+impl Handler<AbandonPayment> for OrderActor {
+    type Result = ResponseFuture<Result<Order, EntityError>>;
+
+    fn handle(&mut self, _: AbandonPayment, _: &mut Context<Self>) -> Self::Result {
+        self.passivation.touch();
+        let now = self.services.settings.clock.now();
+        let due = self
+            .order
+            .charge_id
+            .filter(|_| order::authentication_abandoned(&self.order, now));
+        let (Some(charge_id), Some(call)) = (due, due.and_then(|_| self.begin_gateway_call()))
+        else {
+            return Box::pin(std::future::ready(Ok(self.order.clone())));
+        };
+        let services = self.services.clone();
+        let order_id = self.order.id;
+        let busy = self.passivation.busy();
+        Box::pin(async move {
+            let answer = abandon(&services, order_id, charge_id).await;
+            drop((call, busy));
+            answer
+        })
+    }
+}
+
+#[tracing::instrument(name = "Abandoning a payment never authenticated", skip(services))]
+async fn abandon(
+    services: &Services,
+    order_id: OrderId,
+    charge_id: ChargeId,
+) -> Result<Order, EntityError> {
+    let charge = services.charge(charge_id)?;
+    // `AuthenticationRequested` named the intent; without one there is nothing to cancel,
+    // which only a damaged store could cause.
+    let intent_id = charge.stripe_id.clone().ok_or(EntityError::NotFound)?;
+    tracing::info!(%intent_id, "The buyer never completed the payment's authentication; cancelling it");
+    let request = CancelRequest {
+        intent_id,
+        idempotency_key: charge.cancel_key(),
+    };
+    match services.gateway.cancel(request).await {
+        ChargeOutcome::Unknown { reason } => {
+            tracing::warn!(%reason, "Cancelling an abandoned payment got no definite answer; trying again at the next pass");
+            services.order(order_id)
+        }
+        outcome => settle(services, order_id, charge_id, outcome).await,
     }
 }
 
@@ -429,6 +551,9 @@ enum Settling {
 
 async fn settle_one(services: &Services, order_id: OrderId) -> Settling {
     match services.orders.ask(order_id, RetryPayment).await {
+        // Waiting on the buyer, who may take minutes: asked again on the backoff, and
+        // abandoned by the hold supervisor at its deadline.
+        Ok(PaymentStatus::ActionRequired { .. }) => Settling::Again,
         Ok(PaymentStatus::Pending { charge_id }) => {
             let too_old = services
                 .store
@@ -505,6 +630,35 @@ impl Services {
         self.store.record_webhook(&event.id)?;
         self.store.durable().await?;
         Ok(())
+    }
+}
+
+impl Services {
+    /// The offline gateway's stand-in for the buyer's authentication of the payment
+    /// `charge_id` (DESIGN §5): the buyer passed it (`passed`) or failed it, and the payment
+    /// is settled accordingly. Not found with a gateway that does not simulate it (Stripe's
+    /// happens between the buyer and Stripe); refused for anyone but the order's buyer, and
+    /// for a payment not waiting on an authentication.
+    pub async fn simulate_authentication(
+        &self,
+        charge_id: ChargeId,
+        by: UserId,
+        passed: bool,
+    ) -> Result<PaymentStatus, EntityError> {
+        if !self.gateway.simulates_authentication() {
+            return Err(EntityError::NotFound);
+        }
+        let charge = self.charge(charge_id)?;
+        let order = self.order(charge.order_id)?;
+        if !order::authentication_pending(&order, by, charge_id)? {
+            return Ok(PaymentStatus::Paid { charge_id });
+        }
+        let outcome = charge
+            .stripe_id
+            .as_deref()
+            .and_then(|intent_id| self.gateway.simulate_authentication(intent_id, passed))
+            .ok_or(EntityError::NotFound)?;
+        settle_and_tell(self, order.id, charge_id, outcome).await
     }
 }
 

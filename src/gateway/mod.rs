@@ -52,6 +52,16 @@ pub struct RefundRequest {
     pub idempotency_key: String,
 }
 
+/// Giving up on a payment that waits on the buyer's authentication (3-D Secure) past its
+/// deadline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CancelRequest {
+    /// The intent an `ChargeOutcome::ActionRequired` named.
+    pub intent_id: String,
+    /// The same on every retry, so that asking again is harmless.
+    pub idempotency_key: String,
+}
+
 /// Why a refund did not come back with a refund id.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -96,6 +106,26 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// the provider to still recognise its idempotency key (Stripe: 24 hours), when asking
     /// again could create a second payment.
     fn find(&self, order_id: String) -> BoxFuture<'static, ChargeOutcome>;
+
+    /// Cancels a payment that waits on the buyer's authentication, because the buyer never
+    /// completed it, and answers what became of the payment: `Declined` once it is
+    /// cancelled (or if it had failed already), `Succeeded` if the authentication completed
+    /// before the cancellation arrived, `Unknown` without a definite answer (asking again
+    /// with the same key is harmless).
+    fn cancel(&self, request: CancelRequest) -> BoxFuture<'static, ChargeOutcome>;
+
+    /// Whether this gateway simulates the buyer's authentication itself (the offline test
+    /// gateway) rather than leaving it to the provider's page (Stripe.js).
+    fn simulates_authentication(&self) -> bool {
+        false
+    }
+
+    /// The simulated authentication of a payment that asked for one: what it comes to when
+    /// the buyer passes it (`passed`) or fails it. `None` from a gateway that does not
+    /// simulate authentication, or for an intent it did not make.
+    fn simulate_authentication(&self, _intent_id: &str, _passed: bool) -> Option<ChargeOutcome> {
+        None
+    }
 
     /// For the start-up log, e.g. "Stripe at https://api.stripe.com/ (test mode)" or
     /// "offline test gateway (test mode: no real payments)".

@@ -17,7 +17,12 @@
 //! - 401/403 (Stripe refuses our key) is Declined, since nothing was charged, with a message
 //!   of our own that blames the shop rather than the card;
 //! - any other status (`processing`, `requires_action`) is re-read with a GET, because a
-//!   repeated create replays the first, stale answer; if still not final, Unknown.
+//!   repeated create replays the first, stale answer; still `requires_action` (3-D Secure)
+//!   is ActionRequired, with the client secret the page completes it with; anything else
+//!   not final is Unknown.
+//!
+//! A payment abandoned in `requires_action` is cancelled (`cancel`); a cancel Stripe
+//! refuses because the intent has moved on is answered by a fresh read of the intent.
 
 use std::collections::HashMap;
 use std::str::FromStr as _;
@@ -30,7 +35,8 @@ use stripe::{
     ApiErrors, ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest as _,
 };
 use stripe_core::payment_intent::{
-    CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods,
+    CancelPaymentIntent, CancelPaymentIntentCancellationReason, CreatePaymentIntent,
+    CreatePaymentIntentAutomaticPaymentMethods,
     CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects, RetrievePaymentIntent,
     SearchPaymentIntent,
 };
@@ -39,7 +45,8 @@ use stripe_core::{PaymentIntent, PaymentIntentStatus};
 use stripe_types::Currency;
 
 use super::{
-    ChargeRequest, ConfigError, GatewayConfig, GatewayError, PaymentGateway, RefundRequest,
+    CancelRequest, ChargeRequest, ConfigError, GatewayConfig, GatewayError, PaymentGateway,
+    RefundRequest,
 };
 use domain::charge::ChargeOutcome;
 
@@ -130,6 +137,11 @@ impl PaymentGateway for StripeGateway {
         async move { inner.find(&order_id).await }.boxed()
     }
 
+    fn cancel(&self, request: CancelRequest) -> BoxFuture<'static, ChargeOutcome> {
+        let inner = Arc::clone(&self.inner);
+        async move { inner.cancel(request).await }.boxed()
+    }
+
     fn describe(&self) -> String {
         format!("Stripe at {} ({})", self.inner.api_base, self.inner.mode)
     }
@@ -149,6 +161,9 @@ impl Inner {
             }
             ChargeOutcome::Declined { intent_id, message } => {
                 tracing::info!(?intent_id, %message, "charge declined")
+            }
+            ChargeOutcome::ActionRequired { intent_id, .. } => {
+                tracing::info!(%intent_id, "charge waits on the buyer's authentication")
             }
             ChargeOutcome::Unknown { reason } => {
                 tracing::warn!(%reason, "charge outcome unknown; it must be settled with the same key")
@@ -206,13 +221,15 @@ impl Inner {
         })
         .await;
         match current {
-            Ok(current) => final_outcome(&current).unwrap_or_else(|| ChargeOutcome::Unknown {
-                reason: format!(
-                    "payment intent {} is {}",
-                    current.id,
-                    current.status.as_str()
-                ),
-            }),
+            Ok(current) => final_outcome(&current)
+                .or_else(|| action_required(&current))
+                .unwrap_or_else(|| ChargeOutcome::Unknown {
+                    reason: format!(
+                        "payment intent {} is {}",
+                        current.id,
+                        current.status.as_str()
+                    ),
+                }),
             Err(failure) => ChargeOutcome::Unknown {
                 reason: format!(
                     "payment intent {} was {} and could not be re-read: {}",
@@ -233,15 +250,15 @@ impl Inner {
         ]);
         // Never a redirect: the server confirms at once and has no page to send a buyer back
         // to, so redirect-based methods (which would make confirm demand a return_url) are
-        // switched off, and a card that needs 3-D Secure fails now instead of waiting
-        // forever in requires_action.
+        // switched off. A card that needs 3-D Secure is not one of them: it stops in
+        // requires_action, and the page completes it in place with Stripe.js and the client
+        // secret (DESIGN §5), so `error_on_requires_action` is deliberately not sent.
         let mut automatic = CreatePaymentIntentAutomaticPaymentMethods::new(true);
         automatic.allow_redirects =
             Some(CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects::Never);
         let create = CreatePaymentIntent::new(amount, self.currency.clone())
             .confirm(true)
             .automatic_payment_methods(automatic)
-            .error_on_requires_action(true)
             .metadata(metadata);
         if is_card_token(&request.token) {
             create
@@ -281,6 +298,62 @@ impl Inner {
         }
         let intent_id = intents.first().map(|intent| intent.id.to_string());
         declined(intent_id, "The payment was not completed.".to_owned())
+    }
+
+    #[tracing::instrument(name = "Cancelling an abandoned payment at Stripe", skip_all, fields(intent_id = %request.intent_id))]
+    async fn cancel(&self, request: CancelRequest) -> ChargeOutcome {
+        let key = match IdempotencyKey::new(&request.idempotency_key) {
+            Ok(key) => key,
+            Err(err) => {
+                // Nothing was sent, so nothing is known of the intent: say so, not declined.
+                tracing::error!(error = %err, "the caller built an unusable idempotency key");
+                return ChargeOutcome::Unknown {
+                    reason: format!("unusable idempotency key: {err}"),
+                };
+            }
+        };
+        let cancel = CancelPaymentIntent::new(request.intent_id.clone())
+            .cancellation_reason(CancelPaymentIntentCancellationReason::Abandoned);
+        let cancelled = with_retries(self.max_attempts, || {
+            cancel
+                .customize()
+                .request_strategy(RequestStrategy::Idempotent(key.clone()))
+                .send(&self.client)
+        })
+        .await;
+        let intent = match cancelled {
+            Ok(intent) => intent,
+            // Refused: usually because the intent is no longer cancellable (the buyer's
+            // authentication completed, or it failed, a moment ago). Only a fresh read says
+            // which.
+            Err(Failure::Definite { error, status }) => {
+                tracing::info!(status, message = ?error.message, "Stripe refused the cancellation; reading the intent");
+                let retrieve = RetrievePaymentIntent::new(request.intent_id.clone());
+                match with_retries(self.max_attempts, || {
+                    retrieve.customize().send(&self.client)
+                })
+                .await
+                {
+                    Ok(intent) => intent,
+                    Err(failure) => {
+                        return ChargeOutcome::Unknown {
+                            reason: format!(
+                                "the cancellation was refused and the intent could not be read: {}",
+                                failure.describe()
+                            ),
+                        };
+                    }
+                }
+            }
+            Err(Failure::Indefinite { reason }) => return ChargeOutcome::Unknown { reason },
+        };
+        final_outcome(&intent).unwrap_or_else(|| ChargeOutcome::Unknown {
+            reason: format!(
+                "payment intent {} is {} after the cancellation",
+                intent.id,
+                intent.status.as_str()
+            ),
+        })
     }
 
     #[tracing::instrument(name = "Refunding a payment through Stripe", skip_all, fields(intent_id = %request.intent_id))]
@@ -440,6 +513,20 @@ fn final_outcome(intent: &PaymentIntent) -> Option<ChargeOutcome> {
                 .and_then(|error| error.message.clone())
                 .unwrap_or_else(|| "The payment was not completed.".to_owned());
             Some(declined(Some(intent.id.to_string()), message))
+        }
+        _ => None,
+    }
+}
+
+/// A payment waiting on the buyer's authentication, with the secret the page completes it
+/// with; None for any other status, or an intent that came without its secret.
+fn action_required(intent: &PaymentIntent) -> Option<ChargeOutcome> {
+    match (&intent.status, &intent.client_secret) {
+        (PaymentIntentStatus::RequiresAction, Some(secret)) => {
+            Some(ChargeOutcome::ActionRequired {
+                intent_id: intent.id.to_string(),
+                client_secret: secret.clone(),
+            })
         }
         _ => None,
     }

@@ -25,7 +25,8 @@ pub enum WebhookKind {
         order_id: Option<String>,
         charge_id: Option<String>,
     },
-    /// `payment_intent.payment_failed`.
+    /// `payment_intent.payment_failed` (a decline, or a failed authentication) or
+    /// `payment_intent.canceled`: no money was taken.
     PaymentFailed {
         intent_id: String,
         order_id: Option<String>,
@@ -93,7 +94,8 @@ pub fn verify(
                 charge_id,
             }
         }
-        EventObject::PaymentIntentPaymentFailed(intent) => {
+        EventObject::PaymentIntentPaymentFailed(intent)
+        | EventObject::PaymentIntentCanceled(intent) => {
             let (intent_id, order_id, charge_id) = metadata_ids(intent);
             WebhookKind::PaymentFailed {
                 intent_id,

@@ -99,6 +99,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/payments").route(web::post().to(payments::pay)))
     .service(resource("/api/payments/webhook").route(web::post().to(payments::webhook)))
     .service(resource("/api/payments/{id}").route(web::get().to(payments::show)))
+    .service(
+        resource("/api/payments/{id}/authenticate").route(web::post().to(payments::authenticate)),
+    )
     .default_service(web::to(error::not_found));
 }
 

@@ -1,4 +1,5 @@
-//! /api/payments: pay for an order, read a charge, and Stripe's webhook (DESIGN §4, §5).
+//! /api/payments: pay for an order, read a charge, the offline gateway's authentication
+//! step, and Stripe's webhook (DESIGN §4, §5).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
@@ -7,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::input::{AllValid, Body, Field};
+use super::input::{AllValid, Body, Field, FromField};
 use super::tickets::price_number;
 use crate::actors::paying::{PayOrder, PaymentStatus};
 use crate::gateway::webhook;
@@ -25,7 +26,8 @@ pub struct Payment {
 }
 
 /// 201 `{id}` when paid (or already paid), 402 when declined, 202 when the gateway gave no
-/// definite answer and the order stays awaiting payment until it is settled.
+/// definite answer and the order stays awaiting payment until it is settled, and 202 with
+/// `status: "requires_action"` and the client secret when the buyer must authenticate.
 pub async fn pay(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -37,6 +39,50 @@ pub async fn pay(
         .services
         .pay(order_id, PayOrder { by: user.id, token })
         .await?;
+    payment_answer(answer)
+}
+
+/// The body of the offline gateway's authentication step.
+#[derive(Deserialize)]
+pub struct Authentication {
+    #[serde(default)]
+    outcome: Field<Passed>,
+}
+
+/// What the buyer did at the simulated authentication: `"succeed"` or `"fail"`.
+struct Passed(bool);
+
+impl FromField for Passed {
+    fn from_field(value: Option<&serde_json::Value>) -> Result<Self, String> {
+        match value.and_then(serde_json::Value::as_str) {
+            Some("succeed") => Ok(Passed(true)),
+            Some("fail") => Ok(Passed(false)),
+            _ => Err(r#"outcome must be "succeed" or "fail""#.to_owned()),
+        }
+    }
+}
+
+/// POST /api/payments/:id/authenticate, only with the offline gateway (404 otherwise): the
+/// buyer passes or fails the simulated authentication of a payment that answered
+/// `requires_action`. Answers as a payment does: 201 paid, 402 failed (the order is
+/// cancelled, the ticket for sale again), 409 for an order cancelled or expired meanwhile.
+pub async fn authenticate(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    Body(body): Body<Authentication>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ChargeId::parse(&path).map_err(|_| ApiError::NotFound)?;
+    let Passed(passed) = body.outcome.valid("outcome")?;
+    let answer = state
+        .services
+        .simulate_authentication(id, user.id, passed)
+        .await?;
+    payment_answer(answer)
+}
+
+/// Where a payment stands, as the API answers it.
+fn payment_answer(answer: PaymentStatus) -> Result<HttpResponse, ApiError> {
     match answer {
         PaymentStatus::Paid { charge_id } => Ok(HttpResponse::Created().json(PaymentBody {
             id: charge_id.to_string(),
@@ -45,6 +91,14 @@ pub async fn pay(
         PaymentStatus::Pending { charge_id } => Ok(HttpResponse::Accepted().json(PendingBody {
             id: charge_id.to_string(),
             status: "awaiting:payment",
+        })),
+        PaymentStatus::ActionRequired {
+            charge_id,
+            client_secret,
+        } => Ok(HttpResponse::Accepted().json(ActionRequiredBody {
+            id: charge_id.to_string(),
+            status: "requires_action",
+            client_secret,
         })),
     }
 }
@@ -90,6 +144,14 @@ struct PaymentBody {
 struct PendingBody {
     id: String,
     status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActionRequiredBody {
+    id: String,
+    status: &'static str,
+    client_secret: String,
 }
 
 #[derive(Serialize)]

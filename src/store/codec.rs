@@ -15,9 +15,10 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use super::records::{
-    ChargeCreatedV1, ChargeFailedV1, ChargeRefundedV1, ChargeV1, EventRecord, Invalid,
-    OrderCompletedV1, OrderCreatedV1, OrderEndedV1, OrderV1, RecordKind, SessionV1,
-    TicketCreatedV1, TicketUpdatedV1, TicketV1, TicketV2, TicketWithdrawnV1, UserCreatedV1, UserV1,
+    AuthenticationRequestedV1, ChargeCreatedV1, ChargeFailedV1, ChargeRefundedV1, ChargeV1,
+    EventRecord, Invalid, OrderCompletedV1, OrderCreatedV1, OrderEndedV1, OrderV1, OrderV2,
+    RecordKind, SessionV1, TicketCreatedV1, TicketUpdatedV1, TicketV1, TicketV2, TicketWithdrawnV1,
+    UserCreatedV1, UserV1,
 };
 use domain::charge::Charge;
 use domain::events::{Event, EventKind};
@@ -104,6 +105,7 @@ pub(crate) fn encode_event(event: &Event) -> Result<Vec<u8>, StoreError> {
         EventRecord::ChargeFailed(r) => encode(kind, &r),
         EventRecord::ChargeRefunded(r) => encode(kind, &r),
         EventRecord::TicketWithdrawn(r) => encode(kind, &r),
+        EventRecord::AuthenticationRequested(r) => encode(kind, &r),
     }
 }
 
@@ -164,6 +166,9 @@ fn event_body(kind: RecordKind, version: u8, body: &[u8]) -> Result<Event, Inval
         RecordKind::TicketWithdrawn => {
             EventRecord::TicketWithdrawn(read_body::<TicketWithdrawnV1>(body)?)
         }
+        RecordKind::AuthenticationRequested => {
+            EventRecord::AuthenticationRequested(read_body::<AuthenticationRequestedV1>(body)?)
+        }
         other => return Err(format!("record kind {other:?} is not an event")),
     };
     record.into_event()
@@ -187,11 +192,18 @@ pub(crate) fn decode_ticket(bytes: &[u8]) -> Result<Ticket, Invalid> {
 }
 
 pub(crate) fn encode_order(order: &Order) -> Result<Vec<u8>, StoreError> {
-    encode(RecordKind::Order, &OrderV1::from_order(order))
+    encode(RecordKind::Order, &OrderV2::from_order(order))
 }
 
+/// Layout 1 (formats 1 to 3) is upgraded to layout 2 on the way.
 pub(crate) fn decode_order(bytes: &[u8]) -> Result<Order, Invalid> {
-    decode_v1::<OrderV1>(RecordKind::Order, bytes)?.into_order()
+    let kind = RecordKind::Order;
+    let newest = match open(kind, bytes)? {
+        (1, body) => OrderV2::from(read_body::<OrderV1>(body)?),
+        (2, body) => read_body::<OrderV2>(body)?,
+        (version, _) => return Err(unknown_version(kind, version)),
+    };
+    newest.into_order()
 }
 
 pub(crate) fn encode_charge(charge: &Charge) -> Result<Vec<u8>, StoreError> {
@@ -268,6 +280,58 @@ mod tests {
         let mut truncated = bytes;
         truncated.truncate(10);
         assert!(decode_ticket(&truncated).is_err());
+    }
+
+    /// Format 4's order layout reads what layout 1 wrote (no authentication pending), and
+    /// keeps the abandonment deadline it adds; its new event reads back as written.
+    #[test]
+    fn an_order_of_layout_1_reads_with_no_authentication_pending_and_layout_2_keeps_its_deadline() {
+        use domain::events::AuthenticationRequested;
+        use domain::ids::{ChargeId, OrderId, RawId, TicketId, UserId};
+        use domain::money::Price;
+        use domain::order::{OrderStatus, TicketSummary};
+        use domain::ticket::Title;
+        use domain::time::Timestamp;
+        use domain::version::Version;
+
+        let charge_id = ChargeId::new(RawId::from_parts(40, 1));
+        let order = Order {
+            id: OrderId::new(RawId::from_parts(20, 1)),
+            buyer: UserId::new(RawId::from_parts(1, 2)),
+            ticket: TicketSummary {
+                id: TicketId::new(RawId::from_parts(10, 1)),
+                title: Title::restore("Gig".to_owned()),
+                price: Price::from_cents(2000).expect("valid"),
+                version: Version::new(1),
+            },
+            status: OrderStatus::AwaitingPayment,
+            expires_at: Timestamp::from_millis(1_000_000),
+            version: Version::new(2),
+            charge_id: Some(charge_id),
+            abandon_at: None,
+        };
+        // As format 3 wrote it: the header names layout 1.
+        let mut layout_1 = vec![ENVELOPE, RecordKind::Order.code(), 1];
+        layout_1.extend(body(&OrderV1::from(&order)).expect("encodes"));
+        assert_eq!(decode_order(&layout_1).expect("reads"), order);
+        let waiting = Order {
+            abandon_at: Some(Timestamp::from_millis(1_300_000)),
+            ..order
+        };
+        let layout_2 = encode_order(&waiting).expect("encodes");
+        assert_eq!(&layout_2[..3], &[ENVELOPE, RecordKind::Order.code(), 2]);
+        assert_eq!(decode_order(&layout_2).expect("reads"), waiting);
+
+        let event = Event::AuthenticationRequested(AuthenticationRequested {
+            charge_id,
+            order_id: waiting.id,
+            stripe_id: "pi_3ds".to_owned(),
+            abandon_at: Timestamp::from_millis(1_300_000),
+            version: Version::new(3),
+        });
+        let record = encode_event(&event).expect("encodes");
+        assert_eq!(&record[..3], &[ENVELOPE, 13, 1]);
+        assert_eq!(decode_event(&record).expect("reads"), event);
     }
 
     /// [1] ++ bincode of the first release's `Ticket` for the fixture's edited ticket.

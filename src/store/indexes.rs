@@ -28,7 +28,8 @@ pub(crate) struct Indexes {
     buyer_orders: HashMap<UserId, Vec<OrderId>>,
     /// Each seller's tickets in every state, oldest first.
     seller_tickets: HashMap<UserId, Vec<TicketId>>,
-    /// Holds that run out unless paid first, soonest first.
+    /// Holds that run out unless paid first, and payments abandoned unless the buyer
+    /// authenticates them first, soonest first.
     deadlines: BTreeSet<(Timestamp, OrderId)>,
     /// Orders whose payment outcome is not yet known.
     awaiting_payment: BTreeSet<OrderId>,
@@ -67,12 +68,13 @@ impl Indexes {
             self.release_hold(new.buyer, new.ticket.id);
             insert_in_order(self.buyer_orders.entry(new.buyer).or_default(), new.id);
         }
-        let due = (new.expires_at, new.id);
-        if old.map(Order::awaits_expiry) != Some(new.awaits_expiry()) {
-            if new.awaits_expiry() {
-                self.deadlines.insert(due);
-            } else {
-                self.deadlines.remove(&due);
+        let old_deadline = old.and_then(Order::deadline);
+        if old.is_none() || old_deadline != new.deadline() {
+            if let Some(at) = old_deadline {
+                self.deadlines.remove(&(at, new.id));
+            }
+            if let Some(at) = new.deadline() {
+                self.deadlines.insert((at, new.id));
             }
         }
         let unpaid = |o: &Order| o.status.holds_unpaid();
@@ -266,6 +268,7 @@ mod tests {
             expires_at: Timestamp::from_millis(1_000 * n),
             version: Version::INITIAL,
             charge_id: None,
+            abandon_at: None,
         }
     }
 
@@ -306,6 +309,20 @@ mod tests {
         indexes.order_changed(Some(&created), &paying);
         assert_eq!(indexes.pending_holds(), 1);
         assert_eq!(indexes.awaiting_payment(), vec![created.id]);
+        // Waiting on the buyer's authentication: due again, at the abandonment deadline.
+        let authenticating = Order {
+            abandon_at: Some(Timestamp::from_millis(2_500)),
+            ..paying.clone()
+        };
+        indexes.order_changed(Some(&paying), &authenticating);
+        assert_eq!(indexes.pending_holds(), 2);
+        assert!(indexes.due(Timestamp::from_millis(2_499), 10).is_empty());
+        assert_eq!(
+            indexes.due(Timestamp::from_millis(2_500), 10),
+            vec![created.id]
+        );
+        indexes.order_changed(Some(&authenticating), &paying);
+        assert_eq!(indexes.pending_holds(), 1);
         let paid = Order {
             status: OrderStatus::Complete,
             ..created.clone()

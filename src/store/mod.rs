@@ -44,7 +44,7 @@ use records::SessionV1;
 /// The storage format of a data directory: raised whenever a record kind or layout version
 /// is added (docs/STORAGE.md), so that an older release refuses a directory a newer one has
 /// written instead of misreading it. The first release wrote 1 (and no `meta/format`).
-const FORMAT_VERSION: u64 = 3;
+const FORMAT_VERSION: u64 = 4;
 
 /// Tickets with the journal position of a change to each.
 pub type ChangedTickets = Vec<(u64, Ticket)>;

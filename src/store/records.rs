@@ -40,6 +40,7 @@ pub(crate) enum RecordKind {
     ChargeRefunded = 10,
     UserUpdated = 11,
     TicketWithdrawn = 12,
+    AuthenticationRequested = 13,
     User = 64,
     Ticket = 65,
     Order = 66,
@@ -49,7 +50,7 @@ pub(crate) enum RecordKind {
 }
 
 impl RecordKind {
-    const ALL: [RecordKind; 18] = [
+    const ALL: [RecordKind; 19] = [
         RecordKind::UserCreated,
         RecordKind::TicketCreated,
         RecordKind::TicketUpdated,
@@ -62,6 +63,7 @@ impl RecordKind {
         RecordKind::ChargeRefunded,
         RecordKind::UserUpdated,
         RecordKind::TicketWithdrawn,
+        RecordKind::AuthenticationRequested,
         RecordKind::User,
         RecordKind::Ticket,
         RecordKind::Order,
@@ -83,6 +85,8 @@ impl RecordKind {
         match self {
             // Version 2 added `withdrawn` (format 3).
             RecordKind::Ticket => 2,
+            // Version 2 added `abandon_at` (format 4).
+            RecordKind::Order => 2,
             _ => 1,
         }
     }
@@ -103,6 +107,7 @@ impl RecordKind {
             EventKind::ChargeRefunded => RecordKind::ChargeRefunded,
             EventKind::UserUpdated => RecordKind::UserUpdated,
             EventKind::TicketWithdrawn => RecordKind::TicketWithdrawn,
+            EventKind::AuthenticationRequested => RecordKind::AuthenticationRequested,
         }
     }
 
@@ -233,6 +238,16 @@ pub(crate) struct ChargeRefundedV1 {
     refund_id: String,
 }
 
+/// Format 4: the provider asked for the buyer's authentication.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct AuthenticationRequestedV1 {
+    charge_id: Id,
+    order_id: Id,
+    stripe_id: String,
+    abandon_at: u64,
+    version: u64,
+}
+
 /// An event as the journal stores it, in the newest layout of its kind.
 pub(crate) enum EventRecord {
     UserCreated(UserCreatedV1),
@@ -247,6 +262,7 @@ pub(crate) enum EventRecord {
     ChargeFailed(ChargeFailedV1),
     ChargeRefunded(ChargeRefundedV1),
     TicketWithdrawn(TicketWithdrawnV1),
+    AuthenticationRequested(AuthenticationRequestedV1),
 }
 
 impl EventRecord {
@@ -330,6 +346,15 @@ impl EventRecord {
                 ticket_id: *e.ticket_id.as_bytes(),
                 version: e.version.get(),
             }),
+            Event::AuthenticationRequested(e) => {
+                EventRecord::AuthenticationRequested(AuthenticationRequestedV1 {
+                    charge_id: *e.charge_id.as_bytes(),
+                    order_id: *e.order_id.as_bytes(),
+                    stripe_id: e.stripe_id.clone(),
+                    abandon_at: e.abandon_at.millis(),
+                    version: e.version.get(),
+                })
+            }
         }
     }
 
@@ -413,6 +438,15 @@ impl EventRecord {
                 ticket_id: ticket_id(r.ticket_id),
                 version: Version::new(r.version),
             }),
+            EventRecord::AuthenticationRequested(r) => {
+                Event::AuthenticationRequested(ev::AuthenticationRequested {
+                    charge_id: charge_id(r.charge_id),
+                    order_id: order_id(r.order_id),
+                    stripe_id: r.stripe_id,
+                    abandon_at: Timestamp::from_millis(r.abandon_at),
+                    version: Version::new(r.version),
+                })
+            }
         })
     }
 }
@@ -538,9 +572,64 @@ pub(crate) struct OrderV1 {
     charge_id: Option<Id>,
 }
 
-impl OrderV1 {
-    pub(crate) fn from_order(order: &Order) -> OrderV1 {
+/// Layout 1 as format 3 wrote it, for the codec's upgrade test.
+#[cfg(test)]
+impl From<&Order> for OrderV1 {
+    fn from(order: &Order) -> OrderV1 {
+        let v2 = OrderV2::from_order(order);
         OrderV1 {
+            id: v2.id,
+            buyer: v2.buyer,
+            ticket_id: v2.ticket_id,
+            ticket_title: v2.ticket_title,
+            ticket_price: v2.ticket_price,
+            ticket_version: v2.ticket_version,
+            status: v2.status,
+            expires_at: v2.expires_at,
+            version: v2.version,
+            charge_id: v2.charge_id,
+        }
+    }
+}
+
+/// An order written before format 4 never waited on an authentication.
+impl From<OrderV1> for OrderV2 {
+    fn from(v1: OrderV1) -> OrderV2 {
+        OrderV2 {
+            id: v1.id,
+            buyer: v1.buyer,
+            ticket_id: v1.ticket_id,
+            ticket_title: v1.ticket_title,
+            ticket_price: v1.ticket_price,
+            ticket_version: v1.ticket_version,
+            status: v1.status,
+            expires_at: v1.expires_at,
+            version: v1.version,
+            charge_id: v1.charge_id,
+            abandon_at: None,
+        }
+    }
+}
+
+/// Layout version 2 (format 4): `OrderV1` and `abandon_at`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct OrderV2 {
+    id: Id,
+    buyer: Id,
+    ticket_id: Id,
+    ticket_title: String,
+    ticket_price: u64,
+    ticket_version: u64,
+    status: OrderStatusV1,
+    expires_at: u64,
+    version: u64,
+    charge_id: Option<Id>,
+    abandon_at: Option<u64>,
+}
+
+impl OrderV2 {
+    pub(crate) fn from_order(order: &Order) -> OrderV2 {
+        OrderV2 {
             id: *order.id.as_bytes(),
             buyer: *order.buyer.as_bytes(),
             ticket_id: *order.ticket.id.as_bytes(),
@@ -556,6 +645,7 @@ impl OrderV1 {
             expires_at: order.expires_at.millis(),
             version: order.version.get(),
             charge_id: order.charge_id.map(|c| *c.as_bytes()),
+            abandon_at: order.abandon_at.map(Timestamp::millis),
         }
     }
 
@@ -578,6 +668,7 @@ impl OrderV1 {
             expires_at: Timestamp::from_millis(self.expires_at),
             version: Version::new(self.version),
             charge_id: self.charge_id.map(charge_id),
+            abandon_at: self.abandon_at.map(Timestamp::from_millis),
         })
     }
 }

@@ -8,7 +8,8 @@
 //! under `#[actix_web::test]`, and across an app's restarts), routes, records every request,
 //! and delays answers; the `fail_next` and `decline_all` knobs are mocks mounted in front.
 //! What is custom is Stripe's memory, in one `Respond` implementation: the PaymentIntents
-//! and refunds made, with bodies carrying every field async-stripe requires (CRATES.md),
+//! (a `pm_card_authenticationRequired` one stops in `requires_action`, as a card needing
+//! 3-D Secure does, and can be cancelled) and refunds made, with bodies carrying every field async-stripe requires (CRATES.md),
 //! and `Idempotency-Key` replay as Stripe does it (a repeated key replays the stored answer
 //! of the first request that ran and charges nothing; the same key with other parameters is
 //! an `idempotency_error`).
@@ -111,6 +112,11 @@ impl FakeStripe {
                 Endpoint::SearchIntents,
             ),
             ("GET", "^/v1/payment_intents/[^/]+$", Endpoint::GetIntent),
+            (
+                "POST",
+                "^/v1/payment_intents/[^/]+/cancel$",
+                Endpoint::CancelIntent,
+            ),
             ("POST", "^/v1/refunds$", Endpoint::CreateRefund),
         ];
         for (verb, route, endpoint) in routes {
@@ -311,6 +317,7 @@ impl Respond for Stripe {
 enum Endpoint {
     CreateIntent,
     GetIntent,
+    CancelIntent,
     SearchIntents,
     CreateRefund,
 }
@@ -378,6 +385,7 @@ impl State {
         let (status, body) = match endpoint {
             Endpoint::CreateIntent => self.create_intent(request),
             Endpoint::GetIntent => self.get_intent(&request.path),
+            Endpoint::CancelIntent => self.cancel_intent(request),
             Endpoint::SearchIntents => self.search_intents(request),
             Endpoint::CreateRefund => self.create_refund(request),
         };
@@ -439,7 +447,13 @@ impl State {
             })
             .collect();
         let status = if request.field("confirm") == Some("true") {
-            self.intent_status.clone()
+            // Stripe's test card that always asks for 3-D Secure, whatever the account's
+            // settings.
+            if token == "pm_card_authenticationRequired" {
+                "requires_action".to_owned()
+            } else {
+                self.intent_status.clone()
+            }
         } else {
             "requires_confirmation".to_owned()
         };
@@ -455,6 +469,31 @@ impl State {
             Some(intent) => (200, intent.clone()),
             None => no_such_intent(404, id),
         }
+    }
+
+    /// Cancels an intent that has not finished, as Stripe does; one that has (succeeded or
+    /// already canceled) is refused with `payment_intent_unexpected_state`.
+    fn cancel_intent(&mut self, request: &RecordedRequest) -> Answer {
+        let id = request
+            .path
+            .trim_end_matches("/cancel")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let Some(intent) = self.intents.iter_mut().find(|intent| intent["id"] == id) else {
+            return no_such_intent(404, &id);
+        };
+        let status = intent["status"].as_str().unwrap_or_default().to_owned();
+        if status == "succeeded" || status == "canceled" {
+            let message = format!(
+                "You cannot cancel this PaymentIntent because it has a status of {status}."
+            );
+            return invalid(400, Some("payment_intent_unexpected_state"), &message);
+        }
+        intent["status"] = json!("canceled");
+        intent["cancellation_reason"] = json!(request.field("cancellation_reason"));
+        (200, intent.clone())
     }
 
     /// Only the one query the shop sends: `metadata['order_id']:'<id>'`.

@@ -359,6 +359,14 @@ impl TestApp {
         self.get(client, &format!("/api/payments/{id}")).await
     }
 
+    /// POST /api/payments/:id/authenticate: the offline gateway's simulated 3-D Secure step,
+    /// `outcome` "succeed" or "fail".
+    pub async fn authenticate(&self, client: &Client, id: &str, outcome: &str) -> Response {
+        let path = format!("/api/payments/{id}/authenticate");
+        self.post(client, &path, &json!({ "outcome": outcome }))
+            .await
+    }
+
     /// POST /api/payments/webhook as Stripe delivers it: the raw body, and the
     /// `Stripe-Signature` header when given. No session: Stripe has none.
     pub async fn webhook(&self, body: &str, signature: Option<&str>) -> Response {

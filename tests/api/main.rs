@@ -1,6 +1,7 @@
 //! The black-box API suite: one test binary, one module per area.
 
 mod audit;
+mod authentication;
 mod backups;
 mod compat;
 mod defences;

@@ -216,7 +216,6 @@ async fn a_payment_charges_the_price_in_cents_completes_the_order_and_sells_the_
         ("payment_method_data[card][token]", "tok_visa"),
         ("automatic_payment_methods[enabled]", "true"),
         ("automatic_payment_methods[allow_redirects]", "never"),
-        ("error_on_requires_action", "true"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

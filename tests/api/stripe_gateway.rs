@@ -84,7 +84,6 @@ async fn a_card_token_charge_sends_cents_confirmed_with_metadata_key_and_bearer_
         ("payment_method_data[card][token]", "tok_visa"),
         ("automatic_payment_methods[enabled]", "true"),
         ("automatic_payment_methods[allow_redirects]", "never"),
-        ("error_on_requires_action", "true"),
     ] {
         assert_eq!(
             sent.field(field),
