@@ -14,18 +14,7 @@ use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_process};
 
 /// Runs the binary with `args`; its exit code and its stdout and stderr together.
 async fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ticketing"))
-        .args(args)
-        .env_remove("TICKETING_DATA_DIR")
-        .output()
-        .await
-        .expect("the binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
+    crate::helpers::run_binary(args, None).await
 }
 
 async fn backup(data_dir: &Path, file: &Path) -> (Option<i32>, String) {

@@ -12,19 +12,11 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// Runs `ticketing healthcheck` with `args` and `TICKETING_ADDR` set to `addr`; its exit
 /// code and its output.
 async fn run_healthcheck(addr: &str, args: &[&str]) -> (Option<i32>, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ticketing"))
-        .arg("healthcheck")
-        .args(args)
-        .env("TICKETING_ADDR", addr)
-        .output()
-        .await
-        .expect("the binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
+    let args: Vec<&std::ffi::OsStr> = std::iter::once("healthcheck")
+        .chain(args.iter().copied())
+        .map(std::ffi::OsStr::new)
+        .collect();
+    crate::helpers::run_binary(&args, Some(addr)).await
 }
 
 #[actix_web::test]

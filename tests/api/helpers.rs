@@ -680,3 +680,21 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// Runs the binary as an operator would: `command` with `args`, `TICKETING_ADDR` set to
+/// `addr` when given and `TICKETING_DATA_DIR` unset. Answers its exit code and its stdout
+/// and stderr together.
+pub async fn run_binary(args: &[&std::ffi::OsStr], addr: Option<&str>) -> (Option<i32>, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ticketing"));
+    command.args(args).env_remove("TICKETING_DATA_DIR");
+    if let Some(addr) = addr {
+        command.env("TICKETING_ADDR", addr);
+    }
+    let output = command.output().await.expect("the binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
