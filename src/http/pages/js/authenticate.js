@@ -19,8 +19,8 @@ const TEST_CARDS = [
 ];
 
 /**
- * The card input for the shop's gateway: `{wrapper, token(), authenticate(answer, place)}`.
- * `token()` gives what POST /api/payments takes; `authenticate` completes a 202
+ * The card input for the shop's gateway: `{wrapper, attach(), token(), authenticate(answer,
+ * place)}`. `attach()` is called once the wrapper is in the page; `token()` gives what POST /api/payments takes; `authenticate` completes a 202
  * requires_action answer and resolves when the shop has been told (or Stripe.js is done).
  */
 export async function cardInput({ stripePublishableKey }) {
@@ -32,6 +32,7 @@ function testCard() {
   card.input.append(...TEST_CARDS.map(([value, label]) => el("option", { value }, label)));
   return {
     wrapper: card.wrapper,
+    attach: () => {},
     token: async () => card.input.value,
     authenticate: (answer, place) => simulatedCheck(answer.id, place),
   };
@@ -79,8 +80,8 @@ function loadStripe() {
       const script = el("script", { src: STRIPE_JS });
       script.addEventListener("load", () => resolve(window.Stripe));
       script.addEventListener("error", () => {
+        // The next order page tries again (the failed element stays: it is inert).
         stripeLoading = null;
-        script.remove();
         reject(new Error("The card form (Stripe) could not be loaded. Check your connection and reload the page."));
       });
       document.head.append(script);
@@ -96,9 +97,10 @@ async function stripeCard(publishableKey) {
   const Stripe = await loadStripe();
   const stripe = Stripe(publishableKey);
   const card = stripe.elements().create("card");
-  card.mount(mount);
   return {
     wrapper,
+    // Stripe mounts its field's frame into an element already in the page.
+    attach: () => card.mount(mount),
     token: async () => {
       const { paymentMethod, error } = await stripe.createPaymentMethod({ type: "card", card });
       if (error) throw new Error(error.message);

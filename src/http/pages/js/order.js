@@ -29,14 +29,18 @@ export async function orderPage(view, { id }) {
   const timer = el("p", { role: "timer", "aria-atomic": "true", class: "countdown" });
   const announcer = el("p", { class: "visually-hidden", "aria-live": "polite" });
   const alert = alertRegion();
-  // A card input that cannot load (Stripe.js unreachable) leaves the form without Pay and
-  // says why in the alert region; cancelling still works.
-  const card = await cardInput(config).catch((error) => {
-    showError(alert, error);
-    return null;
-  });
-  const payButton = el("button", { type: "submit", class: "primary" }, "Pay");
-  const payForm = el("form", { class: "pay", onsubmit: pay }, card ? [card.wrapper, payButton] : []);
+  // Pay shows once the card input is there (at once for the test cards; Stripe.js first
+  // loads with a key). One that cannot load leaves the form without Pay and says why in the
+  // alert region; cancelling still works.
+  let card = null;
+  const payButton = el("button", { type: "submit", class: "primary", hidden: true }, "Pay");
+  const payForm = el("form", { class: "pay", onsubmit: pay }, payButton);
+  cardInput(config).then((input) => {
+    card = input;
+    payForm.prepend(input.wrapper);
+    input.attach();
+    payButton.hidden = false;
+  }, (error) => showError(alert, error));
   // Where the bank's check (the offline gateway's simulated one) appears.
   const step = el("div", { class: "authentication-step" });
   const cancelButton = actionButton("Cancel order", {}, async () => {
