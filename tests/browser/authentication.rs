@@ -18,9 +18,7 @@ const STRIPE_SCRIPT: &str =
 async fn at_the_step(buyer: &Browser, app: &crate::helpers::TestApp, title: &str) -> String {
     let seller = app.client();
     app.signup(&seller, "seller@example.com", PASSWORD).await;
-    let ticket = app
-        .listed_ticket_json(&seller, title, json!("25"))
-        .await["id"]
+    let ticket = app.listed_ticket_json(&seller, title, json!("25")).await["id"]
         .as_str()
         .expect("an id")
         .to_owned();
@@ -52,10 +50,12 @@ async fn the_authentication_required_test_card_completes_through_its_step() {
 
     // Assert: the step has the focus, says it simulates the bank, and the order waits on it
     // with the pay form hidden; no Stripe.js without a key.
-    let focused = buyer
-        .js("return document.activeElement.id", vec![])
-        .await;
-    assert_eq!(focused, json!("authentication-heading"), "the step's heading has focus");
+    let focused = buyer.js("return document.activeElement.id", vec![]).await;
+    assert_eq!(
+        focused,
+        json!("authentication-heading"),
+        "the step's heading has focus"
+    );
     buyer
         .wait_text("section.authentication", "simulates the bank's check")
         .await;
@@ -64,12 +64,19 @@ async fn the_authentication_required_test_card_completes_through_its_step() {
         .await;
     assert_eq!(
         buyer
-            .js("return document.querySelector('.order-controls').hidden", vec![])
+            .js(
+                "return document.querySelector('.order-controls').hidden",
+                vec![]
+            )
             .await,
         json!(true),
         "no Pay while the authentication waits"
     );
-    assert_eq!(buyer.js(STRIPE_SCRIPT, vec![]).await, json!(0), "no Stripe.js");
+    assert_eq!(
+        buyer.js(STRIPE_SCRIPT, vec![]).await,
+        json!(0),
+        "no Stripe.js"
+    );
     let violations = buyer.serious_violations().await;
     assert!(violations.is_empty(), "the step: {}", violations.join("\n"));
 
@@ -156,7 +163,10 @@ async fn with_a_publishable_key_the_order_page_asks_for_stripe_js_and_says_when_
         .until("a request for Stripe.js", || async {
             buyer.js(STRIPE_SCRIPT, vec![]).await == json!(1)
                 || buyer
-                    .js("return !!document.querySelector('.stripe-card iframe')", vec![])
+                    .js(
+                        "return !!document.querySelector('.stripe-card iframe')",
+                        vec![],
+                    )
                     .await
                     == json!(true)
         })
@@ -164,7 +174,10 @@ async fn with_a_publishable_key_the_order_page_asks_for_stripe_js_and_says_when_
     buyer.wait_text("[role='timer']", "left to pay").await;
     assert_eq!(
         buyer
-            .js("return !!document.querySelector(\"select[name='token']\")", vec![])
+            .js(
+                "return !!document.querySelector(\"select[name='token']\")",
+                vec![]
+            )
             .await,
         json!(false),
         "no test cards with a key"
@@ -172,11 +185,19 @@ async fn with_a_publishable_key_the_order_page_asks_for_stripe_js_and_says_when_
     buyer
         .until("the error, or Stripe's field", || async {
             let alert = buyer
-                .js("return document.querySelector(\"[role='alert']\").textContent", vec![])
+                .js(
+                    "return document.querySelector(\"[role='alert']\").textContent",
+                    vec![],
+                )
                 .await;
-            alert.as_str().is_some_and(|t| t.contains("could not be loaded"))
+            alert
+                .as_str()
+                .is_some_and(|t| t.contains("could not be loaded"))
                 || buyer
-                    .js("return !!document.querySelector('.stripe-card iframe')", vec![])
+                    .js(
+                        "return !!document.querySelector('.stripe-card iframe')",
+                        vec![],
+                    )
                     .await
                     == json!(true)
         })
