@@ -28,6 +28,13 @@ impl PageConfig {
     }
 }
 
+impl PageConfig {
+    /// Whether the page takes cards with Stripe.js (and its CSP lets Stripe in).
+    pub fn uses_stripe(&self) -> bool {
+        self.stripe_publishable_key.is_some()
+    }
+}
+
 pub async fn show(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.page_config)
 }

@@ -4,11 +4,13 @@
 //! under `pages/js/`, loaded by the browser as they are: no bundler, no build step, nothing
 //! to install (docs/ARCHITECTURE.md, "The page"). A strict Content-Security-Policy allows
 //! nothing but this origin's own script, style and connections, so injected markup could not
-//! run. Routes are hash routes, so every deep link is a request for `/`.
+//! run; only when a Stripe publishable key is configured does it let Stripe.js in, from
+//! Stripe's origins alone. Routes are hash routes, so every deep link is a request for `/`.
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS};
 use actix_web::{HttpResponse, web};
 
+use super::AppState;
 use super::error::ApiError;
 
 const INDEX: &str = include_str!("pages/index.html");
@@ -28,33 +30,51 @@ const MODULES: &[(&str, &str)] = &[
     ("paged.js", include_str!("pages/js/paged.js")),
     ("account.js", include_str!("pages/js/account.js")),
     ("forms.js", include_str!("pages/js/forms.js")),
+    ("authenticate.js", include_str!("pages/js/authenticate.js")),
 ];
 
 /// The policy on every page asset: this origin only, never framed.
 const POLICY: &str = "default-src 'self'; frame-ancestors 'none'";
 
-fn asset(content_type: &str, body: &'static str) -> HttpResponse {
+/// The policy when the page takes cards with Stripe.js: the same, plus Stripe's script, the
+/// frames its card field and the bank's 3-D Secure page live in, and its API (Stripe's
+/// documented CSP for Stripe.js). Each directive repeats 'self', as it replaces
+/// default-src for its kind.
+const POLICY_WITH_STRIPE: &str = "default-src 'self'; frame-ancestors 'none'; \
+     script-src 'self' https://js.stripe.com; \
+     frame-src 'self' https://js.stripe.com https://hooks.stripe.com; \
+     connect-src 'self' https://api.stripe.com";
+
+fn asset(state: &AppState, content_type: &str, body: &'static str) -> HttpResponse {
+    let policy = if state.page_config.uses_stripe() {
+        POLICY_WITH_STRIPE
+    } else {
+        POLICY
+    };
     HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header((CONTENT_SECURITY_POLICY, POLICY))
+        .insert_header((CONTENT_SECURITY_POLICY, policy))
         .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((CACHE_CONTROL, "no-cache"))
         .body(body)
 }
 
-pub async fn index() -> HttpResponse {
-    asset("text/html; charset=utf-8", INDEX)
+pub async fn index(state: web::Data<AppState>) -> HttpResponse {
+    asset(&state, "text/html; charset=utf-8", INDEX)
 }
 
-pub async fn style() -> HttpResponse {
-    asset("text/css; charset=utf-8", STYLE)
+pub async fn style(state: web::Data<AppState>) -> HttpResponse {
+    asset(&state, "text/css; charset=utf-8", STYLE)
 }
 
 /// GET /js/{name}: one of the page's modules; 404 for any other name.
-pub async fn module(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn module(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     MODULES
         .iter()
         .find(|(file, _)| *file == name.as_str())
-        .map(|(_, body)| asset("text/javascript; charset=utf-8", body))
+        .map(|(_, body)| asset(&state, "text/javascript; charset=utf-8", body))
         .ok_or(ApiError::NotFound)
 }

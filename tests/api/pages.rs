@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 const POLICY: &str = "default-src 'self'; frame-ancestors 'none'";
 
@@ -74,5 +74,38 @@ async fn a_module_the_page_does_not_have_is_404() {
 
         // Assert
         assert_eq!(response.status(), 404, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn with_a_publishable_key_the_policy_lets_in_stripes_origins_and_no_other() {
+    // Arrange: a shop whose page takes cards with Stripe.js.
+    let app = spawn_app_with(|config| {
+        config.stripe_publishable_key = Some("pk_test_page".into());
+    })
+    .await;
+    let client = app.client();
+
+    for path in ["/", "/app.css", "/js/main.js", "/js/authenticate.js"] {
+        // Act
+        let response = app.get(&client, path).await;
+
+        // Assert: the strict policy plus exactly Stripe's script, frame and API origins.
+        assert_eq!(response.status(), 200, "{path}");
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .expect("an ASCII policy");
+        let directives: Vec<&str> = policy.split(';').map(str::trim).collect();
+        assert_eq!(
+            directives,
+            [
+                "default-src 'self'",
+                "frame-ancestors 'none'",
+                "script-src 'self' https://js.stripe.com",
+                "frame-src 'self' https://js.stripe.com https://hooks.stripe.com",
+                "connect-src 'self' https://api.stripe.com",
+            ],
+            "{path}"
+        );
     }
 }

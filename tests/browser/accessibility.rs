@@ -153,6 +153,21 @@ async fn every_main_page_passes_axe_at_desktop_and_phone_width() {
     seller.wait_page("Account").await;
     check_page(&seller, "account").await;
 
+    // Last, as it holds a ticket the seller's pages above show for sale: the offline
+    // gateway's authentication step.
+    buyer.goto(&format!("/tickets/{}", ids[4])).await;
+    buyer.wait_page("Season opener, standing").await;
+    buyer.press("Buy").await;
+    buyer.wait_page("Order: Season opener, standing").await;
+    buyer
+        .choose("Test card", "Visa ending 3184 (needs authentication)")
+        .await;
+    buyer.press("Pay").await;
+    buyer
+        .wait_text("section.authentication h2", "Authenticate your payment")
+        .await;
+    check_page(&buyer, "authentication").await;
+
     buyer.close().await;
     seller.close().await;
 }

@@ -11,6 +11,7 @@
 mod helpers;
 
 mod accessibility;
+mod authentication;
 mod kit;
 mod seller;
 mod shop;

@@ -1,4 +1,5 @@
-// One order: what it holds, a countdown to the hold's end, and the test-card payment form.
+// One order: what it holds, a countdown to the hold's end, and the payment form (its card
+// input and 3-D Secure step are authenticate.js's).
 // The server decides: the page reads the order again when the feed says its ticket changed,
 // every few seconds while it is open, and as soon as its own countdown runs out, and shows
 // what the server says: paid, expired, cancelled. The countdown is a role="timer" (which
@@ -6,15 +7,17 @@
 // 1 minute left, never every second.
 
 import { api, ApiError, money, loadConfig, serverNow } from "./api.js";
-import { el, field, alertRegion, showError, actionButton } from "./dom.js";
+import { el, alertRegion, showError, actionButton } from "./dom.js";
 import { onTicket } from "./feed.js";
+import { cardInput } from "./authenticate.js";
 
 const POLL_MS = 5000;
 const CHECK_MS = 1000;
 const WARNINGS = [[300, "5 minutes left to pay."], [60, "1 minute left to pay."]];
 
 export async function orderPage(view, { id }) {
-  const { holdSeconds } = await loadConfig();
+  const config = await loadConfig();
+  const { holdSeconds } = config;
   let order = await api("GET", `/api/orders/${encodeURIComponent(id)}`);
   // What this page did, to tell the buyer why an order ended.
   let cancelledHere = false;
@@ -26,13 +29,20 @@ export async function orderPage(view, { id }) {
   const timer = el("p", { role: "timer", "aria-atomic": "true", class: "countdown" });
   const announcer = el("p", { class: "visually-hidden", "aria-live": "polite" });
   const alert = alertRegion();
-  const card = field("Test card", { tag: "select", name: "token" });
-  card.input.append(
-    el("option", { value: "tok_visa" }, "Visa ending 4242 (succeeds)"),
-    el("option", { value: "tok_chargeDeclined" }, "Visa ending 0002 (declined)"),
-  );
-  const payButton = el("button", { type: "submit", class: "primary" }, "Pay");
-  const payForm = el("form", { class: "pay", onsubmit: pay }, card.wrapper, payButton);
+  // Pay shows once the card input is there (at once for the test cards; Stripe.js first
+  // loads with a key). One that cannot load leaves the form without Pay and says why in the
+  // alert region; cancelling still works.
+  let card = null;
+  const payButton = el("button", { type: "submit", class: "primary", hidden: true }, "Pay");
+  const payForm = el("form", { class: "pay", onsubmit: pay }, payButton);
+  cardInput(config).then((input) => {
+    card = input;
+    payForm.prepend(input.wrapper);
+    input.attach();
+    payButton.hidden = false;
+  }, (error) => showError(alert, error));
+  // Where the bank's check (the offline gateway's simulated one) appears.
+  const step = el("div", { class: "authentication-step" });
   const cancelButton = actionButton("Cancel order", {}, async () => {
     await api("DELETE", `/api/orders/${order.id}`);
     cancelledHere = true;
@@ -40,7 +50,7 @@ export async function orderPage(view, { id }) {
   }, alert);
   const controls = el("div", { class: "order-controls" }, payForm, el("div", { class: "buttons" }, cancelButton));
 
-  view.show(`Order: ${order.ticket.title}`, summary, status, timer, announcer, alert, controls,
+  view.show(`Order: ${order.ticket.title}`, summary, status, timer, announcer, alert, step, controls,
     el("p", {}, el("a", { href: "#/orders" }, "All my orders")));
 
   async function pay(event) {
@@ -48,7 +58,12 @@ export async function orderPage(view, { id }) {
     alert.replaceChildren();
     payButton.disabled = true;
     try {
-      await api("POST", "/api/payments", { orderId: order.id, token: card.input.value });
+      const answer = await api("POST", "/api/payments", { orderId: order.id, token: await card.token() });
+      if (answer && answer.status === "requires_action") {
+        // The order is awaiting payment now, so the form hides; the step shows meanwhile.
+        await refresh();
+        await card.authenticate(answer, (section) => step.replaceChildren(section));
+      }
     } catch (error) {
       if (error instanceof ApiError && error.status === 402) declined = true;
       showError(alert, error);
