@@ -34,10 +34,17 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Starts chromedriver (`CHROMEDRIVER`, else `chromedriver` on the PATH) and waits until
-    /// it listens. Panics, failing the test, when it cannot: a browser test never skips.
+    /// Starts chromedriver (`CHROMEDRIVER`, else `chromedriver` on the PATH, installed first
+    /// when missing) and waits until it listens. Panics, failing the test, when it cannot: a
+    /// browser test never skips.
     pub fn start() -> Driver {
-        let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let program = match std::env::var("CHROMEDRIVER") {
+            Ok(program) => program,
+            Err(_) => {
+                install_chromium();
+                "chromedriver".into()
+            }
+        };
         let port = free_port();
         let process = Command::new(&program)
             .arg(format!("--port={port}"))
@@ -62,6 +69,26 @@ impl Driver {
             process,
             url: format!("http://127.0.0.1:{port}"),
         }
+    }
+}
+
+/// Runs `tests/browser/install-chromium` once per test binary: it installs Debian's chromium
+/// and chromium-driver when either is missing, so that `cargo test` works on a fresh machine.
+fn install_chromium() {
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/browser/install-chromium"
+        );
+        match Command::new(script).status() {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(format!("{script} ended with {status}")),
+            Err(e) => Err(format!("cannot run {script}: {e}")),
+        }
+    });
+    if let Err(reason) = installed {
+        panic!("the browser tests need chromium and chromium-driver: {reason}");
     }
 }
 
