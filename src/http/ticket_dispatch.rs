@@ -143,6 +143,11 @@ struct DispatchInner {
     stopping: watch::Receiver<bool>,
 }
 
+/// The reader was ended (its queue filled, or the feed lost changes): it resumes from the
+/// journal.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ended;
+
 /// A filtered reader's queue; dropping it unregisters the reader.
 pub struct Subscription {
     key: u64,
@@ -157,12 +162,12 @@ impl Subscription {
         self.queue.recv().await
     }
 
-    /// A change already queued: `Ok(None)` if none, `Err(())` once the reader was ended.
-    pub fn try_recv(&mut self) -> Result<Option<Queued>, ()> {
+    /// A change already queued: `Ok(None)` if none, `Err(Ended)` once the reader was ended.
+    pub fn try_recv(&mut self) -> Result<Option<Queued>, Ended> {
         match self.queue.try_recv() {
             Ok(change) => Ok(Some(change)),
             Err(mpsc::error::TryRecvError::Empty) => Ok(None),
-            Err(mpsc::error::TryRecvError::Disconnected) => Err(()),
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(Ended),
         }
     }
 }

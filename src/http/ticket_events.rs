@@ -35,7 +35,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::AppState;
 use super::error::{ApiError, FieldError};
-use super::ticket_dispatch::{Dispatcher, Interest, Subscription};
+use super::ticket_dispatch::{Dispatcher, Ended, Interest, Subscription};
 use super::tickets::price_number;
 use crate::actors::Services;
 use crate::actors::queries::FeedPage;
@@ -190,8 +190,8 @@ impl Live {
         }
     }
 
-    /// A change already waiting: `Ok(None)` if none, `Err(())` when the stream must end.
-    fn try_recv(&mut self) -> Result<Option<(u64, Bytes)>, ()> {
+    /// A change already waiting: `Ok(None)` if none, `Err(Ended)` when the stream must end.
+    fn try_recv(&mut self) -> Result<Option<(u64, Bytes)>, Ended> {
         match self {
             Live::Every(feed) => match feed.try_recv() {
                 Ok(change) => Ok(Some(change)),
@@ -199,7 +199,7 @@ impl Live {
                 Err(
                     broadcast::error::TryRecvError::Lagged(_)
                     | broadcast::error::TryRecvError::Closed,
-                ) => Err(()),
+                ) => Err(Ended),
             },
             Live::Chosen(queue) => queue.try_recv(),
         }
@@ -276,7 +276,7 @@ impl Reader {
                             return None;
                         }
                     }
-                    Err(()) => return None,
+                    Err(Ended) => return None,
                 }
             }
             if !chunk.is_empty() {
