@@ -28,6 +28,10 @@ use domain::version::Version;
 /// most `MAX_IDS` tickets, so this is many seconds of its changes at any realistic rate.
 pub const QUEUE_ROOM: usize = 1024;
 
+/// The most changes the task dispatches per wake-up, so a subscriber waits for the lock at
+/// most that long.
+const DRAIN: usize = 256;
+
 /// What a filtered reader wants: changes of these tickets, and new listings if it asks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Interest {
@@ -224,16 +228,32 @@ impl Dispatcher {
                 registry.running = false;
                 return;
             }
-            match change {
-                Ok((position, ticket)) => registry.dispatch(position, &ticket),
-                // Changes were lost to this task: every reader catches up from the journal.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    tracing::warn!("The filtered ticket feed fell behind; its readers reconnect");
-                    registry.clear();
-                    registry.running = false;
-                    return;
+            let mut next = change.map_err(|error| match error {
+                broadcast::error::RecvError::Lagged(n) => broadcast::error::TryRecvError::Lagged(n),
+                broadcast::error::RecvError::Closed => broadcast::error::TryRecvError::Closed,
+            });
+            // What else is waiting goes out under the same lock: one wake-up and one lock per
+            // burst of changes, not per change (it is the reservations' core).
+            for _ in 0..DRAIN {
+                match next {
+                    Ok((position, ticket)) => registry.dispatch(position, &ticket),
+                    Err(broadcast::error::TryRecvError::Empty) => break,
+                    // Changes were lost to this task: every reader catches up from the journal.
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                        tracing::warn!(
+                            "The filtered ticket feed fell behind; its readers reconnect"
+                        );
+                        registry.clear();
+                        registry.running = false;
+                        return;
+                    }
+                    Err(broadcast::error::TryRecvError::Closed) => {
+                        registry.clear();
+                        registry.running = false;
+                        return;
+                    }
                 }
-                Err(broadcast::error::RecvError::Closed) => break,
+                next = changes.try_recv();
             }
         }
         let mut registry = lock(&self.inner.registry);
