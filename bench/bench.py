@@ -33,7 +33,8 @@ figures as Markdown. Needs: a release build (`cargo build --release`), wrk and t
     bench/bench.py feed           # reservations at 256 connections with no reader of the live
                                   # ticket feed against --streams 1000 readers (alternating
                                   # rounds, bench/feed_client.py on the load core), then with
-                                  # 1,000 paused readers: RSS, streams ended, catch-up
+                                  # 1,000 paused readers: RSS, streams ended, catch-up;
+                                  # --subscribe 20: readers subscribe as the page does
     bench/bench.py disk           # bytes per ticket, reservation and payment: the journal's
                                   # records, the snapshots and the directory on disk, after
                                   # clean stops (--tickets 200000 --payments 20000; needs
@@ -728,10 +729,12 @@ class FeedReaders:
     """bench/feed_client.py pinned to LOAD_CORE (beside wrk): `streams` open readers of
     GET /api/tickets/events, or paused ones; `command` talks to it (see its docstring)."""
 
-    def __init__(self, server, streams, paused=False):
+    def __init__(self, server, streams, paused=False, subscribe=0, ids=None):
         command = ["taskset", "-c", LOAD_CORE, sys.executable, os.path.join(HERE, "feed_client.py"),
                    "--url", server.base, "--streams", str(streams),
                    "--paused" if paused else "--resume"]
+        if subscribe:
+            command += ["--subscribe", str(subscribe), "--ids-file", write_ids(ids)]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.opened = self.answer()
         if self.opened["opened"] != streams:
@@ -782,7 +785,11 @@ def feed(args):
     the two in alternating order over --rounds rounds, each load on a fresh server with
     --tickets listed; then the same load with --streams readers that never read, with the
     server's RSS before, during and after, how many of those streams the server ended once
-    they read again, and what resuming costs."""
+    they read again, and what resuming costs.
+
+    --subscribe N: each reader subscribes as the page does, to N random ids of the listed
+    tickets plus new listings (`?ids=…&listings=new`), instead of reading every change;
+    the paused part (c) is then skipped."""
     raise_fd_limit(args.streams * 2 + 1024)
 
     def fresh():
@@ -816,7 +823,8 @@ def feed(args):
             try:
                 if health is None:
                     health = run_wrk(server, None, 256, args.seconds, path="/healthz")
-                readers = FeedReaders(server, args.streams) if kind == "reading" else None
+                readers = (FeedReaders(server, args.streams, subscribe=args.subscribe, ids=ids)
+                           if kind == "reading" else None)
                 try:
                     if readers:
                         time.sleep(1)
@@ -857,6 +865,10 @@ def feed(args):
               f"p99 {median.get('p99', 0):.1f} ms")
     ratio = won(medians["reading"]) / won(medians["none"])
     print(f"ratio (reading / none): {ratio:.2f} (issue 15: >= 0.90)")
+    if args.subscribe:
+        print(f"(each reader subscribed to {args.subscribe} random ids of the listed tickets "
+              f"plus new listings)")
+        return
 
     # (c) Paused readers: they read their response head and then nothing.
     server, buyer, ids = fresh()
@@ -1038,6 +1050,9 @@ def main():
                              "log off: info,ticketing::http::access_log=warn)")
     parser.add_argument("--rounds", type=int, default=3, help="ab: rounds per build; feed: rounds of each load")
     parser.add_argument("--streams", type=int, default=1000, help="feed: readers of the live ticket feed")
+    parser.add_argument("--subscribe", type=int, default=0,
+                        help="feed: each reader subscribes to this many random listed ids plus new "
+                             "listings, as the page does (0: every change)")
     parser.add_argument("--resume-sample", type=lambda text: [int(n) for n in text.split(",")], default=[10, 100],
                         help="feed: how many of the paused streams the server ended then resume at once "
                              "(catch-up), one try per number (default 10,100)")

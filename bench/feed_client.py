@@ -6,6 +6,7 @@ socket), the bytes read and discarded, counting bytes and `ticket` events and ke
 last event id.
 
     feed_client.py --url http://127.0.0.1:3000 --streams 1000 [--paused] [--resume]
+                   [--ids-file FILE --subscribe 20]
 
 Once every stream has its 200 it prints one JSON line, then obeys commands on stdin, one a
 line, answering each with one JSON line:
@@ -19,11 +20,15 @@ line, answering each with one JSON line:
 --paused: each stream stops reading as soon as its response head is in (the kernel's
 buffers fill, then the server's), until `drain`. --resume: a stream the server ends is
 reconnected after --retry-ms with its Last-Event-ID, as a browser's EventSource does.
+--subscribe N (with --ids-file, one ticket id a line): each stream subscribes like the page
+does, to N ids chosen at random from the file plus new listings
+(`?ids=…&listings=new`), keeping its query when it reconnects.
 """
 
 import argparse
 import asyncio
 import json
+import random
 import resource
 import sys
 import time
@@ -46,8 +51,9 @@ def raise_fd_limit(needed):
 class Stream(asyncio.Protocol):
     """One reader. Counts what it reads; `ended_by_server` once the server closes it."""
 
-    def __init__(self, client, last_id=None):
+    def __init__(self, client, last_id=None, query=None):
         self.client, self.last_id = client, last_id
+        self.query = client.query() if query is None else query
         self.transport = None
         self.head, self.status = b"", None
         self.bytes = self.events = 0
@@ -59,7 +65,7 @@ class Stream(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         resume = f"Last-Event-ID: {self.last_id}\r\n" if self.last_id is not None else ""
-        transport.write((f"GET /api/tickets/events HTTP/1.1\r\nHost: {self.client.host}\r\n"
+        transport.write((f"GET /api/tickets/events{self.query} HTTP/1.1\r\nHost: {self.client.host}\r\n"
                          f"Accept: text/event-stream\r\nConnection: close\r\n{resume}\r\n").encode())
 
     def data_received(self, data):
@@ -115,6 +121,16 @@ class Client:
         self.last_byte = time.monotonic()
         self.slots = []        # one list per stream: its connections, the last one current
         self.connects = asyncio.Semaphore(64)
+        self.ids, self.subscribe = [], args.subscribe
+        if args.subscribe:
+            with open(args.ids_file) as ids:
+                self.ids = [line.strip() for line in ids if line.strip()]
+
+    def query(self):
+        """A new stream's query: every change, or --subscribe random ids and new listings."""
+        if not self.subscribe:
+            return ""
+        return f"?ids={','.join(random.sample(self.ids, self.subscribe))}&listings=new"
 
     async def open(self, stream):
         async with self.connects:
@@ -129,7 +145,7 @@ class Client:
 
     def reconnect(self, old):
         slot = next(s for s in self.slots if s[-1] is old)
-        new = Stream(self, old.last_id)
+        new = Stream(self, old.last_id, old.query)
         slot.append(new)
 
         async def later():
@@ -183,7 +199,7 @@ async def run(args):
                               **totals(client.slots)}), flush=True)
         elif command[0] == "resume":
             ended = [slot for slot in client.slots if slot[-1].ended_by_server][: int(command[1])]
-            resumed = [Stream(client, slot[-1].last_id) for slot in ended]
+            resumed = [Stream(client, slot[-1].last_id, slot[-1].query) for slot in ended]
             begun = time.monotonic()
             statuses = await asyncio.gather(*(client.open(s) for s in resumed))
             took = await client.quiet(3, 120)
@@ -210,6 +226,9 @@ def main():
     parser.add_argument("--paused", action="store_true")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--retry-ms", type=int, default=1000)
+    parser.add_argument("--ids-file", help="ticket ids, one a line, for --subscribe")
+    parser.add_argument("--subscribe", type=int, default=0,
+                        help="each stream subscribes to this many random ids plus new listings")
     args = parser.parse_args()
     old, new = raise_fd_limit(args.streams * 2 + 64)
     if new != old:

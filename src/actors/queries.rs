@@ -15,6 +15,8 @@ use domain::ticket::Ticket;
 /// read, `None` at the end of the journal.
 pub struct FeedPage {
     pub changes: Vec<(u64, Ticket)>,
+    /// The tickets listed within the page (for a reader of new listings).
+    pub listed: Vec<TicketId>,
     pub read_to: Option<u64>,
 }
 
@@ -70,9 +72,13 @@ impl Services {
         events: usize,
     ) -> Result<FeedPage, EntityError> {
         let store = self.store.clone();
-        let (changes, read_to) =
+        let (changes, listed, read_to) =
             blocking(move || store.ticket_changes_after(after, events)).await?;
-        Ok(FeedPage { changes, read_to })
+        Ok(FeedPage {
+            changes,
+            listed,
+            read_to,
+        })
     }
 
     /// Up to `limit` of a buyer's orders placed after `after`, oldest first.

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod paging;
 pub mod payments;
 pub mod request_id;
+pub mod ticket_dispatch;
 pub mod ticket_events;
 pub mod tickets;
 pub mod users;

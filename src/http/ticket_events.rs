@@ -1,5 +1,13 @@
-//! GET /api/tickets/events: every ticket change as server-sent events (DESIGN §4), so a page
+//! GET /api/tickets/events: ticket changes as server-sent events (DESIGN §4), so a page
 //! shows the listing live.
+//!
+//! `?ids=ID1,ID2,…` (at most `MAX_IDS`) asks for the changes of those tickets only, and
+//! `&listings=new` for new listings too (a ticket's first version); with neither, every
+//! change comes (the unfiltered stream). A filtered reader is fed by `ticket_dispatch`,
+//! which pushes each change only to the readers that want it; the catch-up is filtered the
+//! same way. `&after=N` resumes after journal position N like `Last-Event-ID` (an
+//! EventSource sends that header only on its own reconnects; a page that reopens the feed
+//! for other tickets passes the last id it saw this way); the later of the two wins.
 //!
 //! Each change is one `ticket` event, `{id, title, price, version, available}`, whose `id:`
 //! is the journal position of the change. A client that reconnects with `Last-Event-ID`
@@ -9,27 +17,30 @@
 //! far behind is disconnected and catches up the same way, so no reader can make the shop
 //! hold more for it. Streams end when the shop stops.
 //!
-//! Cost (docs/BENCHMARKS.md, "The live ticket feed"): every change goes to every reader, so
-//! the bytes sent grow with changes × readers, on the reservations' core.
+//! Cost (docs/BENCHMARKS.md, "The live ticket feed"): on the unfiltered stream every change
+//! goes to every reader, so the bytes sent grow with changes × readers, on the
+//! reservations' core; a filtered reader costs only the changes it asked for.
 //!
 //! Changes are sent as they commit, a moment before the flush that makes them durable.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, FieldError};
+use super::ticket_dispatch::{Dispatcher, Ended, Interest, Subscription};
 use super::tickets::price_number;
 use crate::actors::Services;
 use crate::actors::queries::FeedPage;
 use crate::sync::lock;
+use domain::ids::TicketId;
 use domain::ticket::Ticket;
 
 /// How often an idle stream sends a comment, so that proxies keep it open.
@@ -42,6 +53,8 @@ const GATHER: Duration = Duration::from_millis(100);
 const MAX_CHUNK: usize = 64 * 1024;
 /// Changes the shared feed keeps for a slow reader before ending its stream.
 const FEED_ROOM: usize = 8192;
+/// The most tickets one filtered reader may name: a page's worth, with room.
+pub const MAX_IDS: usize = 100;
 
 #[derive(Serialize)]
 struct TicketNews<'a> {
@@ -52,7 +65,7 @@ struct TicketNews<'a> {
     available: bool,
 }
 
-fn frame(position: u64, ticket: &Ticket) -> Bytes {
+pub(super) fn frame(position: u64, ticket: &Ticket) -> Bytes {
     let news = TicketNews {
         id: ticket.id.to_string(),
         title: ticket.title.as_str(),
@@ -70,6 +83,7 @@ fn frame(position: u64, ticket: &Ticket) -> Bytes {
 #[derive(Clone)]
 pub struct TicketFeed {
     inner: Arc<FeedInner>,
+    filtered: Dispatcher,
 }
 
 struct FeedInner {
@@ -82,7 +96,9 @@ struct FeedInner {
 
 impl TicketFeed {
     pub fn new(services: Services, stopping: watch::Receiver<bool>) -> TicketFeed {
+        let source = services.clone();
         TicketFeed {
+            filtered: Dispatcher::new(move || source.ticket_feed(), stopping.clone()),
             inner: Arc::new(FeedInner {
                 rendered: broadcast::channel(FEED_ROOM).0,
                 running: Mutex::new(false),
@@ -151,15 +167,49 @@ type PageLoader =
 /// A reconnected reader's way through the journal, one page at a time.
 struct CatchUp {
     page: VecDeque<(u64, Ticket)>,
+    /// A filtered reader's interest: the rest of each page is skipped.
+    interest: Option<Interest>,
     /// The last journal position read so far: shown in full once `page` is empty.
     read_to: u64,
     load: PageLoader,
 }
 
+/// Where a reader's live changes come from: the shared feed of every change, or its own
+/// queue of the changes it asked for.
+enum Live {
+    Every(broadcast::Receiver<(u64, Bytes)>),
+    Chosen(Subscription),
+}
+
+impl Live {
+    /// The next change; `None` when the stream must end (lagged, or ended by the feed).
+    async fn recv(&mut self) -> Option<(u64, Bytes)> {
+        match self {
+            Live::Every(feed) => feed.recv().await.ok(),
+            Live::Chosen(queue) => queue.recv().await,
+        }
+    }
+
+    /// A change already waiting: `Ok(None)` if none, `Err(Ended)` when the stream must end.
+    fn try_recv(&mut self) -> Result<Option<(u64, Bytes)>, Ended> {
+        match self {
+            Live::Every(feed) => match feed.try_recv() {
+                Ok(change) => Ok(Some(change)),
+                Err(broadcast::error::TryRecvError::Empty) => Ok(None),
+                Err(
+                    broadcast::error::TryRecvError::Lagged(_)
+                    | broadcast::error::TryRecvError::Closed,
+                ) => Err(Ended),
+            },
+            Live::Chosen(queue) => queue.try_recv(),
+        }
+    }
+}
+
 /// One reader's stream: the catch-up first, then the live feed after `seen`.
 struct Reader {
     catch_up: Option<CatchUp>,
-    live: broadcast::Receiver<(u64, Bytes)>,
+    live: Live,
     /// The last journal position this reader was sent.
     seen: u64,
     stopping: watch::Receiver<bool>,
@@ -179,9 +229,21 @@ impl Reader {
             match (catch_up.load)(catch_up.read_to).await {
                 Ok(FeedPage {
                     changes,
+                    listed,
                     read_to: Some(read_to),
                 }) => {
-                    catch_up.page = changes.into();
+                    catch_up.page = match &catch_up.interest {
+                        None => changes.into(),
+                        Some(interest) => {
+                            let listed: HashSet<TicketId> = listed.into_iter().collect();
+                            changes
+                                .into_iter()
+                                .filter(|(_, ticket)| {
+                                    interest.wants(ticket, listed.contains(&ticket.id))
+                                })
+                                .collect()
+                        }
+                    };
                     catch_up.read_to = read_to;
                 }
                 Ok(FeedPage { read_to: None, .. }) => self.catch_up = None,
@@ -208,16 +270,13 @@ impl Reader {
             tokio::time::sleep(GATHER).await;
             while chunk.len() < MAX_CHUNK {
                 match self.live.try_recv() {
-                    Err(broadcast::error::TryRecvError::Empty) => break,
-                    Ok(change) => {
-                        if !self.take(Ok(change), &mut chunk) {
+                    Ok(None) => break,
+                    Ok(Some(change)) => {
+                        if !self.take(Some(change), &mut chunk) {
                             return None;
                         }
                     }
-                    Err(
-                        broadcast::error::TryRecvError::Lagged(_)
-                        | broadcast::error::TryRecvError::Closed,
-                    ) => return None,
+                    Err(Ended) => return None,
                 }
             }
             if !chunk.is_empty() {
@@ -228,34 +287,95 @@ impl Reader {
 
     /// Adds a received change to `chunk` unless this reader has seen it; false when the
     /// stream must end (lagged, or the feed closed).
-    fn take(
-        &mut self,
-        received: Result<(u64, Bytes), broadcast::error::RecvError>,
-        chunk: &mut Vec<u8>,
-    ) -> bool {
+    fn take(&mut self, received: Option<(u64, Bytes)>, chunk: &mut Vec<u8>) -> bool {
         match received {
-            Ok((position, _)) if position <= self.seen => true,
-            Ok((position, bytes)) => {
+            Some((position, _)) if position <= self.seen => true,
+            Some((position, bytes)) => {
                 self.seen = position;
                 chunk.extend_from_slice(&bytes);
                 true
             }
-            Err(_) => false,
+            None => false,
         }
+    }
+}
+
+/// The query of GET /api/tickets/events, as sent.
+#[derive(Deserialize)]
+pub struct FeedQuery {
+    ids: Option<String>,
+    listings: Option<String>,
+    after: Option<String>,
+}
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::Validation(vec![FieldError {
+        message: message.to_string(),
+        field: Some(field.to_string()),
+    }])
+}
+
+impl FeedQuery {
+    /// What the reader asked for: `None` for every change.
+    fn interest(&self) -> Result<Option<Interest>, ApiError> {
+        let listings = match self.listings.as_deref() {
+            None => false,
+            Some("new") => true,
+            Some(_) => return Err(invalid("listings", "listings must be \"new\"")),
+        };
+        let Some(ids) = &self.ids else {
+            return Ok(listings.then(|| Interest {
+                ids: HashSet::new(),
+                listings,
+            }));
+        };
+        // Counted as sent, before parsing: a long list is refused without more work.
+        let ids: Vec<&str> = ids
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .collect();
+        if ids.len() > MAX_IDS {
+            return Err(invalid(
+                "ids",
+                &format!("at most {MAX_IDS} ticket ids at once"),
+            ));
+        }
+        let ids = ids
+            .into_iter()
+            .map(TicketId::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|_| invalid("ids", "ids must be ticket ids separated by commas"))?;
+        Ok(Some(Interest { ids, listings }))
+    }
+
+    fn after(&self) -> Result<Option<u64>, ApiError> {
+        self.after
+            .as_deref()
+            .map(|text| text.trim().parse::<u64>())
+            .transpose()
+            .map_err(|_| invalid("after", "after must be an event id"))
     }
 }
 
 pub async fn stream(
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    // Subscribe before reading the journal, so nothing committed in between is missed.
-    let live = state.ticket_feed.subscribe();
-    let resume_after = req
+    let interest = query.interest()?;
+    let header = req
         .headers()
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.trim().parse::<u64>().ok());
+    // The header is the later on an EventSource's own reconnect: `after` is where it began.
+    let resume_after = header.max(query.after()?);
+    // Subscribe before reading the journal, so nothing committed in between is missed.
+    let live = match &interest {
+        None => Live::Every(state.ticket_feed.subscribe()),
+        Some(interest) => Live::Chosen(state.ticket_feed.filtered.subscribe(interest.clone())),
+    };
     let catch_up = resume_after.map(|after| {
         let services = state.services.clone();
         let load: PageLoader = Box::new(move |after| {
@@ -267,6 +387,7 @@ pub async fn stream(
         });
         CatchUp {
             page: VecDeque::new(),
+            interest,
             read_to: after,
             load,
         }
@@ -319,10 +440,12 @@ mod tests {
                 Ok(match page {
                     Some(changes) => FeedPage {
                         changes,
+                        listed: Vec::new(),
                         read_to: Some(read_to),
                     },
                     None => FeedPage {
                         changes: Vec::new(),
+                        listed: Vec::new(),
                         read_to: None,
                     },
                 })
@@ -331,10 +454,11 @@ mod tests {
         let reader = Reader {
             catch_up: Some(CatchUp {
                 page: VecDeque::new(),
+                interest: None,
                 read_to: seen,
                 load,
             }),
-            live,
+            live: Live::Every(live),
             seen,
             stopping,
         };

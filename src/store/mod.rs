@@ -495,14 +495,17 @@ impl Store {
     /// One page of a feed reader's catch-up: the tickets changed by the next `events` journal
     /// events after position `after`, each as it is now and with the position of its last
     /// change in the page, in that order; and the last position the page read (`None` when
-    /// it read nothing). Memory is bound by the page, however far behind the reader is.
+    /// it read nothing); and the tickets listed in the page (their `TicketCreated` is in it),
+    /// so that a reader of new listings catches up on them though they changed since.
+    /// Memory is bound by the page, however far behind the reader is.
     /// Reads the journal: blocking.
     pub fn ticket_changes_after(
         &self,
         after: u64,
         events: usize,
-    ) -> Result<(ChangedTickets, Option<u64>), StoreError> {
+    ) -> Result<(ChangedTickets, Vec<TicketId>, Option<u64>), StoreError> {
         let mut last_change: std::collections::HashMap<TicketId, u64> = Default::default();
+        let mut listed = Vec::new();
         let mut read_to = None;
         for entry in self
             .inner
@@ -515,6 +518,9 @@ impl Store {
             if let Some(id) = event.changes_ticket() {
                 last_change.insert(id, seq);
             }
+            if let Event::TicketCreated(created) = &event {
+                listed.push(created.ticket_id);
+            }
         }
         let mut changes: Vec<(u64, TicketId)> =
             last_change.into_iter().map(|(id, seq)| (seq, id)).collect();
@@ -526,7 +532,7 @@ impl Store {
                 tickets.push((seq, ticket));
             }
         }
-        Ok((tickets, read_to))
+        Ok((tickets, listed, read_to))
     }
 
     /// Ticket changes committed since this process started: edits, releases and sales.

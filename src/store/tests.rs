@@ -575,7 +575,10 @@ fn a_feed_catch_up_pages_through_the_journal_each_ticket_once_a_page_as_it_is_no
         .finish();
     let (first, _, _) = list_and_reserve(&store);
     let third = TicketId::new(RawId::from_parts(10, 3));
-    let changes = |after, events| store.ticket_changes_after(after, events).expect("reads");
+    let changes = |after, events| {
+        let (page, _, read_to) = store.ticket_changes_after(after, events).expect("reads");
+        (page, read_to)
+    };
     let ids = |page: &ChangedTickets| page.iter().map(|(_, t)| t.id).collect::<Vec<_>>();
 
     // Two events a page: ticket 3 and ticket 1's listing; then ticket 1's reservation; then

@@ -29,7 +29,12 @@ struct Feed {
 
 impl Feed {
     async fn open(app: &TestApp, last_event_id: Option<u64>) -> Feed {
-        let mut request = Client::new().get(app.url("/api/tickets/events"));
+        Feed::open_query(app, "", last_event_id).await
+    }
+
+    /// The feed with a query (`ids=…&listings=new&after=…`), as a page opens it.
+    async fn open_query(app: &TestApp, query: &str, last_event_id: Option<u64>) -> Feed {
+        let mut request = Client::new().get(app.url(&format!("/api/tickets/events{query}")));
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id.to_string());
         }
@@ -210,4 +215,118 @@ async fn a_stopping_shop_ends_its_streams_instead_of_waiting_for_them() {
         started.elapsed()
     );
     assert!(feed.next().await.is_none(), "the stream ended");
+}
+
+#[actix_web::test]
+async fn a_filtered_reader_gets_the_changes_of_its_tickets_only() {
+    // Arrange
+    let app = spawn_app().await;
+    let (seller, _) = app.user().await;
+    let mine = app.listed_ticket(&seller).await;
+    let other = app.listed_ticket(&seller).await;
+    let mut feed = Feed::open_query(&app, &format!("?ids={mine}"), None).await;
+
+    // Act: the other ticket changes first, then mine; a new listing is not asked for.
+    let edit = json!({"title": "Not yours", "price": 11});
+    assert_eq!(
+        app.update_ticket(&seller, &other, &edit).await.status(),
+        200
+    );
+    app.listed_ticket(&seller).await;
+    let edit = json!({"title": "Yours", "price": 12});
+    assert_eq!(app.update_ticket(&seller, &mine, &edit).await.status(), 200);
+
+    // Assert
+    let news = feed.expect().await;
+    assert_eq!(news.ticket["id"], json!(mine));
+    assert_eq!(news.ticket["title"], "Yours");
+}
+
+#[actix_web::test]
+async fn a_reader_of_new_listings_gets_them_but_not_their_later_changes() {
+    // Arrange
+    let app = spawn_app().await;
+    let (seller, _) = app.user().await;
+    let mine = app.listed_ticket(&seller).await;
+    let mut feed = Feed::open_query(&app, &format!("?ids={mine}&listings=new"), None).await;
+
+    // Act
+    let fresh = app.listed_ticket(&seller).await;
+    let edit = json!({"title": "Changed", "price": 13});
+    assert_eq!(
+        app.update_ticket(&seller, &fresh, &edit).await.status(),
+        200
+    );
+    assert_eq!(app.update_ticket(&seller, &mine, &edit).await.status(), 200);
+
+    // Assert: the listing, then (skipping the new one's edit) my ticket's edit.
+    let listed = feed.expect().await;
+    assert_eq!(listed.ticket["id"], json!(fresh));
+    assert_eq!(listed.ticket["version"], json!(0));
+    assert_eq!(feed.expect().await.ticket["id"], json!(mine));
+}
+
+#[actix_web::test]
+async fn a_filtered_reader_that_resumes_catches_up_on_its_tickets_only() {
+    // Arrange: a reader of one ticket sees one change and goes away.
+    let app = spawn_app().await;
+    let (seller, _) = app.user().await;
+    let (buyer, _) = app.user().await;
+    let mine = app.listed_ticket(&seller).await;
+    let other = app.listed_ticket(&seller).await;
+    let query = format!("?ids={mine}&listings=new");
+    let mut feed = Feed::open_query(&app, &query, None).await;
+    let edit = json!({"title": "Seen", "price": 14});
+    assert_eq!(app.update_ticket(&seller, &mine, &edit).await.status(), 200);
+    let last_seen = feed.expect().await.position;
+    drop(feed);
+    // While it is away: the other ticket is held, mine edited, one listed and then edited.
+    app.reserved_order(&buyer, &other).await;
+    let edit = json!({"title": "Missed", "price": 15});
+    assert_eq!(app.update_ticket(&seller, &mine, &edit).await.status(), 200);
+    let fresh = app.listed_ticket(&seller).await;
+    assert_eq!(
+        app.update_ticket(&seller, &fresh, &edit).await.status(),
+        200
+    );
+
+    for resumed in [
+        Feed::open_query(&app, &query, Some(last_seen)).await,
+        Feed::open_query(&app, &format!("{query}&after={last_seen}"), None).await,
+    ] {
+        let mut resumed = resumed;
+        // Act
+        let caught_up = [resumed.expect().await, resumed.expect().await];
+
+        // Assert: mine as it is now, and the listing (as it is now), not the other ticket.
+        let ids: Vec<_> = caught_up.iter().map(|n| n.ticket["id"].clone()).collect();
+        assert_eq!(ids, vec![json!(mine), json!(fresh)]);
+        assert_eq!(caught_up[0].ticket["title"], "Missed");
+        assert!(caught_up.iter().all(|n| n.position > last_seen));
+    }
+}
+
+#[actix_web::test]
+async fn bad_or_too_many_ids_are_refused_with_the_field_named() {
+    let app = spawn_app().await;
+    let (seller, _) = app.user().await;
+    let id = app.listed_ticket(&seller).await;
+    let too_many = (0..101).map(|_| id.clone()).collect::<Vec<_>>().join(",");
+    // The limit counts the ids sent (listing 101 distinct tickets would only slow the test).
+    for (query, field) in [
+        ("?ids=nonsense".to_string(), "ids"),
+        (format!("?ids={id},x"), "ids"),
+        (format!("?ids={too_many}"), "ids"),
+        (format!("?ids={id}&listings=old"), "listings"),
+        (format!("?ids={id}&after=yesterday"), "after"),
+    ] {
+        let response = Client::new()
+            .get(app.url(&format!("/api/tickets/events{query}")))
+            .send()
+            .await
+            .expect("the feed answers");
+        assert_eq!(response.status(), 400, "{query}");
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["errors"][0]["field"], json!(field), "{query}: {body}");
+    }
 }

@@ -1,7 +1,9 @@
 // The listing: tickets for sale, a page at a time, kept current by the live feed. A ticket
 // held, sold or withdrawn leaves; one released comes back in its place by age (ids sort by
 // creation); a new one appears at the end of the last page. Versions order the news, so
-// an old event never undoes a newer read.
+// an old event never undoes a newer read. The feed carries only the tickets this page has
+// shown since it last read (so one that leaves can come back) and new listings; a ticket
+// held before the read and released after it shows on the next read.
 
 import { apiPage, money } from "./api.js";
 import { el } from "./dom.js";
@@ -16,6 +18,8 @@ export async function listingPage(view, { cursor } = {}) {
   const more = el("p");
   let page = null;
   const waiting = [];
+  const shown = new Set(); // what the feed is asked for
+  let feed = null;
 
   const inRange = (id) => (!cursor || id > cursor) && (!page.last || id <= page.last);
 
@@ -31,6 +35,10 @@ export async function listingPage(view, { cursor } = {}) {
       list.insertBefore(item, after ? rows.get(after).item : null);
     }
     rows.set(ticket.id, { item, version: ticket.version });
+    if (!shown.has(ticket.id)) {
+      shown.add(ticket.id);
+      if (page) feed.watch(shown);
+    }
   }
 
   function apply(news) {
@@ -55,7 +63,9 @@ export async function listingPage(view, { cursor } = {}) {
     page = { last: next && items.length ? items[items.length - 1].id : null };
     for (const { item } of rows.values()) item.remove();
     rows.clear();
+    shown.clear();
     for (const ticket of items) draw(ticket);
+    feed.watch(shown);
     empty.hidden = rows.size > 0;
     more.replaceChildren(next && items.length ? el("a", { href: `#/tickets/page/${items[items.length - 1].id}` }, "More tickets") : "");
     for (const news of waiting.splice(0)) apply(news);
@@ -63,7 +73,8 @@ export async function listingPage(view, { cursor } = {}) {
 
   // Listen first and read second, so nothing that changes in between is missed; news that
   // arrives before the read is applied after it.
-  view.cleanup(onTicket((news) => (page ? apply(news) : waiting.push(news))));
+  feed = onTicket((news) => (page ? apply(news) : waiting.push(news)), { ids: [], listings: true });
+  view.cleanup(feed);
   const live = await feedOpen();
   await reload();
   view.show(cursor ? "More tickets for sale" : "Tickets for sale",

@@ -144,7 +144,7 @@ export async function orderPage(view, { id }) {
   view.cleanup(stop);
   view.cleanup(onTicket((news) => {
     if (news.resync || news.id === order.ticket.id) refresh();
-  }));
+  }, { ids: [order.ticket.id] }));
   if (!ended()) {
     timers.push(setInterval(tick, CHECK_MS), setInterval(refresh, POLL_MS));
   }

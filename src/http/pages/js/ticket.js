@@ -121,6 +121,6 @@ export async function ticketPage(view, { id }) {
 
   view.cleanup(onTicket((news) => {
     if (news.resync || news.id === ticket.id) refresh();
-  }));
+  }, { ids: [ticket.id] }));
   draw();
 }
