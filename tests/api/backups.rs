@@ -5,12 +5,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_process};
+use crate::helpers::{PASSWORD, TestApp, eventually, spawn_app, spawn_process};
 
 /// Runs the binary with `args`; its exit code and its stdout and stderr together.
 async fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
@@ -146,11 +147,15 @@ async fn a_backup_taken_under_reservation_load_restores_to_a_shop_that_answers_a
     let before = view(&app, &accounts, &tickets, &payments).await;
     let backup_started = Arc::new(AtomicBool::new(false));
     let load_over = Arc::new(AtomicBool::new(false));
+    // Reservations acknowledged, and those acknowledged after the backup began.
+    let (reserved, reserved_during) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut load = Vec::new();
     for chunk in load_tickets.chunks(75) {
         let buyer = account(&app).await;
         let (app, chunk) = (original.api(), chunk.to_vec());
         let (started, over) = (backup_started.clone(), load_over.clone());
+        let (reserved, reserved_during) = (reserved.clone(), reserved_during.clone());
         load.push(tokio::spawn(async move {
             // (order, acknowledged before the backup began)
             let mut orders = Vec::new();
@@ -159,20 +164,35 @@ async fn a_backup_taken_under_reservation_load_restores_to_a_shop_that_answers_a
                     break;
                 }
                 let order = app.reserved_order(&buyer.client, &ticket).await;
-                orders.push((order, !started.load(Ordering::Acquire)));
+                let during = started.load(Ordering::Acquire);
+                orders.push((order, !during));
+                reserved.fetch_add(1, Ordering::Release);
+                if during {
+                    reserved_during.fetch_add(1, Ordering::Release);
+                }
             }
             (buyer, orders)
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The load is under way (a fifteenth of it), however slow the machine is today.
+    let under_way = eventually(Duration::from_secs(60), || async {
+        reserved.load(Ordering::Acquire) >= 20
+    })
+    .await;
+    assert!(under_way, "the load reserves");
 
-    // Act: back up while the load runs, then let it run on a moment and stop it.
+    // Act: back up while the load runs, then let it run on until it has reserved after the
+    // backup began, and stop it.
     let file = dir.path().join("shop.backup");
     backup_started.store(true, Ordering::Release);
     let (code, output) = backup(&dir.path().join("shop"), &file).await;
     assert_eq!(code, Some(0), "the backup succeeds: {output}");
     assert!(output.contains("running shop"), "{output}");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let ran_on = eventually(Duration::from_secs(60), || async {
+        reserved_during.load(Ordering::Acquire) >= 5
+    })
+    .await;
+    assert!(ran_on, "the load reserves during and after the backup");
     load_over.store(true, Ordering::Release);
     let mut load_orders = Vec::new();
     for task in load {
