@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::helpers::PASSWORD;
-use crate::kit::{Browser, Driver, spawn_shop};
+use crate::kit::{Browser, Driver, buyer_on_a_listed_ticket, spawn_shop};
 
 const WIDTHS: [(u32, &str); 2] = [(1280, "desktop"), (360, "phone")];
 
@@ -182,14 +182,8 @@ async fn the_countdown_is_a_timer_announced_at_five_minutes_and_one_minute_not_e
     ] {
         // Arrange: a ticket for sale and a buyer on its page.
         let app = spawn_shop(|config| config.hold_secs = hold_secs).await;
-        let seller = app.client();
-        app.signup(&seller, "seller@example.com", PASSWORD).await;
-        let ticket = app.listed_ticket(&seller).await;
         let driver = Driver::start();
-        let buyer = Browser::open(&driver, &app.address).await;
-        buyer.sign_up("buyer@example.com").await;
-        buyer.goto(&format!("/tickets/{ticket}")).await;
-        buyer.wait_for("button.primary").await;
+        let (buyer, _) = buyer_on_a_listed_ticket(&app, &driver).await;
 
         // Act: buy.
         buyer.press("Buy").await;

@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use crate::helpers::PASSWORD;
-use crate::kit::{Browser, Driver, row, spawn_shop};
+use crate::kit::{Browser, Driver, buyer_on_a_listed_ticket, row, spawn_shop};
 
 const CARD: &str = "Visa ending 3184 (needs authentication)";
 const STRIPE_SCRIPT: &str =
@@ -145,16 +145,10 @@ async fn with_a_publishable_key_the_order_page_asks_for_stripe_js_and_says_when_
         config.stripe_publishable_key = Some("pk_test_page".into());
     })
     .await;
-    let seller = app.client();
-    app.signup(&seller, "seller@example.com", PASSWORD).await;
-    let ticket = app.listed_ticket(&seller).await;
     let driver = Driver::start();
-    let buyer = Browser::open(&driver, &app.address).await;
-    buyer.sign_up("buyer@example.com").await;
+    let (buyer, _) = buyer_on_a_listed_ticket(&app, &driver).await;
 
     // Act: open an order.
-    buyer.goto(&format!("/tickets/{ticket}")).await;
-    buyer.wait_for("button.primary").await;
     buyer.press("Buy").await;
 
     // Assert: the page asked for Stripe.js, offers no test card, and says in the alert region

@@ -16,7 +16,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-use crate::helpers::free_port;
+use crate::helpers::{PASSWORD, TestApp, free_port};
 
 /// How long any condition may take to hold: generous, as the suite shares two cores.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -409,4 +409,17 @@ pub async fn spawn_shop(
 /// The CSS selector of a ticket's row in a list (the listing, my tickets).
 pub fn row(ticket_id: &str) -> String {
     format!("li[data-ticket-id='{ticket_id}']")
+}
+
+/// A ticket a seller listed over the API, and a signed-up buyer's browser on its page: where
+/// the scenarios that buy begin. Answers the buyer's browser and the ticket's id.
+pub async fn buyer_on_a_listed_ticket(app: &TestApp, driver: &Driver) -> (Browser, String) {
+    let seller = app.client();
+    app.signup(&seller, "seller@example.com", PASSWORD).await;
+    let ticket = app.listed_ticket(&seller).await;
+    let buyer = Browser::open(driver, &app.address).await;
+    buyer.sign_up("buyer@example.com").await;
+    buyer.goto(&format!("/tickets/{ticket}")).await;
+    buyer.wait_for("button.primary").await;
+    (buyer, ticket)
 }

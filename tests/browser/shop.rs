@@ -1,7 +1,7 @@
 //! Buying, in three browsers at once: a seller lists, a buyer buys and pays, a third user
 //! watches the listing change without reloading; a hold that runs out; a wrong password.
 
-use crate::kit::{Browser, Driver, row, spawn_shop};
+use crate::kit::{Browser, Driver, buyer_on_a_listed_ticket, row, spawn_shop};
 
 #[actix_web::test]
 async fn a_ticket_bought_in_one_browser_shows_sold_to_its_seller_and_leaves_a_watchers_listing() {
@@ -175,15 +175,8 @@ async fn a_wrong_password_is_announced_in_the_alert_region_and_the_right_one_cha
 async fn a_buyer_can_buy_and_pay_with_the_keyboard_alone() {
     // Arrange: a ticket for sale; the buyer on its page (signed up through the page).
     let app = spawn_shop(|config| config.hold_secs = 900).await;
-    let seller = app.client();
-    app.signup(&seller, "seller@example.com", crate::helpers::PASSWORD)
-        .await;
-    let ticket = app.listed_ticket(&seller).await;
     let driver = Driver::start();
-    let buyer = Browser::open(&driver, &app.address).await;
-    buyer.sign_up("buyer@example.com").await;
-    buyer.goto(&format!("/tickets/{ticket}")).await;
-    buyer.wait_for("button.primary").await;
+    let (buyer, _) = buyer_on_a_listed_ticket(&app, &driver).await;
 
     // Act: Tab to Buy, Enter; on the order page, Tab to Pay, Enter.
     buyer.tab_to("Buy").await;
