@@ -3,8 +3,10 @@
 // through its offline test gateway: the card is a test token from a select, and the bank's
 // 3-D Secure check is a step of this page's own that tells the shop "succeed" or "fail".
 // With a key, Stripe.js is loaded (then only: the CSP allows Stripe's origins only when a key
-// is configured), its Card Element reads the card into a PaymentMethod, and Stripe.js runs
-// the bank's check; the order page then follows the order until the server says how it ended.
+// is configured), its Payment Element reads the card into a PaymentMethod (created in the
+// browser, confirmed by the shop: Stripe's "finalize payments on the server" flow), and
+// Stripe.js runs the bank's check; the order page then follows the order until the server
+// says how it ended.
 
 import { api } from "./api.js";
 import { el, field } from "./dom.js";
@@ -20,11 +22,15 @@ const TEST_CARDS = [
 
 /**
  * The card input for the shop's gateway: `{wrapper, attach(), token(), authenticate(answer,
- * place)}`. `attach()` is called once the wrapper is in the page; `token()` gives what POST /api/payments takes; `authenticate` completes a 202
- * requires_action answer and resolves when the shop has been told (or Stripe.js is done).
+ * place)}`. `attach()` is called once the wrapper is in the page; `token()` gives what
+ * POST /api/payments takes; `authenticate` completes a 202 requires_action answer and
+ * resolves when the shop has been told (or Stripe.js is done). `price` is the order's, in
+ * the shop's `currency`: the Payment Element shows it and checks the card against it.
  */
-export async function cardInput({ stripePublishableKey }) {
-  return stripePublishableKey ? stripeCard(stripePublishableKey) : testCard();
+export async function cardInput({ stripePublishableKey, currency }, price) {
+  return stripePublishableKey
+    ? stripeCard(stripePublishableKey, currency, price)
+    : testCard();
 }
 
 function testCard() {
@@ -90,19 +96,30 @@ function loadStripe() {
   return stripeLoading;
 }
 
-async function stripeCard(publishableKey) {
+async function stripeCard(publishableKey, currency, price) {
   const mount = el("div", { class: "stripe-card" });
-  const label = el("p", { class: "field-label" }, "Card");
+  const label = el("p", { class: "field-label" }, "Payment details");
   const wrapper = el("div", { class: "field" }, label, mount);
   const Stripe = await loadStripe();
   const stripe = Stripe(publishableKey);
-  const card = stripe.elements().create("card");
+  // No PaymentIntent exists yet (the shop creates and confirms it), so the Element is told
+  // the amount itself; cards only, as the shop charges.
+  const elements = stripe.elements({
+    mode: "payment",
+    amount: Math.round(price * 100),
+    currency: currency.toLowerCase(),
+    paymentMethodCreation: "manual",
+    paymentMethodTypes: ["card"],
+  });
+  const payment = elements.create("payment");
   return {
     wrapper,
     // Stripe mounts its field's frame into an element already in the page.
-    attach: () => card.mount(mount),
+    attach: () => payment.mount(mount),
     token: async () => {
-      const { paymentMethod, error } = await stripe.createPaymentMethod({ type: "card", card });
+      const { error: invalid } = await elements.submit();
+      if (invalid) throw new Error(invalid.message);
+      const { paymentMethod, error } = await stripe.createPaymentMethod({ elements });
       if (error) throw new Error(error.message);
       return paymentMethod.id;
     },

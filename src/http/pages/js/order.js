@@ -35,7 +35,7 @@ export async function orderPage(view, { id }) {
   let card = null;
   const payButton = el("button", { type: "submit", class: "primary", hidden: true }, "Pay");
   const payForm = el("form", { class: "pay", onsubmit: pay }, payButton);
-  cardInput(config).then((input) => {
+  cardInput(config, order.ticket.price).then((input) => {
     card = input;
     payForm.prepend(input.wrapper);
     input.attach();
