@@ -63,9 +63,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .app_data(web::PayloadConfig::new(BODY_LIMIT))
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
-    .service(resource("/").route(web::get().to(pages::index)))
-    .service(resource("/js/{name}").route(web::get().to(pages::module)))
-    .service(resource("/app.css").route(web::get().to(pages::style)))
+    // The page's files answer HEAD as well (actix sends the head alone), as static files do.
+    .service(
+        resource("/")
+            .route(web::get().to(pages::index))
+            .route(web::head().to(pages::index)),
+    )
+    .service(
+        resource("/js/{name}")
+            .route(web::get().to(pages::module))
+            .route(web::head().to(pages::module)),
+    )
+    .service(
+        resource("/app.css")
+            .route(web::get().to(pages::style))
+            .route(web::head().to(pages::style)),
+    )
     .service(resource("/healthz").route(web::get().to(health::healthz)))
     .service(resource("/readyz").route(web::get().to(health::readyz)))
     .service(resource("/api/users/signup").route(web::post().to(users::signup)))

@@ -63,6 +63,29 @@ async fn the_page_and_every_module_it_imports_are_served_under_the_strict_policy
 }
 
 #[actix_web::test]
+async fn the_page_s_files_answer_head_with_their_headers_and_no_body() {
+    // Arrange
+    let app = spawn_app().await;
+    let client = app.client();
+
+    for path in ["/", "/js/main.js", "/app.css"] {
+        // Act
+        let response = client.head(app.url(path)).send().await.expect("request");
+
+        // Assert
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(
+            response.headers().contains_key("content-security-policy"),
+            "{path} carries the policy"
+        );
+        assert!(
+            response.bytes().await.expect("a body").is_empty(),
+            "{path}: no body"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn a_module_the_page_does_not_have_is_404() {
     // Arrange
     let app = spawn_app().await;
