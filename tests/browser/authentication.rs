@@ -105,6 +105,34 @@ async fn the_authentication_required_test_card_completes_through_its_step() {
 }
 
 #[actix_web::test]
+async fn a_reload_during_the_step_offers_to_continue_and_the_step_comes_back() {
+    // Arrange: the buyer at the step.
+    let app = spawn_shop(|config| config.hold_secs = 900).await;
+    let driver = Driver::start();
+    let buyer = Browser::open(&driver, &app.address).await;
+    at_the_step(&buyer, &app, "Cup final, row 4").await;
+    let route = buyer.js("return location.hash.slice(1)", vec![]).await;
+
+    // Act: reload the order page, then continue.
+    buyer.goto(route.as_str().expect("the order's route")).await;
+    buyer
+        .wait_for(".order-status[data-state='processing']")
+        .await;
+    buyer.press("Continue payment").await;
+
+    // Assert: the step is back, and completing it pays the order.
+    buyer
+        .wait_text("section.authentication h2", "Authenticate your payment")
+        .await;
+    buyer.press("Complete authentication").await;
+    buyer
+        .wait_text(".order-status[data-state='paid']", "Paid")
+        .await;
+
+    buyer.close().await;
+}
+
+#[actix_web::test]
 async fn a_failed_authentication_cancels_the_order_and_the_ticket_returns_to_the_listing() {
     // Arrange
     let app = spawn_shop(|config| config.hold_secs = 900).await;

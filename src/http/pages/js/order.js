@@ -40,9 +40,23 @@ export async function orderPage(view, { id }) {
     payForm.prepend(input.wrapper);
     input.attach();
     payButton.hidden = false;
+    draw();
   }, (error) => showError(alert, error));
   // Where the bank's check (the offline gateway's simulated one) appears.
   const step = el("div", { class: "authentication-step" });
+  // A reload during the bank's check loses the step. Paying the order again with the same
+  // card gives the same requires_action answer (an order is charged once), so this tab keeps
+  // the card's token and offers to continue.
+  const resumeKey = `ticketing:payment:${order.id}`;
+  let paying = false;
+  const resume = el("div", { class: "buttons", hidden: true },
+    actionButton("Continue payment", { class: "primary" }, async () => {
+      try {
+        await payWith(sessionStorage.getItem(resumeKey));
+      } finally {
+        await refresh();
+      }
+    }, alert));
   const cancelButton = actionButton("Cancel order", {}, async () => {
     await api("DELETE", `/api/orders/${order.id}`);
     cancelledHere = true;
@@ -50,7 +64,7 @@ export async function orderPage(view, { id }) {
   }, alert);
   const controls = el("div", { class: "order-controls" }, payForm, el("div", { class: "buttons" }, cancelButton));
 
-  view.show(`Order: ${order.ticket.title}`, summary, status, timer, announcer, alert, step, controls,
+  view.show(`Order: ${order.ticket.title}`, summary, status, timer, announcer, alert, step, resume, controls,
     el("p", {}, el("a", { href: "#/orders" }, "All my orders")));
 
   async function pay(event) {
@@ -58,7 +72,22 @@ export async function orderPage(view, { id }) {
     alert.replaceChildren();
     payButton.disabled = true;
     try {
-      const answer = await api("POST", "/api/payments", { orderId: order.id, token: await card.token() });
+      const token = await card.token();
+      sessionStorage.setItem(resumeKey, token);
+      await payWith(token);
+    } catch (error) {
+      showError(alert, error);
+    } finally {
+      payButton.disabled = false;
+    }
+    await refresh();
+  }
+
+  /** Pays with `token`, through the bank's check when the shop asks for one. */
+  async function payWith(token) {
+    paying = true;
+    try {
+      const answer = await api("POST", "/api/payments", { orderId: order.id, token });
       if (answer && answer.status === "requires_action") {
         // The order is awaiting payment now, so the form hides; the step shows meanwhile.
         await refresh();
@@ -66,11 +95,10 @@ export async function orderPage(view, { id }) {
       }
     } catch (error) {
       if (error instanceof ApiError && error.status === 402) declined = true;
-      showError(alert, error);
+      throw error;
     } finally {
-      payButton.disabled = false;
+      paying = false;
     }
-    await refresh();
   }
 
   /** Seconds left by the shop's clock, never more than a hold lasts. */
@@ -108,6 +136,8 @@ export async function orderPage(view, { id }) {
       status.textContent = text;
     }
     controls.hidden = order.status !== "created" || state === "ending";
+    resume.hidden = !(order.status === "awaiting:payment" && card && !paying
+      && sessionStorage.getItem(resumeKey));
     timer.hidden = ended();
     if (ended()) stop();
   }
