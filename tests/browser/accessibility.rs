@@ -131,12 +131,7 @@ async fn every_main_page_passes_axe_at_desktop_and_phone_width() {
     check_page(&buyer, "my-orders").await;
 
     // The seller: my tickets (for sale, held, sold, withdrawn), editing, selling, account.
-    seller.goto("/signin").await;
-    seller.wait_page("Sign in").await;
-    seller.fill("Email", "seller@example.com").await;
-    seller.fill("Password", PASSWORD).await;
-    seller.press("Sign in").await;
-    seller.wait_for("nav a[href='#/account']").await;
+    seller.sign_in("seller@example.com", PASSWORD).await;
     seller.goto("/my-tickets").await;
     seller.wait_page("My tickets").await;
     seller.wait_for("li[data-status='withdrawn']").await;

@@ -88,12 +88,7 @@ async fn the_authentication_required_test_card_completes_through_its_step() {
         .wait_text(".order-status[data-state='paid']", "Paid")
         .await;
     buyer.wait_gone("section.authentication").await;
-    seller.goto("/signin").await;
-    seller.wait_page("Sign in").await;
-    seller.fill("Email", "seller@example.com").await;
-    seller.fill("Password", PASSWORD).await;
-    seller.press("Sign in").await;
-    seller.wait_for("nav a[href='#/account']").await;
+    seller.sign_in("seller@example.com", PASSWORD).await;
     seller.goto("/my-tickets").await;
     seller.wait_page("My tickets").await;
     seller

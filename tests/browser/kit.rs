@@ -340,6 +340,16 @@ impl Browser {
         self.wait_for("nav a[href='#/account']").await;
     }
 
+    /// Signs in through the Sign in page and waits until the page shows the account link.
+    pub async fn sign_in(&self, email: &str, password: &str) {
+        self.goto("/signin").await;
+        self.wait_page("Sign in").await;
+        self.fill("Email", email).await;
+        self.fill("Password", password).await;
+        self.press("Sign in").await;
+        self.wait_for("nav a[href='#/account']").await;
+    }
+
     /// Lists a ticket through the Sell page and answers its id (from the ticket page's route).
     pub async fn sell(&self, title: &str, price: &str) -> String {
         self.goto("/sell").await;

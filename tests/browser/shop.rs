@@ -162,11 +162,9 @@ async fn a_wrong_password_is_announced_in_the_alert_region_and_the_right_one_cha
         .await;
     browser.press("Sign out").await;
     browser.wait_for("nav a[href='#/signin']").await;
-    browser.goto("/signin").await;
-    browser.fill("Email", "me@example.com").await;
-    browser.fill("Password", "a new long password").await;
-    browser.press("Sign in").await;
-    browser.wait_for("nav a[href='#/account']").await;
+    browser
+        .sign_in("me@example.com", "a new long password")
+        .await;
 
     browser.close().await;
 }
