@@ -15,7 +15,7 @@ use crate::fake_stripe::FakeStripe;
 use crate::helpers::{TestApp, errors_of, expires_at, spawn_app};
 use crate::payments::{
     Purchase, assert_for_sale, assert_sold, first_intent, order_status, payment_id, purchase,
-    reaches_status, stripe_app,
+    reaches_end, reaches_status, stripe_app,
 };
 use crate::payments_webhooks::{payment_event, signed};
 
@@ -285,15 +285,8 @@ async fn an_authentication_never_completed_is_cancelled_at_stripe_at_the_hold_s_
 
     // Assert: Stripe was asked to cancel the intent, as abandoned, and the ticket is free.
     assert!(
-        reaches_status(
-            &app,
-            &sale.buyer,
-            &sale.order_id,
-            "cancelled",
-            SETTLES_WITHIN
-        )
-        .await,
-        "the order ends"
+        reaches_end(&app, &sale, SETTLES_WITHIN).await,
+        "the order ends and frees its ticket"
     );
     let path = format!("/v1/payment_intents/{intent_id}/cancel");
     let requests = fake.requests().await;
@@ -353,15 +346,8 @@ async fn a_payment_waiting_on_authentication_is_still_abandoned_at_its_deadline_
 
     // Assert
     assert!(
-        reaches_status(
-            &app,
-            &sale.buyer,
-            &sale.order_id,
-            "cancelled",
-            SETTLES_WITHIN
-        )
-        .await,
-        "the order ends"
+        reaches_end(&app, &sale, SETTLES_WITHIN).await,
+        "the order ends and frees its ticket"
     );
     assert_eq!(cancellations(&fake, &intent_id).await, 1);
     assert_for_sale(&app, &sale.ticket_id).await;
@@ -441,15 +427,8 @@ async fn the_offline_gateway_abandons_an_authentication_never_completed() {
 
     // Assert
     assert!(
-        reaches_status(
-            &app,
-            &sale.buyer,
-            &sale.order_id,
-            "cancelled",
-            SETTLES_WITHIN
-        )
-        .await,
-        "the order ends"
+        reaches_end(&app, &sale, SETTLES_WITHIN).await,
+        "the order ends and frees its ticket"
     );
     assert_for_sale(&app, &sale.ticket_id).await;
     let late = app.authenticate(&sale.buyer, &id, "succeed").await;

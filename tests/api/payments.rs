@@ -78,6 +78,21 @@ pub async fn reaches_status(
     .await
 }
 
+/// Polls until the purchase's order is cancelled and its ticket no longer names it: when
+/// background work (the hold supervisor) ends an order, the ticket's release follows the
+/// order's cancellation by a moment, and no request waits for it.
+pub async fn reaches_end(app: &TestApp, purchase: &Purchase, timeout: Duration) -> bool {
+    eventually(timeout, || async move {
+        order_status(app, &purchase.buyer, &purchase.order_id).await == "cancelled"
+            && app
+                .ticket_json(&purchase.ticket_id)
+                .await
+                .get("orderId")
+                .is_none()
+    })
+    .await
+}
+
 /// Moves the app's clock to the deadline of the purchase's hold.
 pub async fn run_out_hold(app: &TestApp, purchase: &Purchase) {
     let order = app.order_json(&purchase.buyer, &purchase.order_id).await;
