@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, spawn_app_with};
 
 /// Every fixture, oldest first.
-const FIXTURES: [&str; 3] = ["v1", "v2", "v3"];
+const FIXTURES: [&str; 4] = ["v1", "v2", "v3", "v4"];
 
 fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
