@@ -37,6 +37,15 @@ pub enum Command {
     /// Check a stopped shop's projections against its journal: exit 0 when they agree, 1
     /// listing each difference, 2 when the store cannot be read.
     Verify(VerifyArgs),
+    /// Print a shop's journal, running or stopped, as JSON lines; with --follow, keep
+    /// printing events as a running shop commits them (see docs/OPERATIONS.md).
+    Journal(JournalArgs),
+    /// Export a shop's orders, charges, tickets or users as CSV or JSON lines, for
+    /// accounting (see docs/OPERATIONS.md).
+    Export(ExportArgs),
+    /// An operator's changes: refund an order, list or disable accounts (see
+    /// docs/OPERATIONS.md).
+    Admin(AdminArgs),
 }
 
 /// What `ticketing backup` copies, and where to.
@@ -61,6 +70,145 @@ pub struct RestoreArgs {
     /// The data directory to create; it must not exist, or be empty.
     #[arg(long)]
     pub data_dir: PathBuf,
+}
+
+/// What `ticketing journal` prints.
+#[derive(Args, Clone, Debug)]
+pub struct JournalArgs {
+    /// The shop's data directory (the shop's own default when not given).
+    #[arg(long, env = "TICKETING_DATA_DIR", default_value = "./ticketing-data")]
+    pub data_dir: PathBuf,
+
+    /// Only the events after this one (the `id` of the last line already read).
+    #[arg(long, value_name = "ID")]
+    pub since: Option<u64>,
+
+    /// Keep printing events as the running shop commits them, until it stops.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Unused by the journal; accepted so that one environment serves every command.
+    #[arg(long, env = "TICKETING_CURRENCY", default_value = "usd", hide = true)]
+    pub currency: String,
+}
+
+/// What `ticketing export` writes.
+#[derive(Args, Clone, Debug)]
+pub struct ExportArgs {
+    /// Which entities.
+    #[arg(value_enum)]
+    pub table: Table,
+
+    /// The shop's data directory (the shop's own default when not given).
+    #[arg(long, env = "TICKETING_DATA_DIR", default_value = "./ticketing-data")]
+    pub data_dir: PathBuf,
+
+    /// CSV with a header row, or one JSON object a line.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: Format,
+
+    /// Currency named beside amounts when the shop is stopped (a running shop names its
+    /// own): the shop's `--currency`.
+    #[arg(long, env = "TICKETING_CURRENCY", default_value = "usd")]
+    pub currency: String,
+}
+
+/// The entities `ticketing export` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Orders,
+    Charges,
+    Tickets,
+    Users,
+}
+
+impl Table {
+    const ALL: [Table; 4] = [Table::Orders, Table::Charges, Table::Tickets, Table::Users];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Orders => "orders",
+            Table::Charges => "charges",
+            Table::Tickets => "tickets",
+            Table::Users => "users",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|table| table.name() == name)
+    }
+}
+
+/// How `ticketing export` writes rows.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Format> {
+        [Format::Csv, Format::Json]
+            .into_iter()
+            .find(|format| format.name() == name)
+    }
+}
+
+/// `ticketing admin`: the data directory, and the change.
+#[derive(Args, Clone, Debug)]
+pub struct AdminArgs {
+    /// The shop's data directory (the shop's own default when not given).
+    #[arg(
+        long,
+        env = "TICKETING_DATA_DIR",
+        default_value = "./ticketing-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Currency named beside amounts when the shop is stopped: the shop's `--currency`.
+    #[arg(long, env = "TICKETING_CURRENCY", default_value = "usd", global = true)]
+    pub currency: String,
+
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Subcommand, Clone, Debug)]
+pub enum AdminCommand {
+    /// Refund a paid order in full through the running shop's payment provider. The order
+    /// stays complete and its ticket sold; the payment records the refund.
+    Refund {
+        /// The order's id.
+        order: String,
+    },
+    /// List accounts, or disable one.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand, Clone, Debug)]
+pub enum UsersCommand {
+    /// Every account: id, creation time, email, active or disabled.
+    List {
+        /// CSV with a header row, or one JSON object a line.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+    },
+    /// Disable an account: it can no longer sign in, and its sessions are revoked.
+    Disable {
+        /// The account's email.
+        email: String,
+    },
 }
 
 /// Which data directory `ticketing verify` checks.

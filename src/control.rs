@@ -1,22 +1,24 @@
-//! The control socket: `<data-dir>/control.sock`, through which `ticketing backup` asks a
-//! running shop for a backup, since sled's lock keeps a second process out of the store.
+//! The control socket: `<data-dir>/control.sock`, through which `ticketing backup` and the
+//! operator's commands (`ticketing journal`, `export`, `admin`) reach a running shop, since
+//! sled's lock keeps a second process out of the store.
 //!
 //! The socket is 0600 inside the 0700 data directory: only the shop's own OS user reaches
 //! it, which is the same authority as reading the data directory, so it asks for nothing
 //! more. One request a connection, a line of text: `backup` answers the backup file's bytes
-//! (`store::backup`), then closes. The shop serves it from `Application::build` on, removes
+//! (`store::backup`), then closes; any other line is an `operator::Request`, answered with
+//! its output and a status line. The shop serves it from `Application::build` on, removes
 //! a socket a dead shop left (holding the store's lock, it knows none other lives), and
 //! stops it, removing the file, before it closes the store.
 
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::io::AsyncBufReadExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-use crate::store::Store;
+use crate::operator::{self, Request, Shop};
 
 /// The socket's name inside the data directory.
 pub const SOCKET_NAME: &str = "control.sock";
@@ -41,7 +43,7 @@ impl Control {
     /// Listens on `<data_dir>/control.sock`. `None`, with a warning, when the socket cannot
     /// be made (a path too long for a Unix socket): the shop serves without it, and
     /// `ticketing backup` then says the shop runs but does not answer.
-    pub fn start(data_dir: &Path, store: Store) -> Option<Control> {
+    pub fn start(data_dir: &Path, shop: Shop) -> Option<Control> {
         use std::os::unix::fs::PermissionsExt;
         let path = data_dir.join(SOCKET_NAME);
         // Any socket here is a dead shop's: this one holds the store's lock.
@@ -60,13 +62,13 @@ impl Control {
         let stopping = Arc::new(AtomicBool::new(false));
         let data_dir = data_dir.to_path_buf();
         let flag = stopping.clone();
+        let shop = Arc::new(shop);
         let task = tokio::spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, _)) => {
-                        let (store, flag, data_dir) =
-                            (store.clone(), flag.clone(), data_dir.clone());
-                        tokio::spawn(serve(stream, store, flag, data_dir));
+                        let (shop, flag, data_dir) = (shop.clone(), flag.clone(), data_dir.clone());
+                        tokio::spawn(serve(stream, shop, flag, data_dir));
                     }
                     Err(error) => {
                         tracing::warn!(%error, "The control socket failed to accept");
@@ -75,7 +77,7 @@ impl Control {
                 }
             }
         });
-        tracing::info!(path = %path.display(), "Control socket (ticketing backup)");
+        tracing::info!(path = %path.display(), "Control socket (ticketing backup, journal, export, admin)");
         Some(Control {
             path,
             task,
@@ -94,18 +96,95 @@ impl Control {
 /// Answers one connection.
 async fn serve(
     stream: tokio::net::UnixStream,
-    store: Store,
+    shop: Arc<Shop>,
     stopping: Arc<AtomicBool>,
     data_dir: PathBuf,
 ) {
     let mut stream = tokio::io::BufReader::new(stream);
     let mut line = String::new();
     let read = tokio::time::timeout(REQUEST_TIMEOUT, stream.read_line(&mut line)).await;
-    if !matches!(read, Ok(Ok(_))) || line.trim() != BACKUP_REQUEST {
-        tracing::warn!(request = %line.trim(), "An unknown request on the control socket");
+    let line = line.trim();
+    if !matches!(read, Ok(Ok(_))) {
+        tracing::warn!("A control connection sent no request");
+        return;
+    }
+    if line == BACKUP_REQUEST {
+        return backup(stream.into_inner(), shop, stopping, data_dir).await;
+    }
+    let Some(request) = Request::parse(line) else {
+        tracing::warn!(request = %line, "An unknown request on the control socket");
+        let answer = operator::status_line(&Err(anyhow::anyhow!("Unknown request: {line}")));
+        let _ = stream.write_all(answer.as_bytes()).await;
+        return;
+    };
+    tracing::info!(request = %request.line(), "An operator's command on the control socket");
+    if !request.reads() {
+        let outcome = operator::change(&request, &shop).await;
+        match &outcome {
+            Ok(message) => tracing::info!(%message, "Operator's command done"),
+            Err(error) => tracing::warn!("Operator's command refused: {error:#}"),
+        }
+        let _ = stream
+            .write_all(operator::status_line(&outcome).as_bytes())
+            .await;
         return;
     }
     let stream = match stream.into_inner().into_std() {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::error!(%error, "Failed to take over a control connection");
+            return;
+        }
+    };
+    // Reads walk the journal (blocking), and a follower waits between polls.
+    let outcome = tokio::task::spawn_blocking(move || {
+        stream.set_nonblocking(false)?;
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let mut out = BufWriter::with_capacity(64 * 1024, &stream);
+        // A follower that went away is noticed here too: with no new event there is
+        // nothing to write, so no failed write would tell.
+        let stop = || stopping.load(Ordering::Acquire) || hung_up(&stream);
+        let outcome = operator::read(&request, &shop, &mut out, &stop).map(|()| String::new());
+        out.write_all(operator::status_line(&outcome).as_bytes())?;
+        out.flush()?;
+        outcome
+    })
+    .await;
+    match outcome {
+        Ok(Ok(_)) => {}
+        // A reader that went away ends its follow this way too.
+        Ok(Err(error)) => tracing::info!("An operator's read ended early: {error:#}"),
+        Err(error) => tracing::error!(%error, "An operator's read failed"),
+    }
+}
+
+/// Whether the client closed its end: it sends nothing after its request line, so a read
+/// that finds the end of the stream (rather than nothing yet) means it is gone.
+fn hung_up(stream: &std::os::unix::net::UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: recv writes at most one byte, into `byte`, which outlives the call; the
+    // descriptor is the stream's own and open. MSG_DONTWAIT keeps the socket blocking for
+    // the writes.
+    let read = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&mut byte as *mut u8).cast::<libc::c_void>(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    read == 0
+}
+
+/// Writes a backup to the connection.
+async fn backup(
+    stream: tokio::net::UnixStream,
+    shop: Arc<Shop>,
+    stopping: Arc<AtomicBool>,
+    data_dir: PathBuf,
+) {
+    let stream = match stream.into_std() {
         Ok(stream) => stream,
         Err(error) => {
             tracing::error!(%error, "Failed to take over a control connection");
@@ -117,7 +196,8 @@ async fn serve(
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let started = std::time::Instant::now();
         let files = crate::backup::data_dir_files(&data_dir)?;
-        let summary = store
+        let summary = shop
+            .store
             .write_backup(
                 BufWriter::with_capacity(256 * 1024, stream),
                 &files,

@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod healthcheck;
 pub mod http;
 pub mod meters;
+pub mod operator;
 pub mod readiness;
 pub mod store;
 mod sync;
@@ -151,6 +152,7 @@ impl Application {
             .drop_expired_sessions(clock.now())
             .context("Failed to drop expired sessions")?;
         let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
+        let control_accounts = accounts.clone();
         let state = web::Data::new(AppState {
             services: services.clone(),
             accounts,
@@ -259,7 +261,18 @@ impl Application {
         if let Some(addr) = config.metrics_addr {
             tracing::info!(%addr, "Metrics at /metrics, on this address only");
         }
-        let control = control::Control::start(&config.data_dir, store.clone());
+        let control = control::Control::start(
+            &config.data_dir,
+            operator::Shop {
+                store: store.clone(),
+                currency: config.currency.clone(),
+                running: Some(operator::Running {
+                    accounts: control_accounts,
+                    services: services.clone(),
+                    readiness: readiness.clone(),
+                }),
+            },
+        );
 
         Ok(Application {
             readiness,

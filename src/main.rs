@@ -1,6 +1,6 @@
 //! The `ticketing` binary: parse the configuration, then serve (start logging, run until a
-//! signal), run the load tester, check a running shop's health, or back up, restore and
-//! verify a data directory.
+//! signal), run the load tester, check a running shop's health, back up, restore and verify
+//! a data directory, or run an operator's command (journal, export, admin).
 
 use std::process::ExitCode;
 
@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         Some(Command::Backup(args)) => ticketing::backup::backup_main(args),
         Some(Command::Restore(args)) => ticketing::backup::restore_main(args),
         Some(Command::Verify(args)) => ticketing::backup::verify_main(args),
+        Some(Command::Journal(args)) => ticketing::operator::journal_main(args),
+        Some(Command::Export(args)) => ticketing::operator::export_main(args),
+        Some(Command::Admin(args)) => ticketing::operator::admin_main(args),
     }
 }
 

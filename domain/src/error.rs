@@ -40,6 +40,9 @@ pub enum DomainError {
     /// Any command on a ticket its seller withdrew: it is gone, as if it never existed.
     #[error("Ticket not found")]
     TicketWithdrawn,
+    /// An operator's refund of an order that was never paid.
+    #[error("Only a paid order can be refunded")]
+    OrderNotPaid,
     /// A follow-up naming an order that does not hold the ticket (a bug elsewhere).
     #[error("Ticket is not held by this order")]
     NotHeldByOrder,

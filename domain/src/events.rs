@@ -71,6 +71,7 @@ catalogue!(
     UserUpdated,
     TicketWithdrawn,
     AuthenticationRequested,
+    UserDisabled,
 );
 
 /// An account was registered.
@@ -88,6 +89,14 @@ pub struct UserUpdated {
     pub user_id: UserId,
     pub email: Email,
     pub password_hash: String,
+    pub version: Version,
+}
+
+/// An operator disabled an account (`ticketing admin users disable`): it can no longer sign
+/// in, and its sessions were revoked with the commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserDisabled {
+    pub user_id: UserId,
     pub version: Version,
 }
 
@@ -231,6 +240,7 @@ impl Event {
         match self {
             Event::UserCreated(e) => Some(e.user_id),
             Event::UserUpdated(e) => Some(e.user_id),
+            Event::UserDisabled(e) => Some(e.user_id),
             _ => None,
         }
     }

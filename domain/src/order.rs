@@ -278,6 +278,16 @@ pub fn needs_refund(order: &Order, charge_id: ChargeId, outcome: &ChargeOutcome)
         && order.charge_id == Some(charge_id)
 }
 
+/// An operator's refund (`ticketing admin refund`) is for a paid order only: its charge is
+/// the one to give back. The order stays complete and its ticket sold; the charge records
+/// the refund.
+pub fn refundable(order: &Order) -> Result<ChargeId, DomainError> {
+    match (order.status, order.charge_id) {
+        (OrderStatus::Complete, Some(charge_id)) => Ok(charge_id),
+        _ => Err(DomainError::OrderNotPaid),
+    }
+}
+
 /// The order a reservation creates.
 pub fn placed(e: &OrderCreated) -> Order {
     Order {

@@ -783,3 +783,33 @@ fn an_authenticated_payment_completes_and_a_failed_one_cancels_like_a_decline() 
     let charge = cancelled.iter().fold(None, charge::evolve).expect("charge");
     assert_eq!(charge.status, ChargeStatus::Failed);
 }
+
+#[test]
+fn a_disabled_account_stays_disabled_through_a_password_change_and_disabling_again_writes_nothing()
+{
+    // Given
+    let created = super::user::decide_signup(
+        seller(),
+        Email::parse("a@example.com").expect("valid"),
+        "hash one".to_owned(),
+    );
+    let user = super::user::evolve(None, &created).expect("a user");
+    assert!(!user.disabled, "a new account is enabled");
+
+    // When
+    let disabled = super::user::disable(&user).expect("an event");
+    let user = super::user::evolve(Some(user), &disabled).expect("a user");
+    let changed = super::user::change_password(&user, "hash two".to_owned());
+    let user = super::user::evolve(Some(user), &changed).expect("a user");
+
+    // Then
+    assert!(user.disabled);
+    assert_eq!(user.password_hash, "hash two");
+    assert_eq!(user.version, Version::new(2));
+    assert_eq!(super::user::disable(&user), None);
+    assert_eq!(
+        super::user::evolve(Some(user.clone()), &disabled),
+        Some(user),
+        "an event the user has seen changes nothing"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::events::{Event, UserCreated, UserUpdated};
+use super::events::{Event, UserCreated, UserDisabled, UserUpdated};
 use super::ids::UserId;
 use super::version::Version;
 
@@ -90,6 +90,9 @@ pub struct User {
     pub email: Email,
     pub password_hash: String,
     pub version: Version,
+    /// Disabled by an operator: signing in is refused (DESIGN §4 says nothing of it; the
+    /// operator's guide, docs/OPERATIONS.md, does).
+    pub disabled: bool,
 }
 
 /// Signing up: uniqueness of the email is claimed by the caller before this is committed,
@@ -113,6 +116,17 @@ pub fn change_password(user: &User, password_hash: String) -> Event {
     })
 }
 
+/// Disabling an account (an operator's command): `None` when it already is, so disabling
+/// twice writes one event.
+pub fn disable(user: &User) -> Option<Event> {
+    (!user.disabled).then(|| {
+        Event::UserDisabled(UserDisabled {
+            user_id: user.id,
+            version: user.version.next(),
+        })
+    })
+}
+
 /// Applies an event to a user snapshot; events that do not concern users, and events the
 /// snapshot has already seen (by version), leave it as it is.
 pub fn evolve(state: Option<User>, event: &Event) -> Option<User> {
@@ -122,11 +136,17 @@ pub fn evolve(state: Option<User>, event: &Event) -> Option<User> {
             email: e.email.clone(),
             password_hash: e.password_hash.clone(),
             version: e.version,
+            disabled: false,
         }),
         (Some(u), Event::UserUpdated(e)) if e.version > u.version => Some(User {
             email: e.email.clone(),
             password_hash: e.password_hash.clone(),
             version: e.version,
+            ..u
+        }),
+        (Some(u), Event::UserDisabled(e)) if e.version > u.version => Some(User {
+            version: e.version,
+            disabled: true,
             ..u
         }),
         (state, _) => state,

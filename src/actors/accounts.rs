@@ -30,6 +30,12 @@ pub enum AccountError {
     /// The current password given for a change was wrong.
     #[error("Current password is incorrect")]
     WrongCurrentPassword,
+    /// An operator disabled the account (`ticketing admin users disable`).
+    #[error("This account is disabled")]
+    Disabled,
+    /// No account has the email an operator's command named.
+    #[error("No account has that email")]
+    UnknownEmail,
     /// Too many failed signins on this account; try again after this long.
     #[error("Too many failed signins for this account; try again later")]
     Locked(Duration),
@@ -58,8 +64,10 @@ pub struct Accounts {
     session_secs: u64,
     failed_signins: Arc<FailedSignins>,
     clock: Clock,
-    /// Password changes commit one at a time: users have no actor to serialise them, and a
-    /// change is checked against the version it read (`change_password`).
+    /// Password changes and disablings commit one at a time: users have no actor to
+    /// serialise them, and a change is checked against the version it read
+    /// (`change_password`). A signin opens its session under it too, so that no session
+    /// outlives the disabling of its account (`signin`).
     user_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -156,6 +164,14 @@ impl Accounts {
         Ok(())
     }
 
+    /// Disables the account with `email` and revokes all its sessions (an operator's
+    /// command, through the control socket). Waits its turn with password changes, which
+    /// commit the next version too.
+    pub async fn disable(&self, email: &Email) -> Result<Disabling, AccountError> {
+        let _one_at_a_time = self.user_writes.lock().await;
+        disable(&self.store, email).await
+    }
+
     async fn commit_user(
         &self,
         user_id: UserId,
@@ -187,7 +203,21 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         }
         let user = user.ok_or(AccountError::InvalidCredentials)?;
-        let signed_in = self.open_session(user.id, user.email)?;
+        let signed_in = {
+            // Read again under the lock `disable` takes: an account disabled while its
+            // password was hashing must not get a session after its sessions were revoked.
+            let _no_disabling_meanwhile = self.user_writes.lock().await;
+            let user = self
+                .store
+                .projections()
+                .user(user.id)?
+                .ok_or(AccountError::InvalidCredentials)?;
+            // Told only to the holder of the right password, who may as well know why.
+            if user.disabled {
+                return Err(AccountError::Disabled);
+            }
+            self.open_session(user.id, user.email)?
+        };
         self.store.durable().await?;
         Ok(signed_in)
     }
@@ -249,6 +279,36 @@ impl Accounts {
             claims,
         })
     }
+}
+
+/// What disabling an account came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Disabling {
+    /// `UserDisabled` was committed and this many sessions were revoked.
+    Disabled { user_id: UserId, sessions: usize },
+    /// It already was: nothing was written (its sessions were revoked when it was).
+    AlreadyDisabled { user_id: UserId },
+}
+
+/// Disables the account with `email`: commits `UserDisabled`, revokes every session of
+/// the account, and returns once both are durable. The one way it is done, whether the
+/// shop serves (`Accounts::disable`, serialised with password changes) or is stopped (the
+/// command holds the store's lock, so nothing else writes).
+pub async fn disable(store: &Store, email: &Email) -> Result<Disabling, AccountError> {
+    let user = store
+        .projections()
+        .user_by_email(email)?
+        .ok_or(AccountError::UnknownEmail)?;
+    let Some(event) = user::disable(&user) else {
+        return Ok(Disabling::AlreadyDisabled { user_id: user.id });
+    };
+    store.commit(&event, PriorState::Unknown)?.finish();
+    let sessions = store.revoke_sessions(user.id, None)?;
+    store.durable().await?;
+    Ok(Disabling::Disabled {
+        user_id: user.id,
+        sessions,
+    })
 }
 
 /// Gives a signup's email claim back when dropped before the signup committed: on an error,

@@ -275,21 +275,65 @@ pub async fn settle(
         Settled::Refund { charge, stripe_id } => (charge, stripe_id),
     };
     if charge.stripe_refund_id.is_none() {
-        let request = RefundRequest {
-            intent_id: stripe_id.clone(),
-            idempotency_key: charge.refund_key(),
-        };
         tracing::warn!(%charge_id, %stripe_id, "Refunding a payment for an order that can no longer complete");
-        let refund_id = services.gateway.refund(request).await.map_err(|error| {
-            tracing::error!(%charge_id, ?error, "Refund failed; it is retried when the success is reported again");
-            EntityError::Unavailable
+        give_back(services, &charge, stripe_id).await.inspect_err(|_| {
+            tracing::error!(%charge_id, "The refund is retried when the success is reported again");
         })?;
-        if let Some(event) = charge::record_refund(&charge, stripe_id, refund_id) {
-            services.store.commit(&event, PriorState::Unknown)?.finish();
-            services.store.durable().await?;
-        }
     }
     services.order(order_id)
+}
+
+/// Refunds `charge` in full at the provider, with a key fixed per charge so that it is made
+/// once however often it is asked for, and records the refund (`ChargeRefunded`, which
+/// changes only the charge) durably; answers the refund's id.
+async fn give_back(
+    services: &Services,
+    charge: &Charge,
+    stripe_id: String,
+) -> Result<String, EntityError> {
+    let request = RefundRequest {
+        intent_id: stripe_id.clone(),
+        idempotency_key: charge.refund_key(),
+    };
+    let refund_id = services.gateway.refund(request).await.map_err(|error| {
+        tracing::error!(charge_id = %charge.id, ?error, "Refund failed");
+        EntityError::Unavailable
+    })?;
+    if let Some(event) = charge::record_refund(charge, stripe_id, refund_id.clone()) {
+        services.store.commit(&event, PriorState::Unknown)?.finish();
+        services.store.durable().await?;
+    }
+    Ok(refund_id)
+}
+
+/// What an operator's refund came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refunded {
+    /// Given back now: the provider's refund id.
+    Now { refund_id: String, charge: Charge },
+    /// Given back before: nothing was asked of the provider.
+    Before { refund_id: String, charge: Charge },
+}
+
+/// An operator gives a paid order's money back (`ticketing admin refund`, through the
+/// control socket of the running shop, whose gateway holds the provider's keys). The order
+/// stays complete and its ticket sold (`order::refundable`); the charge records the
+/// refund, once.
+#[tracing::instrument(name = "Refunding an order for the operator", skip(services))]
+pub async fn refund_order(services: &Services, order_id: OrderId) -> Result<Refunded, EntityError> {
+    let order = services.order(order_id)?;
+    let charge = services.charge(order::refundable(&order)?)?;
+    if let Some(refund_id) = charge.stripe_refund_id.clone() {
+        return Ok(Refunded::Before { refund_id, charge });
+    }
+    // A completed order's charge names the provider's payment.
+    let stripe_id = charge.stripe_id.clone().ok_or(EntityError::NotFound)?;
+    tracing::info!(%stripe_id, "Refunding a paid order");
+    let refund_id = give_back(services, &charge, stripe_id).await?;
+    Ok(Refunded::Now {
+        refund_id,
+        charge: services.charge(charge.id)?,
+    })
 }
 
 /// Asks the gateway again for an order still awaiting payment (the settler sends this).

@@ -34,6 +34,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("Not authorized")]
     Forbidden,
+    /// The right password for an account an operator disabled.
+    #[error("This account is disabled")]
+    AccountDisabled,
     /// A cookie-authenticated write from another site's page (`guard.rs`).
     #[error("Requests from another site are not accepted with the session cookie")]
     ForeignOrigin,
@@ -88,7 +91,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
-            ApiError::Forbidden | ApiError::ForeignOrigin => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::ForeignOrigin | ApiError::AccountDisabled => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -148,6 +153,7 @@ impl From<DomainError> for ApiError {
             | DomainError::PaymentInFlight
             | DomainError::OrderCancelled
             | DomainError::WithdrawReserved
+            | DomainError::OrderNotPaid
             | DomainError::TooManyHolds(_) => ApiError::Conflict(rule.to_string()),
             DomainError::TicketWithdrawn => ApiError::NotFound,
             DomainError::OwnTicket => ApiError::BadRequest(rule.to_string()),
@@ -170,6 +176,7 @@ impl From<AccountError> for ApiError {
                 message: error.to_string(),
                 field: Some("currentPassword".into()),
             }]),
+            AccountError::Disabled => ApiError::AccountDisabled,
             AccountError::Locked(wait) => {
                 ApiError::TooManyRequests(super::limits::whole_seconds(wait))
             }

@@ -18,7 +18,7 @@ use super::records::{
     AuthenticationRequestedV1, ChargeCreatedV1, ChargeFailedV1, ChargeRefundedV1, ChargeV1,
     EventRecord, Invalid, OrderCompletedV1, OrderCreatedV1, OrderEndedV1, OrderV1, OrderV2,
     RecordKind, SessionV1, TicketCreatedV1, TicketUpdatedV1, TicketV1, TicketV2, TicketWithdrawnV1,
-    UserCreatedV1, UserV1,
+    UserCreatedV1, UserDisabledV1, UserV1, UserV2,
 };
 use domain::charge::Charge;
 use domain::events::{Event, EventKind};
@@ -106,6 +106,7 @@ pub(crate) fn encode_event(event: &Event) -> Result<Vec<u8>, StoreError> {
         EventRecord::ChargeRefunded(r) => encode(kind, &r),
         EventRecord::TicketWithdrawn(r) => encode(kind, &r),
         EventRecord::AuthenticationRequested(r) => encode(kind, &r),
+        EventRecord::UserDisabled(r) => encode(kind, &r),
     }
 }
 
@@ -169,6 +170,7 @@ fn event_body(kind: RecordKind, version: u8, body: &[u8]) -> Result<Event, Inval
         RecordKind::AuthenticationRequested => {
             EventRecord::AuthenticationRequested(read_body::<AuthenticationRequestedV1>(body)?)
         }
+        RecordKind::UserDisabled => EventRecord::UserDisabled(read_body::<UserDisabledV1>(body)?),
         other => return Err(format!("record kind {other:?} is not an event")),
     };
     record.into_event()
@@ -215,11 +217,18 @@ pub(crate) fn decode_charge(bytes: &[u8]) -> Result<Charge, Invalid> {
 }
 
 pub(crate) fn encode_user(user: &User) -> Result<Vec<u8>, StoreError> {
-    encode(RecordKind::User, &UserV1::from_user(user))
+    encode(RecordKind::User, &UserV2::from_user(user))
 }
 
+/// Layout 1 (formats 1 to 4) is upgraded to layout 2 on the way.
 pub(crate) fn decode_user(bytes: &[u8]) -> Result<User, Invalid> {
-    decode_v1::<UserV1>(RecordKind::User, bytes)?.into_user()
+    let kind = RecordKind::User;
+    let newest = match open(kind, bytes)? {
+        (1, body) => UserV2::from(read_body::<UserV1>(body)?),
+        (2, body) => read_body::<UserV2>(body)?,
+        (version, _) => return Err(unknown_version(kind, version)),
+    };
+    newest.into_user()
 }
 
 pub(crate) fn encode_session(session: &SessionV1) -> Result<Vec<u8>, StoreError> {
@@ -331,6 +340,44 @@ mod tests {
         });
         let record = encode_event(&event).expect("encodes");
         assert_eq!(&record[..3], &[ENVELOPE, 13, 1]);
+        assert_eq!(decode_event(&record).expect("reads"), event);
+    }
+
+    /// Format 5's user layout reads what layout 1 wrote (an account never disabled), and
+    /// keeps the flag it adds; its new event reads back as written.
+    #[test]
+    fn a_user_of_layout_1_reads_as_enabled_and_layout_2_keeps_disabled() {
+        use domain::events::UserDisabled;
+        use domain::ids::{RawId, UserId};
+        use domain::user::Email;
+        use domain::version::Version;
+
+        let user = User {
+            id: UserId::new(RawId::from_parts(1, 2)),
+            email: Email::restore("a@example.com".to_owned()),
+            password_hash: "$argon2id$v=19$...".to_owned(),
+            version: Version::new(1),
+            disabled: false,
+        };
+        // As format 4 wrote it: the header names layout 1.
+        let mut layout_1 = vec![ENVELOPE, RecordKind::User.code(), 1];
+        layout_1.extend(body(&UserV1::from(&user)).expect("encodes"));
+        assert_eq!(decode_user(&layout_1).expect("reads"), user);
+        let disabled = User {
+            disabled: true,
+            version: Version::new(2),
+            ..user
+        };
+        let layout_2 = encode_user(&disabled).expect("encodes");
+        assert_eq!(&layout_2[..3], &[ENVELOPE, RecordKind::User.code(), 2]);
+        assert_eq!(decode_user(&layout_2).expect("reads"), disabled);
+
+        let event = Event::UserDisabled(UserDisabled {
+            user_id: disabled.id,
+            version: Version::new(2),
+        });
+        let record = encode_event(&event).expect("encodes");
+        assert_eq!(&record[..3], &[ENVELOPE, 14, 1]);
         assert_eq!(decode_event(&record).expect("reads"), event);
     }
 

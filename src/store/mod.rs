@@ -44,7 +44,7 @@ use records::SessionV1;
 /// The storage format of a data directory: raised whenever a record kind or layout version
 /// is added (docs/STORAGE.md), so that an older release refuses a directory a newer one has
 /// written instead of misreading it. The first release wrote 1 (and no `meta/format`).
-const FORMAT_VERSION: u64 = 4;
+const FORMAT_VERSION: u64 = 5;
 
 /// Tickets with the journal position of a change to each.
 pub type ChangedTickets = Vec<(u64, Ticket)>;
@@ -533,6 +533,20 @@ impl Store {
             }
         }
         Ok((tickets, listed, read_to))
+    }
+
+    /// Journal events from position `from` on, in commit order, each with its position;
+    /// the read stops before any record still being written, so no later one is seen past
+    /// a gap (the operator's `ticketing journal` and `export`). Reads the journal: blocking.
+    pub fn events_from(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Event), StoreError>> + '_ {
+        let end = self.inner.journal.written_below();
+        self.inner
+            .journal
+            .read_from(from)
+            .take_while(move |entry| !matches!(entry, Ok((seq, _)) if *seq >= end))
     }
 
     /// Ticket changes committed since this process started: edits, releases and sales.

@@ -41,6 +41,7 @@ pub(crate) enum RecordKind {
     UserUpdated = 11,
     TicketWithdrawn = 12,
     AuthenticationRequested = 13,
+    UserDisabled = 14,
     User = 64,
     Ticket = 65,
     Order = 66,
@@ -50,7 +51,7 @@ pub(crate) enum RecordKind {
 }
 
 impl RecordKind {
-    const ALL: [RecordKind; 19] = [
+    const ALL: [RecordKind; 20] = [
         RecordKind::UserCreated,
         RecordKind::TicketCreated,
         RecordKind::TicketUpdated,
@@ -64,6 +65,7 @@ impl RecordKind {
         RecordKind::UserUpdated,
         RecordKind::TicketWithdrawn,
         RecordKind::AuthenticationRequested,
+        RecordKind::UserDisabled,
         RecordKind::User,
         RecordKind::Ticket,
         RecordKind::Order,
@@ -87,6 +89,8 @@ impl RecordKind {
             RecordKind::Ticket => 2,
             // Version 2 added `abandon_at` (format 4).
             RecordKind::Order => 2,
+            // Version 2 added `disabled` (format 5).
+            RecordKind::User => 2,
             _ => 1,
         }
     }
@@ -108,6 +112,7 @@ impl RecordKind {
             EventKind::UserUpdated => RecordKind::UserUpdated,
             EventKind::TicketWithdrawn => RecordKind::TicketWithdrawn,
             EventKind::AuthenticationRequested => RecordKind::AuthenticationRequested,
+            EventKind::UserDisabled => RecordKind::UserDisabled,
         }
     }
 
@@ -180,6 +185,13 @@ pub(crate) struct TicketUpdatedV1 {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct TicketWithdrawnV1 {
     ticket_id: Id,
+    version: u64,
+}
+
+/// Format 5: an operator disabled an account.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct UserDisabledV1 {
+    user_id: Id,
     version: u64,
 }
 
@@ -263,6 +275,7 @@ pub(crate) enum EventRecord {
     ChargeRefunded(ChargeRefundedV1),
     TicketWithdrawn(TicketWithdrawnV1),
     AuthenticationRequested(AuthenticationRequestedV1),
+    UserDisabled(UserDisabledV1),
 }
 
 impl EventRecord {
@@ -341,6 +354,10 @@ impl EventRecord {
                 order_id: *e.order_id.as_bytes(),
                 stripe_id: e.stripe_id.clone(),
                 refund_id: e.refund_id.clone(),
+            }),
+            Event::UserDisabled(e) => EventRecord::UserDisabled(UserDisabledV1 {
+                user_id: *e.user_id.as_bytes(),
+                version: e.version.get(),
             }),
             Event::TicketWithdrawn(e) => EventRecord::TicketWithdrawn(TicketWithdrawnV1 {
                 ticket_id: *e.ticket_id.as_bytes(),
@@ -434,6 +451,10 @@ impl EventRecord {
                 stripe_id: r.stripe_id,
                 refund_id: r.refund_id,
             }),
+            EventRecord::UserDisabled(r) => Event::UserDisabled(ev::UserDisabled {
+                user_id: user_id(r.user_id),
+                version: Version::new(r.version),
+            }),
             EventRecord::TicketWithdrawn(r) => Event::TicketWithdrawn(ev::TicketWithdrawn {
                 ticket_id: ticket_id(r.ticket_id),
                 version: Version::new(r.version),
@@ -461,13 +482,51 @@ pub(crate) struct UserV1 {
     version: u64,
 }
 
-impl UserV1 {
-    pub(crate) fn from_user(user: &User) -> UserV1 {
+/// Layout 1 as format 4 wrote it, for the codec's upgrade test.
+#[cfg(test)]
+impl From<&User> for UserV1 {
+    fn from(user: &User) -> UserV1 {
+        let v2 = UserV2::from_user(user);
         UserV1 {
+            id: v2.id,
+            email: v2.email,
+            password_hash: v2.password_hash,
+            version: v2.version,
+        }
+    }
+}
+
+/// An account written before format 5 was never disabled.
+impl From<UserV1> for UserV2 {
+    fn from(v1: UserV1) -> UserV2 {
+        UserV2 {
+            id: v1.id,
+            email: v1.email,
+            password_hash: v1.password_hash,
+            version: v1.version,
+            disabled: false,
+        }
+    }
+}
+
+/// Layout version 2 (format 5): `UserV1` and `disabled`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct UserV2 {
+    id: Id,
+    email: String,
+    password_hash: String,
+    version: u64,
+    disabled: bool,
+}
+
+impl UserV2 {
+    pub(crate) fn from_user(user: &User) -> UserV2 {
+        UserV2 {
             id: *user.id.as_bytes(),
             email: user.email.as_str().to_owned(),
             password_hash: user.password_hash.clone(),
             version: user.version.get(),
+            disabled: user.disabled,
         }
     }
 
@@ -477,6 +536,7 @@ impl UserV1 {
             email: Email::restore(self.email),
             password_hash: self.password_hash,
             version: Version::new(self.version),
+            disabled: self.disabled,
         })
     }
 }

@@ -14,6 +14,7 @@ mod limits;
 mod loadtest;
 mod loadtest_kit;
 mod operations;
+mod operator;
 mod orders;
 mod pages;
 mod payments;
