@@ -48,6 +48,10 @@ pub enum ApiError {
     RequestTimeout,
     #[error("Not found")]
     NotFound,
+    /// A path no route serves. Worded apart from `NotFound` (a route's missing thing), so a
+    /// client, and the OpenAPI test, can tell a wrong URL from an unknown id.
+    #[error("No such route")]
+    NoSuchRoute,
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -92,7 +96,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NoSuchRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -209,7 +213,7 @@ pub fn query_error(_: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
 
 /// Unknown routes.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+    Err(ApiError::NoSuchRoute)
 }
 
 /// A known path with a method it does not serve.
