@@ -9,6 +9,7 @@ use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::actors::accounts::AccountError;
 use crate::actors::error::EntityError;
@@ -16,10 +17,13 @@ use crate::actors::passwords::PasswordError;
 use domain::error::DomainError;
 
 /// One entry of the error envelope.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct FieldError {
+    /// What is wrong, in words a person can be shown.
     pub message: String,
+    /// The body field (or query parameter) at fault; only for a validation error.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 
@@ -125,7 +129,10 @@ impl ResponseError for ApiError {
     }
 }
 
-#[derive(Serialize)]
+/// Every error's body: one entry per bad field of a validation error, one entry otherwise.
+// DESIGN §4's envelope; also what the OpenAPI document calls `ErrorEnvelope`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ErrorEnvelope)]
 pub struct Envelope {
     pub errors: Vec<FieldError>,
 }
