@@ -12,6 +12,7 @@ pub mod guard;
 pub mod health;
 pub mod input;
 pub mod limits;
+pub mod openapi;
 pub mod orders;
 pub mod page_config;
 pub mod pages;
@@ -70,6 +71,10 @@ fn table() -> Vec<Entry> {
         ("/app.css", with_head(pages::style)),
         ("/healthz", vec![on(Method::GET, health::healthz)]),
         ("/readyz", vec![on(Method::GET, health::readyz)]),
+        (
+            "/api/openapi.json",
+            vec![on(Method::GET, openapi::document)],
+        ),
         ("/api/users/signup", vec![on(Method::POST, users::signup)]),
         ("/api/users/signin", vec![on(Method::POST, users::signin)]),
         ("/api/users/signout", vec![on(Method::POST, users::signout)]),
