@@ -220,6 +220,9 @@ pub async fn show(
         (status = 400, description = "A missing or invalid signature", body = Envelope),
         (status = 404, description = "Webhooks are off: no webhook secret is configured",
             body = Envelope),
+        // Given by actix-web's text extractor, outside `error::json_error`'s reach.
+        (status = 413, description = "The body is larger than 64 KiB (answered in plain text, \
+            not in the envelope)", body = String, content_type = "text/plain; charset=utf-8"),
     )
 )]
 pub async fn webhook(
