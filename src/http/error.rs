@@ -9,6 +9,7 @@ use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::actors::accounts::AccountError;
 use crate::actors::error::EntityError;
@@ -16,10 +17,13 @@ use crate::actors::passwords::PasswordError;
 use domain::error::DomainError;
 
 /// One entry of the error envelope.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct FieldError {
+    /// What is wrong, in words a person can be shown.
     pub message: String,
+    /// The body field (or query parameter) at fault; only for a validation error.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 
@@ -51,6 +55,10 @@ pub enum ApiError {
     RequestTimeout,
     #[error("Not found")]
     NotFound,
+    /// A path no route serves. Worded apart from `NotFound` (a route's missing thing), so a
+    /// client, and the OpenAPI test, can tell a wrong URL from an unknown id.
+    #[error("No such route")]
+    NoSuchRoute,
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -97,7 +105,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NoSuchRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -126,7 +134,10 @@ impl ResponseError for ApiError {
     }
 }
 
-#[derive(Serialize)]
+/// Every error's body: one entry per bad field of a validation error, one entry otherwise.
+// DESIGN §4's envelope; also what the OpenAPI document calls `ErrorEnvelope`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ErrorEnvelope)]
 pub struct Envelope {
     pub errors: Vec<FieldError>,
 }
@@ -216,7 +227,7 @@ pub fn query_error(_: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
 
 /// Unknown routes.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+    Err(ApiError::NoSuchRoute)
 }
 
 /// A known path with a method it does not serve.

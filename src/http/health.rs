@@ -5,30 +5,60 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
+use super::error::Envelope;
 use crate::meters::Scrape;
 use crate::readiness::{Readiness, Stage};
 
 /// How long a client should wait before asking a starting shop again.
 const RETRY_AFTER_SECS: &str = "1";
 
+/// Liveness: whether the store answers.
+///
 /// 200 with the shop's version (load test reports name the build they measured), or 503
-/// when the store has failed.
+/// when the store has failed. No session needed.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    operation_id = "healthz",
+    responses(
+        (status = 200, description = "The store answers", body = Health),
+        (status = 503, description = "The store has failed", body = Envelope),
+    )
+)]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     if state.services.is_healthy() {
-        HttpResponse::Ok()
-            .json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+        HttpResponse::Ok().json(Health {
+            status: "ok",
+            version: env!("CARGO_PKG_VERSION"),
+        })
     } else {
         HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"errors": [{"message": "Store unavailable"}]}))
     }
 }
 
-/// 200 once start-up has replayed the journal, 503 until then.
+/// Readiness: whether start-up has finished.
+///
+/// 200 once start-up has replayed the journal, 503 until then. No session needed.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "Started", body = Ready),
+        (status = 503, description = "Still starting", body = Envelope,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     if readiness.is_ready() {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+        HttpResponse::Ok().json(Ready { status: "ready" })
     } else {
         starting()
     }
@@ -56,8 +86,21 @@ pub async fn until_ready(
     Ok(ServiceResponse::new(req, starting()))
 }
 
-/// The Prometheus text format: every series `meters` describes, with the figures kept
-/// elsewhere (actors, events, flushes, holds, start-up) read now.
+/// The metrics, in Prometheus's text format.
+///
+/// Every series the shop keeps, with the figures counted elsewhere (actors, events,
+/// flushes, holds, start-up) read at the scrape. Served on the public address, unless
+/// `--metrics-addr` gives the metrics an address of their own (then only there).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    operation_id = "metrics",
+    responses(
+        (status = 200, description = "Every series", body = String,
+            content_type = "text/plain; version=0.0.4"),
+    )
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let replayed = match state.readiness.stage() {
         Stage::Ready { replayed } => replayed,
@@ -72,6 +115,24 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.meters.render(&scrape))
+}
+
+/// `/healthz`'s answer while the store answers.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// "ok".
+    #[schema(example = "ok")]
+    status: &'static str,
+    /// The shop's version.
+    version: &'static str,
+}
+
+/// `/readyz`'s answer once start-up has finished.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    /// "ready".
+    #[schema(example = "ready")]
+    status: &'static str,
 }
 
 #[cfg(test)]

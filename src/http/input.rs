@@ -12,6 +12,7 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde_json::{Map, Value};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
 use super::error::{ApiError, FieldError};
 use domain::charge::{CardToken, InvalidCardToken};
@@ -140,6 +141,33 @@ impl FromField for Price {
         };
         Price::parse(&decimal).map_err(|e| e.to_string())
     }
+}
+
+/// The OpenAPI schema of a price as a request may give it (`FromField for Price` above): a
+/// JSON number or a numeric string, with the domain's bounds, so the two cannot disagree.
+pub fn price_schema() -> Schema {
+    let (min, max) = (
+        Price::MIN_CENTS as f64 / 100.0,
+        Price::MAX_CENTS as f64 / 100.0,
+    );
+    let one_of = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .minimum(Some(min))
+                .maximum(Some(max)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^\s*[0-9]{1,9}(\.[0-9]{1,2})?\s*$")),
+        )
+        .description(Some(format!(
+            "A number, or a numeric string such as \"20.00\", from {min:.2} to {max:.2} with at \
+             most two decimals"
+        )))
+        .build();
+    Schema::OneOf(one_of)
 }
 
 /// Ids are one rule (`domain::ids`), but the API words it with the field it names.

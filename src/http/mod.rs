@@ -12,6 +12,7 @@ pub mod guard;
 pub mod health;
 pub mod input;
 pub mod limits;
+pub mod openapi;
 pub mod orders;
 pub mod page_config;
 pub mod pages;
@@ -23,7 +24,8 @@ pub mod ticket_events;
 pub mod tickets;
 pub mod users;
 
-use actix_web::{Resource, web};
+use actix_web::http::Method;
+use actix_web::{FromRequest, Handler, Resource, Responder, Route, web};
 
 use crate::actors::Services;
 use crate::actors::accounts::Accounts;
@@ -54,7 +56,94 @@ pub struct AppState {
     pub meters: crate::meters::Meters,
 }
 
-/// The route table (all but `metrics_route`).
+/// One path of a route table and its handler for each method it serves.
+type Entry = (&'static str, Vec<(Method, Route)>);
+
+/// The route table (all but `metrics_route`). `served_routes` reads the same table, so the
+/// OpenAPI tests check what is registered, not a copy of it. Order matters: actix tries the
+/// paths in this order, so a fixed path comes before a pattern that would also match it
+/// (`/api/tickets/events` before `/api/tickets/{id}`).
+fn table() -> Vec<Entry> {
+    vec![
+        // The page's files answer HEAD as well (actix sends the head alone), as static files do.
+        ("/", with_head(pages::index)),
+        ("/js/{name}", with_head(pages::module)),
+        ("/app.css", with_head(pages::style)),
+        ("/healthz", vec![on(Method::GET, health::healthz)]),
+        ("/readyz", vec![on(Method::GET, health::readyz)]),
+        (
+            "/api/openapi.json",
+            vec![on(Method::GET, openapi::document)],
+        ),
+        ("/api/users/signup", vec![on(Method::POST, users::signup)]),
+        ("/api/users/signin", vec![on(Method::POST, users::signin)]),
+        ("/api/users/signout", vec![on(Method::POST, users::signout)]),
+        (
+            "/api/users/currentuser",
+            vec![on(Method::GET, users::current_user)],
+        ),
+        (
+            "/api/users/password",
+            vec![on(Method::POST, users::change_password)],
+        ),
+        (
+            "/api/users/me/tickets",
+            vec![on(Method::GET, tickets::mine)],
+        ),
+        ("/api/config", vec![on(Method::GET, page_config::show)]),
+        (
+            "/api/tickets",
+            vec![
+                on(Method::GET, tickets::list),
+                on(Method::POST, tickets::create),
+            ],
+        ),
+        (
+            "/api/tickets/events",
+            vec![on(Method::GET, ticket_events::stream)],
+        ),
+        (
+            "/api/tickets/{id}",
+            vec![
+                on(Method::GET, tickets::show),
+                on(Method::PUT, tickets::update),
+                on(Method::DELETE, tickets::withdraw),
+            ],
+        ),
+        (
+            "/api/orders",
+            vec![
+                on(Method::GET, orders::list),
+                on(Method::POST, orders::reserve),
+            ],
+        ),
+        (
+            "/api/orders/{id}",
+            vec![
+                on(Method::GET, orders::show),
+                on(Method::DELETE, orders::cancel),
+            ],
+        ),
+        ("/api/payments", vec![on(Method::POST, payments::pay)]),
+        (
+            "/api/payments/webhook",
+            vec![on(Method::POST, payments::webhook)],
+        ),
+        ("/api/payments/{id}", vec![on(Method::GET, payments::show)]),
+        (
+            "/api/payments/{id}/authenticate",
+            vec![on(Method::POST, payments::authenticate)],
+        ),
+    ]
+}
+
+/// The metrics' table: apart from `table`, because `--metrics-addr` serves it alone.
+fn metrics_table() -> Vec<Entry> {
+    vec![("/metrics", vec![on(Method::GET, health::metrics)])]
+}
+
+/// Registers the route table (all but `metrics_route`), with the extractors' error handlers
+/// and the envelope's 404 for every other path.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
@@ -62,66 +151,58 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .error_handler(error::json_error),
     )
     .app_data(web::PayloadConfig::new(BODY_LIMIT))
-    .app_data(web::QueryConfig::default().error_handler(error::query_error))
-    // The page's files answer HEAD as well (actix sends the head alone), as static files do.
-    .service(
-        resource("/")
-            .route(web::get().to(pages::index))
-            .route(web::head().to(pages::index)),
-    )
-    .service(
-        resource("/js/{name}")
-            .route(web::get().to(pages::module))
-            .route(web::head().to(pages::module)),
-    )
-    .service(
-        resource("/app.css")
-            .route(web::get().to(pages::style))
-            .route(web::head().to(pages::style)),
-    )
-    .service(resource("/healthz").route(web::get().to(health::healthz)))
-    .service(resource("/readyz").route(web::get().to(health::readyz)))
-    .service(resource("/api/users/signup").route(web::post().to(users::signup)))
-    .service(resource("/api/users/signin").route(web::post().to(users::signin)))
-    .service(resource("/api/users/signout").route(web::post().to(users::signout)))
-    .service(resource("/api/users/currentuser").route(web::get().to(users::current_user)))
-    .service(resource("/api/users/password").route(web::post().to(users::change_password)))
-    .service(resource("/api/users/me/tickets").route(web::get().to(tickets::mine)))
-    .service(resource("/api/config").route(web::get().to(page_config::show)))
-    .service(
-        resource("/api/tickets")
-            .route(web::get().to(tickets::list))
-            .route(web::post().to(tickets::create)),
-    )
-    .service(resource("/api/tickets/events").route(web::get().to(ticket_events::stream)))
-    .service(
-        resource("/api/tickets/{id}")
-            .route(web::get().to(tickets::show))
-            .route(web::put().to(tickets::update))
-            .route(web::delete().to(tickets::withdraw)),
-    )
-    .service(
-        resource("/api/orders")
-            .route(web::get().to(orders::list))
-            .route(web::post().to(orders::reserve)),
-    )
-    .service(
-        resource("/api/orders/{id}")
-            .route(web::get().to(orders::show))
-            .route(web::delete().to(orders::cancel)),
-    )
-    .service(resource("/api/payments").route(web::post().to(payments::pay)))
-    .service(resource("/api/payments/webhook").route(web::post().to(payments::webhook)))
-    .service(resource("/api/payments/{id}").route(web::get().to(payments::show)))
-    .service(
-        resource("/api/payments/{id}/authenticate").route(web::post().to(payments::authenticate)),
-    )
-    .default_service(web::to(error::not_found));
+    .app_data(web::QueryConfig::default().error_handler(error::query_error));
+    register(cfg, table());
+    cfg.default_service(web::to(error::not_found));
 }
 
 /// GET /metrics: on the public address by default, or alone on `--metrics-addr`.
 pub fn metrics_route(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/metrics").route(web::get().to(health::metrics)));
+    register(cfg, metrics_table());
+}
+
+/// Every (method, path) the app serves, `/metrics` included, in the table's order: what
+/// `openapi::ApiDoc` must describe, no more and no less (its tests compare the two).
+pub fn served_routes() -> Vec<(Method, &'static str)> {
+    table()
+        .into_iter()
+        .chain(metrics_table())
+        .flat_map(|(path, handlers)| {
+            handlers
+                .into_iter()
+                .map(move |(method, _route)| (method, path))
+        })
+        .collect()
+}
+
+/// Each path of `table` as one resource, so a method it does not serve gets the 405 envelope.
+fn register(cfg: &mut web::ServiceConfig, table: Vec<Entry>) {
+    for (path, handlers) in table {
+        let resource = handlers
+            .into_iter()
+            .fold(resource(path), |resource, (_, route)| resource.route(route));
+        cfg.service(resource);
+    }
+}
+
+/// `handler` for `method`: the method beside its route, so `served_routes` can read it.
+fn on<F, Args>(method: Method, handler: F) -> (Method, Route)
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    (method.clone(), web::method(method).to(handler))
+}
+
+/// GET and HEAD for one of the page's files.
+fn with_head<F, Args>(handler: F) -> Vec<(Method, Route)>
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    vec![on(Method::GET, handler.clone()), on(Method::HEAD, handler)]
 }
 
 /// A resource whose unserved methods answer 405 in the envelope.

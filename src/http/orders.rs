@@ -3,10 +3,11 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::CurrentUser;
-use super::error::ApiError;
+use super::error::{ApiError, Envelope};
 use super::input::{Body, Field};
 use super::paging::{PageQuery, page_response};
 use super::tickets::price_number;
@@ -15,14 +16,36 @@ use domain::order::Order;
 use domain::time::Timestamp;
 
 /// The body of a reservation.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reservation {
+    /// The ticket to hold.
     #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = "^[0-9a-f]{24}$")]
     ticket_id: Field<TicketId>,
 }
 
-/// Reserves a ticket: the order, with its hold (DESIGN §4, POST /api/orders).
+/// Reserves a ticket.
+///
+/// The order, with status "created", holds the ticket until `expiresAt`: nobody else can
+/// reserve it meanwhile, and it is for sale again if the order is not paid by then.
+#[utoipa::path(
+    post,
+    path = "/api/orders",
+    tag = "orders",
+    operation_id = "reserve",
+    security(("cookie" = []), ("bearer" = [])),
+    request_body = Reservation,
+    responses(
+        (status = 201, description = "Reserved: the order", body = OrderBody),
+        (status = 400, description = "Not a ticket id, or the caller's own ticket",
+            body = Envelope),
+        (status = 401, description = "Not signed in", body = Envelope),
+        (status = 404, description = "No such ticket", body = Envelope),
+        (status = 409, description = "\"Ticket is already reserved\" (held or sold), or the \
+            caller holds too many tickets already", body = Envelope),
+    )
+)]
 pub async fn reserve(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -33,7 +56,23 @@ pub async fn reserve(
     Ok(HttpResponse::Created().json(OrderBody::from(&order)))
 }
 
-/// The caller's orders, oldest first, paged like the listing.
+/// The caller's orders.
+///
+/// Oldest first, each with its ticket, paged like the listing.
+#[utoipa::path(
+    get,
+    path = "/api/orders",
+    tag = "orders",
+    operation_id = "listOrders",
+    security(("cookie" = []), ("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of the caller's orders", body = Vec<OrderBody>,
+            headers(("link" = String, description = "The next page, when this one is full"))),
+        (status = 400, description = "A bad limit or cursor", body = Envelope),
+        (status = 401, description = "Not signed in", body = Envelope),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -52,6 +91,21 @@ pub async fn list(
     Ok(page_response("/api/orders", page.limit, &bodies, last))
 }
 
+/// One of the caller's orders.
+#[utoipa::path(
+    get,
+    path = "/api/orders/{id}",
+    tag = "orders",
+    operation_id = "showOrder",
+    security(("cookie" = []), ("bearer" = [])),
+    params(("id" = String, Path, description = "The order's id", pattern = "^[0-9a-f]{24}$")),
+    responses(
+        (status = 200, description = "The order", body = OrderBody),
+        (status = 401, description = "Not signed in", body = Envelope),
+        (status = 403, description = "Another buyer's order", body = Envelope),
+        (status = 404, description = "No such order (or not a well-formed id)", body = Envelope),
+    )
+)]
 pub async fn show(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -64,6 +118,25 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(OrderBody::from(&order)))
 }
 
+/// Cancels an order.
+///
+/// Its ticket is for sale again when the answer arrives. Cancelling a cancelled order
+/// answers the same.
+#[utoipa::path(
+    delete,
+    path = "/api/orders/{id}",
+    tag = "orders",
+    operation_id = "cancelOrder",
+    security(("cookie" = []), ("bearer" = [])),
+    params(("id" = String, Path, description = "The order's id", pattern = "^[0-9a-f]{24}$")),
+    responses(
+        (status = 204, description = "Cancelled"),
+        (status = 401, description = "Not signed in", body = Envelope),
+        (status = 403, description = "Another buyer's order", body = Envelope),
+        (status = 404, description = "No such order (or not a well-formed id)", body = Envelope),
+        (status = 409, description = "Paid, or a payment is in flight", body = Envelope),
+    )
+)]
 pub async fn cancel(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -79,21 +152,32 @@ fn parse_id(text: &str) -> Result<OrderId, ApiError> {
 }
 
 /// An order as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderBody {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     id: String,
+    /// "created", "awaiting:payment" (a payment is in flight), "complete" or "cancelled".
+    #[schema(example = "created")]
     status: &'static str,
+    /// The buyer's id.
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     user_id: String,
+    /// When the hold ends unless the order is paid: ISO 8601, UTC, milliseconds.
+    #[schema(format = DateTime, example = "2026-11-22T14:00:00.000Z")]
     expires_at: String,
     ticket: OrderTicketBody,
+    /// From 0; every change adds 1.
     version: u64,
 }
 
-#[derive(Serialize)]
+/// The ticket an order is for.
+#[derive(Serialize, ToSchema)]
 struct OrderTicketBody {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     id: String,
     title: String,
+    /// In the shop's currency, at most two decimals.
     price: f64,
     version: u64,
 }

@@ -11,7 +11,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_CONTENT_
 use actix_web::{HttpResponse, web};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Envelope};
 
 const INDEX: &str = include_str!("pages/index.html");
 const STYLE: &str = include_str!("pages/app.css");
@@ -59,15 +59,53 @@ fn asset(state: &AppState, content_type: &str, body: &'static str) -> HttpRespon
         .body(body)
 }
 
+/// The page.
+///
+/// Every deep link is a hash route, so this is the only page.
+#[utoipa::path(
+    method(get, head),
+    path = "/",
+    tag = "page",
+    operation_id = "page",
+    responses(
+        (status = 200, description = "The page", body = String,
+            content_type = "text/html; charset=utf-8"),
+    )
+)]
 pub async fn index(state: web::Data<AppState>) -> HttpResponse {
     asset(&state, "text/html; charset=utf-8", INDEX)
 }
 
+/// The page's style.
+#[utoipa::path(
+    method(get, head),
+    path = "/app.css",
+    tag = "page",
+    operation_id = "pageStyle",
+    responses(
+        (status = 200, description = "The style sheet", body = String,
+            content_type = "text/css; charset=utf-8"),
+    )
+)]
 pub async fn style(state: web::Data<AppState>) -> HttpResponse {
     asset(&state, "text/css; charset=utf-8", STYLE)
 }
 
-/// GET /js/{name}: one of the page's modules; 404 for any other name.
+/// One of the page's script modules.
+///
+/// 404 for a name that is not one of them.
+#[utoipa::path(
+    method(get, head),
+    path = "/js/{name}",
+    tag = "page",
+    operation_id = "pageModule",
+    params(("name" = String, Path, description = "The module's file name", example = "main.js")),
+    responses(
+        (status = 200, description = "The module", body = String,
+            content_type = "text/javascript; charset=utf-8"),
+        (status = 404, description = "No such module", body = Envelope),
+    )
+)]
 pub async fn module(
     state: web::Data<AppState>,
     name: web::Path<String>,

@@ -4,6 +4,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use super::error::ApiError;
 use super::input::{AllValid, Field};
@@ -11,9 +12,16 @@ use super::input::{AllValid, Field};
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 
-#[derive(Deserialize)]
+/// The query of a paged list, as sent. Both are text, so that `parse` words a bad one; the
+/// `param` attributes give the OpenAPI document what each must be.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// How many items, from 1 to 1000; 100 when absent.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// The id of the last item of the previous page, as the `Link` header names it.
+    #[param(pattern = "^[0-9a-f]{24}$")]
     cursor: Option<String>,
 }
 

@@ -32,9 +32,10 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::error::{ApiError, FieldError};
+use super::error::{ApiError, Envelope, FieldError};
 use super::ticket_dispatch::{Dispatcher, Ended, Interest, Subscription};
 use super::tickets::price_number;
 use crate::actors::Services;
@@ -56,12 +57,16 @@ const FEED_ROOM: usize = 8192;
 /// The most tickets one filtered reader may name: a page's worth, with room.
 pub const MAX_IDS: usize = 100;
 
-#[derive(Serialize)]
-struct TicketNews<'a> {
+/// The data of one `ticket` event: the ticket as it is after the change.
+#[derive(Serialize, ToSchema)]
+pub struct TicketNews<'a> {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     id: String,
     title: &'a str,
+    /// In the shop's currency, at most two decimals.
     price: f64,
     version: u64,
+    /// Whether it is for sale: neither held, sold nor withdrawn.
     available: bool,
 }
 
@@ -301,10 +306,16 @@ impl Reader {
 }
 
 /// The query of GET /api/tickets/events, as sent.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
+    /// Only these tickets' changes: at most 100 ticket ids, separated by commas.
     ids: Option<String>,
+    /// "new": new listings too (a ticket's first version).
+    #[param(example = "new")]
     listings: Option<String>,
+    /// Resume after this event id, as `Last-Event-ID` does (the later of the two wins).
+    #[param(value_type = Option<u64>)]
     after: Option<String>,
 }
 
@@ -358,6 +369,29 @@ impl FeedQuery {
     }
 }
 
+/// Ticket changes, live, as server-sent events.
+///
+/// One `ticket` event per change to a ticket (created, edited, held, released, sold,
+/// withdrawn); its data is a `TicketNews` as JSON and its `id:` the change's journal
+/// position. With `Last-Event-ID` (or `after`), every ticket changed since comes first, as
+/// it is now. `ids` and `listings` narrow the stream; with neither, every change comes. A
+/// reader that falls too far behind is disconnected and resumes with `Last-Event-ID`.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/events",
+    tag = "tickets",
+    operation_id = "ticketEvents",
+    params(
+        FeedQuery,
+        ("last-event-id" = Option<u64>, Header, nullable = false,
+            description = "The last event id seen: resume after it"),
+    ),
+    responses(
+        (status = 200, description = "The stream, until the shop stops", body = String,
+            content_type = "text/event-stream"),
+        (status = 400, description = "Bad ids, listings or after", body = Envelope),
+    )
+)]
 pub async fn stream(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -3,11 +3,12 @@
 use actix_web::http::header::{self, ETag, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::CurrentUser;
-use super::error::ApiError;
-use super::input::{AllValid, Body, Field};
+use super::error::{ApiError, Envelope};
+use super::input::{AllValid, Body, Field, price_schema};
 use super::paging::{PageQuery, page_response};
 use crate::actors::ticket::UpdateTicket;
 use domain::ids::TicketId;
@@ -18,11 +19,15 @@ use domain::version::Version;
 const TICKET_CURSOR: &str = "cursor must be a ticket id from a previous page";
 
 /// The body of a listing and of an edit: the whole ticket as the seller sets it.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct TicketFields {
+    /// 1 to 200 characters after trimming (stored trimmed); no control or invisible
+    /// characters.
     #[serde(default)]
+    #[schema(value_type = String, required = true, example = "Front row")]
     title: Field<Title>,
     #[serde(default)]
+    #[schema(schema_with = price_schema, required = true)]
     price: Field<Price>,
 }
 
@@ -32,6 +37,21 @@ impl TicketFields {
     }
 }
 
+/// The tickets for sale.
+///
+/// Neither held nor sold, oldest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/tickets",
+    tag = "tickets",
+    operation_id = "listTickets",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of tickets", body = Vec<TicketBody>,
+            headers(("link" = String, description = "The next page, when this one is full"))),
+        (status = 400, description = "A bad limit or cursor", body = Envelope),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
@@ -46,6 +66,21 @@ pub async fn list(
     Ok(page_response("/api/tickets", page.limit, &bodies, last))
 }
 
+/// One ticket.
+///
+/// `orderId` is there while the ticket is held or sold. A withdrawn ticket is not found.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{id}",
+    tag = "tickets",
+    operation_id = "showTicket",
+    params(("id" = String, Path, description = "The ticket's id", pattern = "^[0-9a-f]{24}$")),
+    responses(
+        (status = 200, description = "The ticket", body = TicketBody,
+            headers(("etag" = String, description = "The ticket's version, for If-Match"))),
+        (status = 404, description = "No such ticket (or not a well-formed id)", body = Envelope),
+    )
+)]
 pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -55,6 +90,22 @@ pub async fn show(
     Ok(with_etag(&ticket))
 }
 
+/// Lists a ticket for sale.
+#[utoipa::path(
+    post,
+    path = "/api/tickets",
+    tag = "tickets",
+    operation_id = "createTicket",
+    security(("cookie" = []), ("bearer" = [])),
+    request_body = TicketFields,
+    responses(
+        (status = 201, description = "Listed, at version 0", body = TicketBody,
+            headers(("etag" = String, description = "The ticket's version, for If-Match"))),
+        (status = 400, description = "A bad title or price (one entry for each)",
+            body = Envelope),
+        (status = 401, description = "Not signed in", body = Envelope),
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -67,6 +118,37 @@ pub async fn create(
         .json(TicketBody::from(&ticket)))
 }
 
+/// Edits a ticket: its title and price, both given.
+///
+/// Only while it is neither held nor sold. With `If-Match`, only if the ticket is still at
+/// that version.
+#[utoipa::path(
+    put,
+    path = "/api/tickets/{id}",
+    tag = "tickets",
+    operation_id = "updateTicket",
+    security(("cookie" = []), ("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The ticket's id", pattern = "^[0-9a-f]{24}$"),
+        ("if-match" = Option<String>, Header, nullable = false,
+            description = "The ETag (version) the edit is based on, or `*`"),
+    ),
+    request_body = TicketFields,
+    responses(
+        (status = 200, description = "Edited: the ticket with its version + 1",
+            body = TicketBody,
+            headers(("etag" = String, description = "The ticket's version, for If-Match"))),
+        (status = 400, description = "A bad title or price (one entry for each)",
+            body = Envelope),
+        (status = 401, description = "Not signed in", body = Envelope),
+        (status = 403, description = "Not the seller's ticket", body = Envelope),
+        (status = 404, description = "No such ticket (or not a well-formed id)", body = Envelope),
+        (status = 409, description = "Held or sold: \"Cannot edit a reserved ticket\"",
+            body = Envelope),
+        (status = 412, description = "The ticket has changed since the If-Match version \
+            (or that is not a version)", body = Envelope),
+    )
+)]
 pub async fn update(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -87,7 +169,26 @@ pub async fn update(
     Ok(with_etag(&ticket))
 }
 
-/// The owner takes a free ticket off sale: 204, and from then on it is gone (404).
+/// Takes a ticket off sale.
+///
+/// Only the seller's, and only while neither held nor sold; from then on it is gone (404),
+/// except from the seller's own list.
+#[utoipa::path(
+    delete,
+    path = "/api/tickets/{id}",
+    tag = "tickets",
+    operation_id = "withdrawTicket",
+    security(("cookie" = []), ("bearer" = [])),
+    params(("id" = String, Path, description = "The ticket's id", pattern = "^[0-9a-f]{24}$")),
+    responses(
+        (status = 204, description = "Withdrawn"),
+        (status = 401, description = "Not signed in", body = Envelope),
+        (status = 403, description = "Not the seller's ticket", body = Envelope),
+        (status = 404, description = "No such ticket (or not a well-formed id, or withdrawn \
+            already)", body = Envelope),
+        (status = 409, description = "Held or sold", body = Envelope),
+    )
+)]
 pub async fn withdraw(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -98,7 +199,24 @@ pub async fn withdraw(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The caller's own tickets in every state, oldest first, paged like the listing.
+/// The caller's own tickets, in every state.
+///
+/// Oldest first, paged like the listing; each with where it stands.
+#[utoipa::path(
+    get,
+    path = "/api/users/me/tickets",
+    tag = "tickets",
+    operation_id = "myTickets",
+    security(("cookie" = []), ("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of the caller's tickets",
+            body = Vec<OwnTicketBody>,
+            headers(("link" = String, description = "The next page, when this one is full"))),
+        (status = 400, description = "A bad limit or cursor", body = Envelope),
+        (status = 401, description = "Not signed in", body = Envelope),
+    )
+)]
 pub async fn mine(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -120,10 +238,12 @@ pub async fn mine(
 }
 
 /// A ticket as its seller sees it in their own list: the ticket and where it stands.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct OwnTicketBody {
     #[serde(flatten)]
     ticket: TicketBody,
+    /// "for sale", "held", "sold" or "withdrawn".
+    #[schema(example = "for sale")]
     status: &'static str,
 }
 
@@ -137,15 +257,23 @@ impl From<&Ticket> for OwnTicketBody {
 }
 
 /// A ticket as the API shows it. `price` is a JSON number; `orderId` only while held or sold.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TicketBody {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     id: String,
     title: String,
+    /// In the shop's currency, at most two decimals.
+    #[schema(example = 20.5)]
     price: f64,
+    /// The seller's id.
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     user_id: String,
+    /// From 0; every change adds 1.
     version: u64,
+    /// The order holding or having bought the ticket.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, pattern = "^[0-9a-f]{24}$")]
     order_id: Option<String>,
 }
 

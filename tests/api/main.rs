@@ -13,6 +13,7 @@ mod holds;
 mod limits;
 mod loadtest;
 mod loadtest_kit;
+mod openapi;
 mod operations;
 mod operator;
 mod orders;
