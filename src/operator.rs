@@ -22,8 +22,8 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use crate::actors::Services;
-use crate::actors::error::EntityError;
 use crate::actors::accounts::{self, Accounts, Disabling};
+use crate::actors::error::EntityError;
 use crate::actors::paying::{Refunded, refund_order};
 use crate::config::{
     AdminArgs, AdminCommand, ExportArgs, Format, JournalArgs, Table, UsersCommand,
@@ -186,16 +186,17 @@ pub async fn change(request: &Request, shop: &Shop) -> anyhow::Result<String> {
             };
             let id = OrderId::parse(order_id)
                 .map_err(|_| anyhow::anyhow!("{order_id:?} is not an order id"))?;
-            let refunded = refund_order(&running.services, id)
-                .await
-                .map_err(|error| match error {
-                    EntityError::NotFound => anyhow::anyhow!("No order has the id {order_id}"),
-                    EntityError::Unavailable => anyhow::anyhow!(
-                        "The payment provider gave no definite answer; run this again (the \
+            let refunded =
+                refund_order(&running.services, id)
+                    .await
+                    .map_err(|error| match error {
+                        EntityError::NotFound => anyhow::anyhow!("No order has the id {order_id}"),
+                        EntityError::Unavailable => anyhow::anyhow!(
+                            "The payment provider gave no definite answer; run this again (the \
                          refund is made once however often it is asked for)"
-                    ),
-                    other => anyhow::anyhow!("Order {order_id}: {other}"),
-                })?;
+                        ),
+                        other => anyhow::anyhow!("Order {order_id}: {other}"),
+                    })?;
             Ok(match refunded {
                 Refunded::Now { refund_id, charge } => format!(
                     "Refunded order {order_id}: {} {} back through refund {refund_id}",

@@ -132,6 +132,8 @@ pub async fn signup(
             headers(("set-cookie" = String, description = "The session cookie"))),
         (status = 400, description = "A missing email or password (one entry for each), or \
             \"Invalid credentials\"", body = Envelope),
+        (status = 403, description = "\"This account is disabled\": the right password for an \
+            account an operator disabled", body = Envelope),
         (status = 429, description = "Too many signins from this address, or too many failed \
             ones for this account", body = Envelope,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
