@@ -945,7 +945,8 @@ def backup(args):
     """A backup of a shop with `--tickets` listed and most of them reserved (about 1,000,000
     journal events at 600,000), taken while `--concurrency` connections go on reserving the
     rest; then the restore into a new directory, the restored shop's start (its replay of
-    the whole journal), and `ticketing verify` of it once stopped."""
+    the whole journal), `ticketing journal` of it while it runs, and `ticketing verify` and
+    `ticketing export orders` of it once stopped."""
     server = Server("--hold-secs", "86400", "--cache-mb", str(args.cache_mb))
     work = tempfile.TemporaryDirectory(prefix="ticketing-backup-", dir=args.scratch)
     try:
@@ -993,7 +994,11 @@ def backup(args):
         copy.flags, copy.binary = (*limits_off(BIN), "--hold-secs", "86400", "--cache-mb", str(args.cache_mb)), BIN
         start_s = copy.start()
         replayed = copy.metric("ticketing_replayed_events_at_start")
+        # The operator's commands over the whole journal: through the running shop's socket,
+        # then on the stopped directory.
+        journal_s, journal_lines = timed_lines([BIN, "journal", "--data-dir", restored])
         copy.terminate()
+        export_s, export_lines = timed_lines([BIN, "export", "orders", "--data-dir", restored])
         started = time.time()
         out = subprocess.run([BIN, "verify", "--data-dir", restored], capture_output=True, text=True)
         verify_s = time.time() - started
@@ -1015,6 +1020,19 @@ def backup(args):
     print(f"| first start of the restored shop (replays the whole journal) | {start_s:.2f} | "
           f"{replayed:,.0f} events replayed |")
     print(f"| verify of the restored shop, stopped | {verify_s:.2f} | {summary.group(1) if summary else '?'} events |")
+    print(f"| `ticketing journal` of the restored shop, running (through its socket) | {journal_s:.2f} | "
+          f"{journal_lines:,} JSON lines |")
+    print(f"| `ticketing export orders` of the restored shop, stopped | {export_s:.2f} | "
+          f"{export_lines - 1:,} CSV rows |")
+
+
+def timed_lines(command):
+    """Runs `command`, counting the lines it prints; its seconds and the count."""
+    started = time.time()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lines = sum(1 for _ in process.stdout)
+    assert process.wait() == 0, command
+    return time.time() - started, lines
 
 
 def run_wrk_until(server, token, ids, connections, stop):

@@ -115,6 +115,14 @@ impl IdGenerator {
     }
 }
 
+/// ISO 8601 in UTC with milliseconds, e.g. `2026-11-22T14:00:00.000Z`: how the API and
+/// the operator's commands show a time.
+pub fn iso8601(at: Timestamp) -> String {
+    chrono::DateTime::from_timestamp_millis(at.millis() as i64)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

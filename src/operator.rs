@@ -25,11 +25,11 @@ use crate::actors::Services;
 use crate::actors::accounts::{self, Accounts, Disabling};
 use crate::actors::error::EntityError;
 use crate::actors::paying::{Refunded, refund_order};
+use crate::clock::iso8601;
 use crate::config::{
     AdminArgs, AdminCommand, ExportArgs, Format, JournalArgs, Table, UsersCommand,
 };
 use crate::control;
-use crate::http::orders::iso8601;
 use crate::store::Store;
 use domain::charge::{self, Charge};
 use domain::events::Event;

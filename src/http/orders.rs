@@ -1,7 +1,6 @@
 //! /api/orders: reserve, list, show, cancel (DESIGN §4).
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -11,9 +10,9 @@ use super::error::{ApiError, Envelope};
 use super::input::{Body, Field};
 use super::paging::{PageQuery, page_response};
 use super::tickets::price_number;
+use crate::clock::iso8601;
 use domain::ids::{OrderId, TicketId};
 use domain::order::Order;
-use domain::time::Timestamp;
 
 /// The body of a reservation.
 #[derive(Deserialize, ToSchema)]
@@ -198,11 +197,4 @@ impl From<&Order> for OrderBody {
             version: order.version.get(),
         }
     }
-}
-
-/// ISO 8601 in UTC with milliseconds, e.g. `2026-11-22T14:00:00.000Z`.
-pub fn iso8601(at: Timestamp) -> String {
-    DateTime::from_timestamp_millis(at.millis() as i64)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }
