@@ -992,6 +992,7 @@ def backup(args):
         copy = Server.__new__(Server)
         copy.dir = type("Restored", (), {"name": restored})()
         copy.flags, copy.binary = (*limits_off(BIN), "--hold-secs", "86400", "--cache-mb", str(args.cache_mb)), BIN
+        copy.rust_log = server.rust_log
         start_s = copy.start()
         replayed = copy.metric("ticketing_replayed_events_at_start")
         # The operator's commands over the whole journal: through the running shop's socket,

@@ -124,6 +124,12 @@ impl ResponseError for ApiError {
         if let ApiError::TooManyRequests(secs) | ApiError::Busy(secs) = self {
             response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
         }
+        if let ApiError::Unavailable = self {
+            // An actor out of reach (the shop stopping) or a provider with no definite
+            // answer: worth a retry, and said so, which also keeps the message from being
+            // replaced by a server fault's (`request_id`).
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
         if let ApiError::RequestTimeout = self {
             // The rest of a late body may still arrive: nothing after it can be trusted.
             response.insert_header((actix_web::http::header::CONNECTION, "close"));
@@ -233,4 +239,19 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 /// A known path with a method it does not serve.
 pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_answer_says_so_and_when_to_try_again() {
+        let response = ApiError::Unavailable.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+    }
 }

@@ -89,7 +89,7 @@ pub async fn answer_with_request_id(
     let mut response = if status.is_server_error() && !deliberate {
         let body = Envelope {
             errors: vec![FieldError {
-                message: format!("Internal server error (request id {request_id})"),
+                message: format!("{} (request id {request_id})", server_fault(status)),
                 field: None,
             }],
         };
@@ -107,6 +107,16 @@ pub async fn answer_with_request_id(
             .insert(HeaderName::from_static(HEADER), value);
     }
     Ok(response)
+}
+
+/// What a 5xx body says, in the envelope's wording: a 503 stays an unavailability, every
+/// other one is a fault.
+fn server_fault(status: actix_web::http::StatusCode) -> &'static str {
+    if status == actix_web::http::StatusCode::SERVICE_UNAVAILABLE {
+        "Service unavailable"
+    } else {
+        "Internal server error"
+    }
 }
 
 #[cfg(test)]
