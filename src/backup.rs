@@ -43,8 +43,9 @@ pub fn data_dir_files(data_dir: &Path) -> std::io::Result<Vec<(&'static str, Vec
 }
 
 /// Opens the store of a stopped shop in `data_dir`, which must hold one: `Store::open` would
-/// make an empty store in a mistyped directory and report on that.
-fn open_existing(data_dir: &Path) -> anyhow::Result<Store> {
+/// make an empty store in a mistyped directory and report on that. The operator's commands
+/// open a stopped shop this way too (`operator`).
+pub(crate) fn open_existing(data_dir: &Path) -> anyhow::Result<Store> {
     let db = data_dir.join("db");
     anyhow::ensure!(
         db.join("db").exists(),

@@ -40,8 +40,6 @@ use domain::user::{self, Email, User};
 
 /// How often `--follow` looks for new events.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
-/// Store cache for a command that opens a stopped shop's store: it reads each record once.
-const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Starts the line that ends the shop's answer on the control socket. No JSON line or CSV
 /// row can hold a NUL, so an answer cut short is never taken for a whole one.
 const STATUS: char = '\0';
@@ -645,18 +643,11 @@ fn on_the_stopped_shop(
     outcome
 }
 
-/// Opens the store of a stopped shop in `data_dir`, which must hold one (a mistyped
-/// directory must not become an empty shop), and replays what the journal holds beyond
-/// its checkpoint.
+/// Opens a stopped shop's store and replays what its journal holds beyond the checkpoint,
+/// so that reads and changes see every committed event.
 fn open_existing(data_dir: &Path) -> anyhow::Result<Store> {
-    let db = data_dir.join("db");
-    anyhow::ensure!(
-        db.join("db").exists(),
-        "{} holds no shop's store (no {}), and no shop answers on its control socket",
-        data_dir.display(),
-        db.display()
-    );
-    let store = Store::open(&db, CACHE_BYTES)?;
+    let store = crate::backup::open_existing(data_dir)
+        .map_err(|error| anyhow::anyhow!("{error:#}, and no shop answers on its control socket"))?;
     store.replay()?;
     Ok(store)
 }
