@@ -189,7 +189,7 @@ pub enum AdminCommand {
         /// The order's id.
         order: String,
     },
-    /// List accounts, or disable one.
+    /// List accounts, or disable or enable one.
     Users {
         #[command(subcommand)]
         command: UsersCommand,
@@ -206,6 +206,11 @@ pub enum UsersCommand {
     },
     /// Disable an account: it can no longer sign in, and its sessions are revoked.
     Disable {
+        /// The account's email.
+        email: String,
+    },
+    /// Enable a disabled account again: it may sign in (its old sessions stay revoked).
+    Enable {
         /// The account's email.
         email: String,
     },

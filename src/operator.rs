@@ -1,7 +1,7 @@
 //! The operator's commands beside backups (docs/OPERATIONS.md, "Operator commands"):
 //! `ticketing journal` prints the journal as JSON lines, `ticketing export` the orders,
 //! charges, tickets or users as CSV or JSON lines, and `ticketing admin` refunds an order
-//! or lists and disables accounts.
+//! or lists, disables and enables accounts.
 //!
 //! Each command is a `Request`, run by the one function here whichever process runs it. A
 //! running shop holds sled's lock, so the command goes over its control socket as one line
@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use crate::actors::Services;
-use crate::actors::accounts::{self, Accounts, Disabling};
+use crate::actors::accounts::{self, Access, AccessChange, Accounts};
 use crate::actors::error::EntityError;
 use crate::actors::paying::{Refunded, refund_order};
 use crate::clock::iso8601;
@@ -52,8 +52,8 @@ pub enum Request {
     Journal { after: Option<u64>, follow: bool },
     /// One table, as folded from the journal.
     Export { table: Table, format: Format },
-    /// Disable the account with this email and revoke its sessions.
-    Disable { email: String },
+    /// Disable the account with this email (revoking its sessions), or enable it again.
+    Access { email: String, access: Access },
     /// Refund a paid order in full.
     Refund { order_id: String },
 }
@@ -70,7 +70,7 @@ impl Request {
             Request::Export { table, format } => {
                 format!("export {} {}", table.name(), format.name())
             }
-            Request::Disable { email } => format!("disable {email}"),
+            Request::Access { email, access } => format!("{} {email}", verb(*access)),
             Request::Refund { order_id } => format!("refund {order_id}"),
         }
     }
@@ -94,8 +94,13 @@ impl Request {
                 table: Table::from_name(table)?,
                 format: Format::from_name(format)?,
             }),
-            ["disable", email] => Some(Request::Disable {
+            [verb @ ("disable" | "enable"), email] => Some(Request::Access {
                 email: (*email).to_owned(),
+                access: if *verb == "disable" {
+                    Access::Disable
+                } else {
+                    Access::Enable
+                },
             }),
             ["refund", order_id] => Some(Request::Refund {
                 order_id: (*order_id).to_owned(),
@@ -140,7 +145,7 @@ pub fn read(
             write_journal(&shop.store, *after, *follow, out, stop)
         }
         Request::Export { table, format } => export(shop, *table, *format, out),
-        Request::Disable { .. } | Request::Refund { .. } => {
+        Request::Access { .. } | Request::Refund { .. } => {
             anyhow::bail!("{} is not a read", request.line())
         }
     }
@@ -156,21 +161,27 @@ pub async fn change(request: &Request, shop: &Shop) -> anyhow::Result<String> {
             .map_err(|reason| anyhow::anyhow!("The shop did not start: {reason}"))?;
     }
     match request {
-        Request::Disable { email } => {
+        Request::Access { email, access } => {
             let email = Email::parse(email)
                 .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
-            let disabling = match &shop.running {
-                Some(running) => running.accounts.disable(&email).await,
-                None => accounts::disable(&shop.store, &email).await,
+            let change = match &shop.running {
+                Some(running) => running.accounts.set_access(&email, *access).await,
+                None => accounts::set_access(&shop.store, &email, *access).await,
             };
+            let email = email.as_str();
             Ok(
-                match disabling.map_err(|error| anyhow::anyhow!("{error}"))? {
-                    Disabling::Disabled { user_id, sessions } => format!(
-                        "Disabled {} (user {user_id}); revoked {sessions} session(s)",
-                        email.as_str()
-                    ),
-                    Disabling::AlreadyDisabled { user_id } => {
-                        format!("{} (user {user_id}) was already disabled", email.as_str())
+                match (change.map_err(|error| anyhow::anyhow!("{error}"))?, access) {
+                    (AccessChange::Changed { user_id, sessions }, Access::Disable) => {
+                        format!("Disabled {email} (user {user_id}); revoked {sessions} session(s)")
+                    }
+                    (AccessChange::Changed { user_id, .. }, Access::Enable) => {
+                        format!("Enabled {email} (user {user_id}): it may sign in again")
+                    }
+                    (AccessChange::Unchanged { user_id }, Access::Disable) => {
+                        format!("{email} (user {user_id}) was already disabled")
+                    }
+                    (AccessChange::Unchanged { user_id }, Access::Enable) => {
+                        format!("{email} (user {user_id}) was not disabled")
                     }
                 },
             )
@@ -209,6 +220,14 @@ pub async fn change(request: &Request, shop: &Shop) -> anyhow::Result<String> {
         Request::Journal { .. } | Request::Export { .. } => {
             anyhow::bail!("{} is not a change", request.line())
         }
+    }
+}
+
+/// The word for an access change in a request line.
+fn verb(access: Access) -> &'static str {
+    match access {
+        Access::Disable => "disable",
+        Access::Enable => "enable",
     }
 }
 
@@ -259,6 +278,9 @@ pub fn event_json(position: u64, event: &Event) -> Value {
         }
         Event::UserUpdated(e) => {
             json!({"userId": e.user_id.to_string(), "email": e.email.as_str(), "version": e.version.get()})
+        }
+        Event::UserEnabled(e) => {
+            json!({"userId": e.user_id.to_string(), "version": e.version.get()})
         }
         Event::UserDisabled(e) => {
             json!({"userId": e.user_id.to_string(), "version": e.version.get()})
@@ -555,7 +577,16 @@ pub fn admin_main(args: AdminArgs) -> ExitCode {
         },
         AdminCommand::Users {
             command: UsersCommand::Disable { email },
-        } => Request::Disable { email },
+        } => Request::Access {
+            email,
+            access: Access::Disable,
+        },
+        AdminCommand::Users {
+            command: UsersCommand::Enable { email },
+        } => Request::Access {
+            email,
+            access: Access::Enable,
+        },
     };
     run_command(&args.data_dir, &request, &args.currency)
 }
@@ -671,8 +702,13 @@ mod tests {
                 table: Table::Charges,
                 format: Format::Json,
             },
-            Request::Disable {
+            Request::Access {
                 email: "a@example.com".to_owned(),
+                access: Access::Disable,
+            },
+            Request::Access {
+                email: "a@example.com".to_owned(),
+                access: Access::Enable,
             },
             Request::Refund {
                 order_id: "0123456789abcdef01234567".to_owned(),

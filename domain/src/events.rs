@@ -72,6 +72,7 @@ catalogue!(
     TicketWithdrawn,
     AuthenticationRequested,
     UserDisabled,
+    UserEnabled,
 );
 
 /// An account was registered.
@@ -96,6 +97,14 @@ pub struct UserUpdated {
 /// in, and its sessions were revoked with the commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserDisabled {
+    pub user_id: UserId,
+    pub version: Version,
+}
+
+/// An operator enabled a disabled account again (`ticketing admin users enable`): it may
+/// sign in again; the sessions revoked when it was disabled stay revoked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserEnabled {
     pub user_id: UserId,
     pub version: Version,
 }
@@ -241,6 +250,7 @@ impl Event {
             Event::UserCreated(e) => Some(e.user_id),
             Event::UserUpdated(e) => Some(e.user_id),
             Event::UserDisabled(e) => Some(e.user_id),
+            Event::UserEnabled(e) => Some(e.user_id),
             _ => None,
         }
     }

@@ -807,6 +807,14 @@ fn a_disabled_account_stays_disabled_through_a_password_change_and_disabling_aga
     assert_eq!(user.password_hash, "hash two");
     assert_eq!(user.version, Version::new(2));
     assert_eq!(super::user::disable(&user), None);
+    let enabled = super::user::enable(&user).expect("an event");
+    let again = super::user::evolve(Some(user.clone()), &enabled).expect("a user");
+    assert!(!again.disabled);
+    assert_eq!(
+        super::user::enable(&again),
+        None,
+        "enabling twice writes nothing"
+    );
     assert_eq!(
         super::user::evolve(Some(user.clone()), &disabled),
         Some(user),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::events::{Event, UserCreated, UserDisabled, UserUpdated};
+use super::events::{Event, UserCreated, UserDisabled, UserEnabled, UserUpdated};
 use super::ids::UserId;
 use super::version::Version;
 
@@ -127,6 +127,16 @@ pub fn disable(user: &User) -> Option<Event> {
     })
 }
 
+/// Enabling a disabled account again: `None` when it is not disabled.
+pub fn enable(user: &User) -> Option<Event> {
+    user.disabled.then(|| {
+        Event::UserEnabled(UserEnabled {
+            user_id: user.id,
+            version: user.version.next(),
+        })
+    })
+}
+
 /// Applies an event to a user snapshot; events that do not concern users, and events the
 /// snapshot has already seen (by version), leave it as it is.
 pub fn evolve(state: Option<User>, event: &Event) -> Option<User> {
@@ -147,6 +157,11 @@ pub fn evolve(state: Option<User>, event: &Event) -> Option<User> {
         (Some(u), Event::UserDisabled(e)) if e.version > u.version => Some(User {
             version: e.version,
             disabled: true,
+            ..u
+        }),
+        (Some(u), Event::UserEnabled(e)) if e.version > u.version => Some(User {
+            version: e.version,
+            disabled: false,
             ..u
         }),
         (state, _) => state,

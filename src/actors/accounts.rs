@@ -164,12 +164,16 @@ impl Accounts {
         Ok(())
     }
 
-    /// Disables the account with `email` and revokes all its sessions (an operator's
-    /// command, through the control socket). Waits its turn with password changes, which
-    /// commit the next version too.
-    pub async fn disable(&self, email: &Email) -> Result<Disabling, AccountError> {
+    /// Disables or enables the account with `email` (an operator's command, through the
+    /// control socket). Waits its turn with password changes, which commit the next
+    /// version too.
+    pub async fn set_access(
+        &self,
+        email: &Email,
+        access: Access,
+    ) -> Result<AccessChange, AccountError> {
         let _one_at_a_time = self.user_writes.lock().await;
-        disable(&self.store, email).await
+        set_access(&self.store, email, access).await
     }
 
     async fn commit_user(
@@ -204,7 +208,7 @@ impl Accounts {
         }
         let user = user.ok_or(AccountError::InvalidCredentials)?;
         let signed_in = {
-            // Read again under the lock `disable` takes: an account disabled while its
+            // Read again under the lock `set_access` takes: an account disabled while its
             // password was hashing must not get a session after its sessions were revoked.
             let _no_disabling_meanwhile = self.user_writes.lock().await;
             let user = self
@@ -281,31 +285,50 @@ impl Accounts {
     }
 }
 
-/// What disabling an account came to.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Disabling {
-    /// `UserDisabled` was committed and this many sessions were revoked.
-    Disabled { user_id: UserId, sessions: usize },
-    /// It already was: nothing was written (its sessions were revoked when it was).
-    AlreadyDisabled { user_id: UserId },
+/// An operator's change to whether an account may sign in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Disable,
+    Enable,
 }
 
-/// Disables the account with `email`: commits `UserDisabled`, revokes every session of
-/// the account, and returns once both are durable. The one way it is done, whether the
-/// shop serves (`Accounts::disable`, serialised with password changes) or is stopped (the
-/// command holds the store's lock, so nothing else writes).
-pub async fn disable(store: &Store, email: &Email) -> Result<Disabling, AccountError> {
+/// What an access change came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AccessChange {
+    /// The event was committed; a disabling revoked this many sessions (an enabling none).
+    Changed { user_id: UserId, sessions: usize },
+    /// The account already was so: nothing was written.
+    Unchanged { user_id: UserId },
+}
+
+/// Disables the account with `email` (commits `UserDisabled` and revokes every session of
+/// the account) or enables it again (`UserEnabled`), and returns once that is durable. The
+/// one way it is done, whether the shop serves (`Accounts::set_access`, serialised with
+/// password changes) or is stopped (the command holds the store's lock, so nothing else
+/// writes).
+pub async fn set_access(
+    store: &Store,
+    email: &Email,
+    access: Access,
+) -> Result<AccessChange, AccountError> {
     let user = store
         .projections()
         .user_by_email(email)?
         .ok_or(AccountError::UnknownEmail)?;
-    let Some(event) = user::disable(&user) else {
-        return Ok(Disabling::AlreadyDisabled { user_id: user.id });
+    let event = match access {
+        Access::Disable => user::disable(&user),
+        Access::Enable => user::enable(&user),
+    };
+    let Some(event) = event else {
+        return Ok(AccessChange::Unchanged { user_id: user.id });
     };
     store.commit(&event, PriorState::Unknown)?.finish();
-    let sessions = store.revoke_sessions(user.id, None)?;
+    let sessions = match access {
+        Access::Disable => store.revoke_sessions(user.id, None)?,
+        Access::Enable => 0,
+    };
     store.durable().await?;
-    Ok(Disabling::Disabled {
+    Ok(AccessChange::Changed {
         user_id: user.id,
         sessions,
     })

@@ -106,7 +106,7 @@ pub(crate) fn encode_event(event: &Event) -> Result<Vec<u8>, StoreError> {
         EventRecord::ChargeRefunded(r) => encode(kind, &r),
         EventRecord::TicketWithdrawn(r) => encode(kind, &r),
         EventRecord::AuthenticationRequested(r) => encode(kind, &r),
-        EventRecord::UserDisabled(r) => encode(kind, &r),
+        EventRecord::UserDisabled(r) | EventRecord::UserEnabled(r) => encode(kind, &r),
     }
 }
 
@@ -171,6 +171,7 @@ fn event_body(kind: RecordKind, version: u8, body: &[u8]) -> Result<Event, Inval
             EventRecord::AuthenticationRequested(read_body::<AuthenticationRequestedV1>(body)?)
         }
         RecordKind::UserDisabled => EventRecord::UserDisabled(read_body::<UserDisabledV1>(body)?),
+        RecordKind::UserEnabled => EventRecord::UserEnabled(read_body::<UserDisabledV1>(body)?),
         other => return Err(format!("record kind {other:?} is not an event")),
     };
     record.into_event()
@@ -378,6 +379,13 @@ mod tests {
         });
         let record = encode_event(&event).expect("encodes");
         assert_eq!(&record[..3], &[ENVELOPE, 14, 1]);
+        assert_eq!(decode_event(&record).expect("reads"), event);
+        let event = Event::UserEnabled(domain::events::UserEnabled {
+            user_id: disabled.id,
+            version: Version::new(3),
+        });
+        let record = encode_event(&event).expect("encodes");
+        assert_eq!(&record[..3], &[ENVELOPE, 15, 1]);
         assert_eq!(decode_event(&record).expect("reads"), event);
     }
 

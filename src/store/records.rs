@@ -42,6 +42,7 @@ pub(crate) enum RecordKind {
     TicketWithdrawn = 12,
     AuthenticationRequested = 13,
     UserDisabled = 14,
+    UserEnabled = 15,
     User = 64,
     Ticket = 65,
     Order = 66,
@@ -51,7 +52,7 @@ pub(crate) enum RecordKind {
 }
 
 impl RecordKind {
-    const ALL: [RecordKind; 20] = [
+    const ALL: [RecordKind; 21] = [
         RecordKind::UserCreated,
         RecordKind::TicketCreated,
         RecordKind::TicketUpdated,
@@ -66,6 +67,7 @@ impl RecordKind {
         RecordKind::TicketWithdrawn,
         RecordKind::AuthenticationRequested,
         RecordKind::UserDisabled,
+        RecordKind::UserEnabled,
         RecordKind::User,
         RecordKind::Ticket,
         RecordKind::Order,
@@ -113,6 +115,7 @@ impl RecordKind {
             EventKind::TicketWithdrawn => RecordKind::TicketWithdrawn,
             EventKind::AuthenticationRequested => RecordKind::AuthenticationRequested,
             EventKind::UserDisabled => RecordKind::UserDisabled,
+            EventKind::UserEnabled => RecordKind::UserEnabled,
         }
     }
 
@@ -195,6 +198,9 @@ pub(crate) struct UserDisabledV1 {
     version: u64,
 }
 
+/// Format 5: `UserEnabled` has the same fields as `UserDisabled`.
+pub(crate) type UserEnabledV1 = UserDisabledV1;
+
 #[derive(Serialize, Deserialize)]
 pub(crate) struct OrderCreatedV1 {
     order_id: Id,
@@ -276,6 +282,7 @@ pub(crate) enum EventRecord {
     TicketWithdrawn(TicketWithdrawnV1),
     AuthenticationRequested(AuthenticationRequestedV1),
     UserDisabled(UserDisabledV1),
+    UserEnabled(UserEnabledV1),
 }
 
 impl EventRecord {
@@ -356,6 +363,10 @@ impl EventRecord {
                 refund_id: e.refund_id.clone(),
             }),
             Event::UserDisabled(e) => EventRecord::UserDisabled(UserDisabledV1 {
+                user_id: *e.user_id.as_bytes(),
+                version: e.version.get(),
+            }),
+            Event::UserEnabled(e) => EventRecord::UserEnabled(UserEnabledV1 {
                 user_id: *e.user_id.as_bytes(),
                 version: e.version.get(),
             }),
@@ -452,6 +463,10 @@ impl EventRecord {
                 refund_id: r.refund_id,
             }),
             EventRecord::UserDisabled(r) => Event::UserDisabled(ev::UserDisabled {
+                user_id: user_id(r.user_id),
+                version: Version::new(r.version),
+            }),
+            EventRecord::UserEnabled(r) => Event::UserEnabled(ev::UserEnabled {
                 user_id: user_id(r.user_id),
                 version: Version::new(r.version),
             }),

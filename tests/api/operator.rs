@@ -183,7 +183,7 @@ async fn exports_agree_with_the_api_in_csv_and_in_json_lines() {
 }
 
 #[actix_web::test]
-async fn a_disabled_account_cannot_sign_in_and_loses_its_sessions_running_or_stopped() {
+async fn a_disabled_account_cannot_sign_in_and_loses_its_sessions_until_it_is_enabled_again() {
     // Arrange
     let mut app = spawn_app().await;
     let first = account(&app, "first@example.com").await;
@@ -254,6 +254,25 @@ async fn a_disabled_account_cannot_sign_in_and_loses_its_sessions_running_or_sto
         .signin(&app.client(), "second@example.com", PASSWORD)
         .await;
     assert_eq!(signin.status(), 403, "still disabled after the restart");
+
+    // Act: enabled again, on the running shop.
+    let (code, output) = run(&app, &["admin", "users", "enable", "second@example.com"]).await;
+    let (_, again) = run(&app, &["admin", "users", "enable", "second@example.com"]).await;
+
+    // Assert: it may sign in; its old session stays revoked; one event.
+    assert_eq!(code, Some(0), "{output}");
+    assert!(again.contains("was not disabled"), "{again}");
+    let back = app.client();
+    let signin = app.signin(&back, "second@example.com", PASSWORD).await;
+    assert_eq!(signin.status(), 200);
+    assert_eq!(
+        app.current_user(&back).await["currentUser"]["email"],
+        "second@example.com"
+    );
+    assert_eq!(app.current_user(&second).await["currentUser"], Value::Null);
+    let (_, journal) = run(&app, &["journal"]).await;
+    let last = json_lines(&journal).pop().expect("events");
+    assert_eq!(last["kind"], "UserEnabled", "{journal}");
 }
 
 #[actix_web::test]
