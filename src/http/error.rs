@@ -218,12 +218,19 @@ pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error 
         JsonPayloadError::Deserialize(_) => {
             ApiError::BadRequest("Request body is not valid JSON".into())
         }
-        JsonPayloadError::Payload(ref payload) if super::guard::is_body_timeout(payload) => {
-            ApiError::RequestTimeout
-        }
+        JsonPayloadError::Payload(ref payload) => payload_error(Some(payload)),
         _ => ApiError::BadRequest("Request body could not be read".into()),
     };
     api.into()
+}
+
+/// A body that stopped arriving: too slowly (408, `guard`), or for any other reason.
+pub fn payload_error(error: Option<&actix_web::error::PayloadError>) -> ApiError {
+    if error.is_some_and(super::guard::is_body_timeout) {
+        ApiError::RequestTimeout
+    } else {
+        ApiError::BadRequest("Request body could not be read".into())
+    }
 }
 
 /// Query-string failures, in the envelope.

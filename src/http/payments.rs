@@ -220,23 +220,30 @@ pub async fn show(
         (status = 400, description = "A missing or invalid signature", body = Envelope),
         (status = 404, description = "Webhooks are off: no webhook secret is configured",
             body = Envelope),
-        // Given by actix-web's text extractor, outside `error::json_error`'s reach.
-        (status = 413, description = "The body is larger than 64 KiB (answered in plain text, \
-            not in the envelope)", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 413, description = "The body is larger than 64 KiB", body = Envelope),
     )
 )]
 pub async fn webhook(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: String,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let secret = state.webhook_secret.as_ref().ok_or(ApiError::NotFound)?;
+    // Read as bytes, not through a typed extractor: Stripe signs the body exactly as sent.
+    // Read here rather than by actix's `String` extractor, whose errors are plain text.
+    let bytes = payload
+        .to_bytes_limited(super::BODY_LIMIT)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?
+        .map_err(|error| super::error::payload_error(error.as_error()))?;
+    let body = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiError::BadRequest("Request body is not valid JSON".into()))?;
     let signature = req
         .headers()
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::BadRequest("Missing Stripe-Signature header".into()))?;
-    let event = webhook::verify(&body, signature, secret.expose_secret())
+    let event = webhook::verify(body, signature, secret.expose_secret())
         .map_err(|_| ApiError::BadRequest("Invalid webhook signature".into()))?;
     state.services.handle_webhook(event).await?;
     Ok(HttpResponse::Ok().json(Received { received: true }))

@@ -252,7 +252,7 @@ async fn a_failure_report_arriving_after_the_success_leaves_the_order_paid() {
 }
 
 #[actix_web::test]
-async fn webhooks_that_are_tampered_stale_or_unsigned_are_refused_and_change_nothing() {
+async fn webhooks_that_are_tampered_stale_unsigned_or_too_large_are_refused_and_change_nothing() {
     // Arrange: every refused delivery below would complete the order if it were accepted.
     let fake = FakeStripe::start().await;
     let app = stripe_app(&fake, settler_asleep).await;
@@ -319,6 +319,14 @@ async fn webhooks_that_are_tampered_stale_or_unsigned_are_refused_and_change_not
             "{why}"
         );
     }
+    // A body past the 64 KiB limit is refused in the envelope, before its signature is read.
+    let oversized = format!("{success_body}{}", " ".repeat(64 * 1024));
+    let response = app.webhook(&oversized, Some(&success_signature)).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        errors_of(response).await,
+        vec![("Request body is too large".to_owned(), None)]
+    );
     assert_eq!(
         committed_events(&app).await,
         events_before,
