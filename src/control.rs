@@ -129,17 +129,11 @@ async fn serve(
             .await;
         return;
     }
-    let stream = match stream.into_inner().into_std() {
-        Ok(stream) => stream,
-        Err(error) => {
-            tracing::error!(%error, "Failed to take over a control connection");
-            return;
-        }
+    let Some(stream) = blocking(stream.into_inner()) else {
+        return;
     };
     // Reads walk the journal (blocking), and a follower waits between polls.
     let outcome = tokio::task::spawn_blocking(move || {
-        stream.set_nonblocking(false)?;
-        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let mut out = BufWriter::with_capacity(64 * 1024, &stream);
         // A follower that went away is noticed here too: with no new event there is
         // nothing to write, so no failed write would tell.
@@ -156,6 +150,19 @@ async fn serve(
         Ok(Err(error)) => tracing::info!("An operator's read ended early: {error:#}"),
         Err(error) => tracing::error!(%error, "An operator's read failed"),
     }
+}
+
+/// The connection as a blocking std stream, for an answer written from a blocking task,
+/// each write bounded by `WRITE_TIMEOUT`; `None`, logged, when it cannot be taken over.
+fn blocking(stream: tokio::net::UnixStream) -> Option<std::os::unix::net::UnixStream> {
+    let taken = stream.into_std().and_then(|stream| {
+        stream.set_nonblocking(false)?;
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        Ok(stream)
+    });
+    taken
+        .inspect_err(|error| tracing::error!(%error, "Failed to take over a control connection"))
+        .ok()
 }
 
 /// Whether the client closed its end: it sends nothing after its request line, so a read
@@ -184,16 +191,10 @@ async fn backup(
     stopping: Arc<AtomicBool>,
     data_dir: PathBuf,
 ) {
-    let stream = match stream.into_std() {
-        Ok(stream) => stream,
-        Err(error) => {
-            tracing::error!(%error, "Failed to take over a control connection");
-            return;
-        }
+    let Some(stream) = blocking(stream) else {
+        return;
     };
     let outcome = tokio::task::spawn_blocking(move || {
-        stream.set_nonblocking(false)?;
-        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let started = std::time::Instant::now();
         let files = crate::backup::data_dir_files(&data_dir)?;
         let summary = shop
