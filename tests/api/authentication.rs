@@ -49,6 +49,35 @@ async fn a_payment_waiting_on_authentication(
     (fake, app, sale, id, intent_id)
 }
 
+/// The buyer's authentication ends and the intent's status becomes `status` ("succeeded",
+/// or "requires_payment_method" for a failed check); Stripe reports it by a signed webhook,
+/// delivered here. Answers the delivery's status code.
+async fn stripe_reports(
+    app: &TestApp,
+    fake: &FakeStripe,
+    sale: &Purchase,
+    id: &str,
+    intent_id: &str,
+    status: &str,
+) -> u16 {
+    fake.set_intent_status(intent_id, status);
+    let event_type = if status == "succeeded" {
+        "payment_intent.succeeded"
+    } else {
+        "payment_intent.payment_failed"
+    };
+    let event = payment_event(
+        &format!("evt_{status}"),
+        event_type,
+        intent_id,
+        status,
+        &sale.order_id,
+        id,
+    );
+    let (body, signature) = signed(&event);
+    app.webhook(&body, Some(&signature)).await.status().as_u16()
+}
+
 /// An hour: a settler that never asks again within a test.
 const NEVER_ASKS: u64 = 3_600_000;
 
@@ -170,22 +199,12 @@ async fn paying_again_while_the_authentication_waits_gives_the_same_client_secre
 async fn an_authenticated_payment_completes_its_order_when_stripe_s_webhook_confirms_it() {
     // Arrange
     let (fake, app, sale, id, intent_id) = a_payment_waiting_on_authentication(NEVER_ASKS).await;
-    fake.set_intent_status(&intent_id, "succeeded");
-    let event = payment_event(
-        "evt_authenticated",
-        "payment_intent.succeeded",
-        &intent_id,
-        "succeeded",
-        &sale.order_id,
-        &id,
-    );
-    let (body, signature) = signed(&event);
 
     // Act
-    let delivered = app.webhook(&body, Some(&signature)).await;
+    let delivered = stripe_reports(&app, &fake, &sale, &id, &intent_id, "succeeded").await;
 
     // Assert
-    assert_eq!(delivered.status(), 200);
+    assert_eq!(delivered, 200);
     assert_eq!(
         order_status(&app, &sale.buyer, &sale.order_id).await,
         "complete"
@@ -237,24 +256,22 @@ async fn an_authenticated_payment_completes_its_order_when_the_shop_asks_stripe_
 
 #[actix_web::test]
 async fn a_failed_authentication_cancels_the_order_and_frees_the_ticket() {
-    // Arrange: the buyer fails the bank's check; Stripe says so by webhook.
+    // Arrange
     let (fake, app, sale, id, intent_id) = a_payment_waiting_on_authentication(NEVER_ASKS).await;
-    fake.set_intent_status(&intent_id, "requires_payment_method");
-    let event = payment_event(
-        "evt_authentication_failed",
-        "payment_intent.payment_failed",
+
+    // Act: the buyer fails the bank's check; Stripe says so by webhook.
+    let delivered = stripe_reports(
+        &app,
+        &fake,
+        &sale,
+        &id,
         &intent_id,
         "requires_payment_method",
-        &sale.order_id,
-        &id,
-    );
-    let (body, signature) = signed(&event);
-
-    // Act
-    let delivered = app.webhook(&body, Some(&signature)).await;
+    )
+    .await;
 
     // Assert: as a decline does.
-    assert_eq!(delivered.status(), 200);
+    assert_eq!(delivered, 200);
     assert_eq!(
         order_status(&app, &sale.buyer, &sale.order_id).await,
         "cancelled"
