@@ -431,23 +431,17 @@ impl TestApp {
 
     /// The ticket's body, asserting a 200.
     pub async fn ticket_json(&self, id: &str) -> Value {
-        let response = self.ticket(id).await;
-        assert_eq!(response.status(), 200, "GET ticket {id}");
-        response.json().await.expect("json")
+        ok_json(self.ticket(id).await, &format!("GET ticket {id}")).await
     }
 
     /// The order's body as `client` sees it, asserting a 200.
     pub async fn order_json(&self, client: &Client, id: &str) -> Value {
-        let response = self.order(client, id).await;
-        assert_eq!(response.status(), 200, "GET order {id}");
-        response.json().await.expect("json")
+        ok_json(self.order(client, id).await, &format!("GET order {id}")).await
     }
 
     /// The charge record as `client` sees it, asserting a 200.
     pub async fn payment_json(&self, client: &Client, id: &str) -> Value {
-        let response = self.payment(client, id).await;
-        assert_eq!(response.status(), 200, "GET payment {id}");
-        response.json().await.expect("json")
+        ok_json(self.payment(client, id).await, &format!("GET payment {id}")).await
     }
 
     /// Every one of the caller's orders, following GET /api/orders from page to page.
@@ -544,6 +538,17 @@ pub fn expires_at(order: &Value) -> DateTime<Utc> {
 pub fn unknown_id(id: &str) -> String {
     let last = if id.ends_with('0') { '1' } else { '0' };
     format!("{}{last}", &id[..id.len() - 1])
+}
+
+/// The body of a 200, as JSON; any other answer fails the test showing what it was, which
+/// server sent it (the `server` and `x-request-id` headers) and its body.
+pub async fn ok_json(response: Response, what: &str) -> Value {
+    if response.status() != 200 {
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = response.text().await.unwrap_or_default();
+        panic!("{what}: expected 200, got {status}; headers {headers:?}; body {body:?}");
+    }
+    response.json().await.expect("json")
 }
 
 /// Polls `check` every 20 ms until it holds or `timeout` passes; answers whether it held.
